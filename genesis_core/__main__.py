@@ -1,0 +1,7 @@
+"""``python -m genesis_core`` is the ``genesis`` command."""
+
+import sys
+
+from genesis_core.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,86 @@
+"""The stored form of one event, and its delivered and CloudEvents views."""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+TOPIC_KEY = "_genesis_topic"
+SEQ_KEY = "_genesis_seq"
+TIMESTAMP_KEY = "_genesis_timestamp"
+ID_KEY = "_genesis_id"
+RESERVED_KEYS = (TOPIC_KEY, SEQ_KEY, TIMESTAMP_KEY, ID_KEY)
+DEFAULT_SOURCE = "urn:genesis"
+
+
+def utc_now() -> str:
+    """Return the current time as RFC 3339 UTC with millisecond precision and a ``Z``."""
+    return format_time(_dt.datetime.now(_dt.timezone.utc))
+
+
+def format_time(moment: _dt.datetime) -> str:
+    """Return ``moment`` as RFC 3339 UTC with a ``Z`` suffix."""
+    moment = moment.astimezone(_dt.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def new_event_id() -> str:
+    """Return a fresh, globally unique event id."""
+    return uuid.uuid4().hex
+
+
+def strip_reserved(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``payload`` without the ``_genesis_*`` keys a re-published event carries."""
+    return {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
+
+
+@attrs.frozen
+class Envelope:
+    """An event as the bus stores it: payload plus topic, sequence, time and id."""
+
+    seq: int
+    event_id: str
+    topic: str
+    timestamp: str
+    payload: Mapping[str, Any]
+    source: str = DEFAULT_SOURCE
+
+    def to_event(self) -> dict[str, Any]:
+        """Return the delivered form: a deep copy of the payload plus the ``_genesis_*`` keys."""
+        event = copy.deepcopy(dict(self.payload))
+        event[TOPIC_KEY] = self.topic
+        event[SEQ_KEY] = self.seq
+        event[TIMESTAMP_KEY] = self.timestamp
+        event[ID_KEY] = self.event_id
+        return event
+
+    def to_cloudevent(self) -> dict[str, Any]:
+        """Return a CloudEvents 1.0 structured-mode JSON view (with the ``sequence`` extension)."""
+        return {
+            "specversion": "1.0",
+            "id": self.event_id,
+            "source": self.source,
+            "type": self.topic,
+            "time": self.timestamp,
+            "datacontenttype": "application/json",
+            "sequence": f"{self.seq:020d}",
+            "sequencetype": "Integer",
+            "data": copy.deepcopy(dict(self.payload)),
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """Return a JSON-serialisable record (the export line format)."""
+        return {"seq": self.seq, "id": self.event_id, "topic": self.topic,
+                "timestamp": self.timestamp, "source": self.source, "payload": dict(self.payload)}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Envelope:
+        """Return the envelope a ``to_record`` dict describes."""
+        return cls(int(record["seq"]), str(record["id"]), str(record["topic"]),
+                   str(record["timestamp"]), dict(record["payload"]),
+                   str(record.get("source", DEFAULT_SOURCE)))

@@ -1,0 +1,92 @@
+"""Build the argument parser from the built-in and plugin commands, run one, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import GenesisError
+from .commands import Command
+from .context import CommandContext
+
+EXIT_ERROR = 2
+
+
+def builtin_commands() -> list[Command]:
+    """Return the commands the core itself provides."""
+    from . import cmd_events, cmd_plugins, cmd_publish, cmd_sync
+
+    return [cmd_sync.COMMAND, cmd_plugins.COMMAND, cmd_events.COMMAND, cmd_publish.COMMAND]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"genesis: error: {message}\n")
+
+
+def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
+    """Return the ``genesis`` parser with one sub-parser per command."""
+    parser = _Parser(prog="genesis", description="Keep environment variables consistent across platforms.")
+    parser.add_argument("-V", "--version", action="version", version=f"genesis {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="config file (default: genesis.toml found upwards)")
+    parser.add_argument("--role", metavar="ROLE", help="Guardian role to publish as (default from [guardian])")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in commands:
+        child = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(child)
+        child.set_defaults(_command=command)
+    return parser
+
+
+def _collect_commands(ctx: CommandContext) -> tuple[list[Command], list[str]]:
+    commands = builtin_commands()
+    problems: list[str] = []
+    names = {c.name for c in commands}
+    for name, command in sorted(ctx.host.commands().items()):
+        if name in names:
+            problems.append(f"plugin command {name!r} clashes with a built-in command; ignored")
+            continue
+        commands.append(command)
+    return commands, problems
+
+
+def run(argv: Sequence[str]) -> int:
+    """Parse ``argv``, run the chosen command and return its exit code."""
+    ctx = CommandContext()
+    try:
+        commands, problems = _collect_commands(ctx)
+    except GenesisError as exc:
+        ctx.error(str(exc))
+        return exc.exit_code
+    parser = build_parser(commands)
+    args = parser.parse_args(list(argv))
+    ctx.config_path = args.config
+    ctx.role = args.role
+    for problem in problems:
+        ctx.error(problem)
+    command: Command | None = getattr(args, "_command", None)
+    if command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return int(command.run(args, ctx))
+    except GenesisError as exc:
+        ctx.error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if os.environ.get("GENESIS_DEBUG"):
+            raise
+        ctx.error(f"internal error ({type(exc).__name__}); run with GENESIS_DEBUG=1 to see the traceback "
+                  "and please report it")
+        return EXIT_ERROR
+    finally:
+        ctx.close()

@@ -1,0 +1,81 @@
+"""What a sub-command's ``run`` receives: lazily loaded config, plugins, bus and output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..bus.core import GenesisBus
+    from ..config import Config
+    from ..plugins import PluginHost
+    from ..secrets import SecretPolicy
+
+
+class CommandContext:
+    """Gives a command everything it needs, loading each part only when first used."""
+
+    def __init__(self, *, config_path: str | None = None, stdout: IO[str] | None = None,
+                 stderr: IO[str] | None = None, role: str | None = None) -> None:
+        self.config_path = config_path
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.role = role
+
+    @functools.cached_property
+    def config(self) -> Config:
+        """Return the loaded configuration (raises ``ConfigError`` on bad input)."""
+        from ..config import load_config
+
+        return load_config(self.config_path)
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the state directory, created if needed."""
+        path = self.config.state_dir
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @functools.cached_property
+    def host(self) -> PluginHost:
+        """Return the plugin host with every installed plugin loaded."""
+        from ..plugins import get_plugin_host
+
+        return get_plugin_host()
+
+    @functools.cached_property
+    def secret_policy(self) -> SecretPolicy:
+        """Return the secret policy from ``[secrets]``, keyed for this state dir."""
+        from ..secrets import policy_from_config
+
+        return policy_from_config(self.config, self.state_dir)
+
+    @functools.cached_property
+    def bus(self) -> GenesisBus:
+        """Return the process bus, configured from this config and with engines started."""
+        from ..bus.setup import configure_bus
+
+        return configure_bus(self.config, host=self.host, role=self.role)
+
+    def close(self) -> None:
+        """Close the bus if this command opened one."""
+        bus = self.__dict__.get("bus")
+        if bus is not None:
+            close = getattr(bus, "close", None)
+            if close is not None:
+                close()
+
+    def print(self, text: str = "") -> None:
+        """Write one line to stdout."""
+        self.stdout.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        """Write one line to stderr, prefixed with ``genesis:``."""
+        self.stderr.write(f"genesis: {text}\n")
+
+    def print_json(self, data: Any) -> None:
+        """Write ``data`` as indented JSON to stdout."""
+        self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,0 +1,214 @@
+"""Find, parse and validate ``genesis.toml`` (or ``[tool.genesis]`` in ``pyproject.toml``).
+
+Every error names the file, the dotted key and what was expected.  Each
+plugin reads its own table through :class:`Table`, which keeps that promise
+for plugin code too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+
+from .errors import ConfigError
+
+CONFIG_NAMES = ("genesis.toml", "pyproject.toml")
+T = TypeVar("T")
+_MISSING: Any = object()
+
+
+def _type_name(value: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+@attrs.frozen
+class Table(Mapping[str, Any]):
+    """A read-only TOML table that knows its file and dotted path, for error messages."""
+
+    data: Mapping[str, Any]
+    file: str = "<defaults>"
+    path: str = ""
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def key_path(self, key: str) -> str:
+        """Return the dotted path of ``key`` inside this table."""
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str, message: str) -> ConfigError:
+        """Return a ``ConfigError`` naming this file and ``key``."""
+        return ConfigError(message, file=self.file, key=self.key_path(key))
+
+    def _get(self, key: str, types: tuple[type, ...], expected: str, default: Any) -> Any:
+        if key not in self.data:
+            if default is _MISSING:
+                raise self.error(key, f"is required ({expected})")
+            return default
+        value = self.data[key]
+        if isinstance(value, bool) and bool not in types:
+            raise self.error(key, f"expected {expected}, got {_type_name(value)}")
+        if not isinstance(value, types):
+            raise self.error(key, f"expected {expected}, got {_type_name(value)}")
+        return value
+
+    def str(self, key: str, default: Any = _MISSING) -> Any:
+        """Return a string value (required unless ``default`` is given)."""
+        value = self._get(key, (str,), "a string", default)
+        if isinstance(value, str) and not value.strip() and default is _MISSING:
+            raise self.error(key, "must not be empty")
+        return value
+
+    def int(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
+        """Return an integer value, optionally bounded below."""
+        value = self._get(key, (int,), "an integer", default)
+        if minimum is not None and isinstance(value, int) and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def float(self, key: str, default: Any = _MISSING, *, minimum: float | None = None) -> Any:
+        """Return a number as float, optionally bounded below."""
+        value = self._get(key, (int, float), "a number", default)
+        if value is not None and not isinstance(value, bool):
+            value = float(value)
+            if minimum is not None and value < minimum:
+                raise self.error(key, f"must be at least {minimum}, got {value}")
+        return value
+
+    def bool(self, key: str, default: Any = _MISSING) -> Any:
+        """Return ``true``/``false``."""
+        return self._get(key, (bool,), "true or false", default)
+
+    def str_list(self, key: str, default: Any = _MISSING) -> Any:
+        """Return a list of strings as a tuple; a single string is accepted as a one-item list."""
+        value = self._get(key, (list, str), "a list of strings", default)
+        if isinstance(value, str):
+            return (value,)
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                if not isinstance(item, str):
+                    raise self.error(f"{key}[{i}]", f"expected a string, got {_type_name(item)}")
+            return tuple(value)
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
+        """Return a string that must be one of ``choices``."""
+        value = self.str(key, default)
+        if value is not default and value not in choices:
+            raise self.error(key, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def table(self, key: str) -> Table:
+        """Return a sub-table (empty when absent)."""
+        value = self._get(key, (dict,), "a table", {})
+        return Table(value, self.file, self.key_path(key))
+
+    def check_known(self, known: set[str] | frozenset[str] | tuple[str, ...]) -> None:
+        """Raise ``ConfigError`` for any key not in ``known`` (typos fail loudly)."""
+        for key in self.data:
+            if key not in known:
+                hint = ", ".join(sorted(known)) or "none"
+                raise self.error(key, f"unknown key (known keys: {hint})")
+
+
+@attrs.frozen
+class Config:
+    """The whole parsed configuration and where it came from."""
+
+    root: Table
+    source: Path | None
+    project_dir: Path
+
+    def section(self, name: str) -> Table:
+        """Return the top-level table ``name`` (empty when absent)."""
+        return self.root.table(name)
+
+    def platforms(self) -> dict[str, Table]:
+        """Return ``{instance_name: table}`` for every ``[platforms.NAME]``."""
+        section = self.section("platforms")
+        return {name: section.table(name) for name in section}
+
+    def engine(self, name: str) -> Table:
+        """Return ``[engines.NAME]`` (empty when absent)."""
+        return self.section("engines").table(name)
+
+    @property
+    def state_dir(self) -> Path:
+        """Return the state directory: ``$GENESIS_HOME``, ``[bus] state_dir`` or ``.genesis/``."""
+        env = os.environ.get("GENESIS_HOME")
+        if env:
+            return Path(env).expanduser().resolve()
+        configured = self.section("bus").str("state_dir", None)
+        if configured:
+            return (self.project_dir / Path(configured).expanduser()).resolve()
+        return (self.project_dir / ".genesis").resolve()
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """Return the nearest ``genesis.toml``, or ``pyproject.toml`` with ``[tool.genesis]``, upwards."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "genesis.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            try:
+                data = _load_toml(pyproject)
+            except ConfigError:
+                continue
+            if isinstance(data.get("tool"), dict) and "genesis" in data["tool"]:
+                return pyproject
+    return None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, start: Path | None = None) -> Config:
+    """Return the configuration from ``path``, or the one found upwards, or empty defaults."""
+    if path is not None:
+        source: Path | None = Path(path).expanduser().resolve()
+        if not source.is_file():  # type: ignore[union-attr]
+            raise ConfigError("file not found", file=str(path))
+    else:
+        source = find_config(start)
+    if source is None:
+        return Config(Table({}, "<defaults>"), None, (start or Path.cwd()).resolve())
+    data = _load_toml(source)
+    prefix = ""
+    if source.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        data = tool.get("genesis", {}) if isinstance(tool, dict) else {}
+        if not isinstance(data, dict):
+            raise ConfigError("expected a table", file=str(source), key="tool.genesis")
+        prefix = "tool.genesis"
+    root = Table(data, str(source), prefix)
+    known = {"sync", "platforms", "engines", "guardian", "bus", "secrets"}
+    root.check_known(known)
+    for name in known:
+        root.table(name)  # type-check each top-level section early
+    return Config(root, source, source.parent)

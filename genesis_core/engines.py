@@ -1,0 +1,56 @@
+"""What an engine plugin registers: named groups of bus subscriptions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import attrs
+
+if TYPE_CHECKING:
+    from .bus.core import GenesisBus
+    from .config import Config, Table
+    from .secrets import SecretPolicy
+
+_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+Handler = Callable[[dict[str, Any]], Any]
+
+
+@attrs.frozen
+class Subscription:
+    """One handler for one or more topic patterns (``envsync.*`` style wildcards)."""
+
+    topics: tuple[str, ...] = attrs.field(converter=tuple)
+    handler: Handler
+    name: str
+    timeout: float | None = None
+
+
+@attrs.frozen
+class EngineContext:
+    """What an engine gets when it is started: its table, the state dir, the bus."""
+
+    name: str
+    config: Table
+    full_config: Config
+    state_dir: Path
+    bus: GenesisBus
+    secret_policy: SecretPolicy
+
+
+@attrs.frozen
+class Engine:
+    """A registered engine: ``subscriptions(ctx)`` returns the handlers to attach."""
+
+    name: str = attrs.field()
+    subscriptions: Callable[[EngineContext], Iterable[Subscription]]
+    description: str = ""
+    enabled_by_default: bool = True
+
+    @name.validator
+    def _check_name(self, _attr: Any, value: str) -> None:
+        if not isinstance(value, str) or not _NAME.match(value):
+            raise ValueError(f"engine name must match {_NAME.pattern}, got {value!r}")

@@ -1,0 +1,260 @@
+"""HTTP for platform adapters: one shared client, bounded retries, rate limits, clear errors.
+
+Every failure becomes a :class:`~genesis_core.errors.PlatformError` that names the
+platform and says what to check.  Request headers (and so tokens) are never put
+into a message or a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import attrs
+import httpx
+
+from .errors import PlatformError
+
+USER_AGENT = "genesis-envsync (+https://github.com/genesis-envsync/genesis)"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+
+def default_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
+    """Return a new ``httpx.AsyncClient`` with Genesis defaults (the run shares one)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+        headers={"User-Agent": USER_AGENT},
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+    )
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how long to retry: network errors, 5xx and rate limits only."""
+
+    attempts: int = 4
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    max_rate_limit_wait: float = 60.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def backoff(self, attempt: int) -> float:
+        """Return the delay before retry number ``attempt`` (1-based), with jitter."""
+        delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return delay * (0.5 + random.random() / 2)
+
+
+@attrs.frozen
+class Endpoint:
+    """Who we are talking to, for error messages: platform instance, credential and target."""
+
+    platform: str
+    credential_env: str | None = None
+    target: str = ""
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float | None:
+    """Return seconds to wait before retrying a rate-limited response, or ``None`` if not one."""
+    headers = response.headers
+    status = response.status_code
+    remaining = headers.get("x-ratelimit-remaining") or headers.get("ratelimit-remaining")
+    is_limited = status == 429 or (status == 403 and remaining == "0")
+    if not is_limited:
+        return None
+    now = time.time() if now is None else now
+    retry_after = headers.get("retry-after")
+    if retry_after:
+        retry_after = retry_after.strip()
+        if retry_after.isdigit():
+            return float(retry_after)
+        try:
+            when = email.utils.parsedate_to_datetime(retry_after)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            return max(0.0, when.timestamp() - now)
+    reset = headers.get("x-ratelimit-reset")
+    if reset and reset.strip().isdigit():
+        value = float(reset)
+        # GitHub sends an epoch; a small number is seconds-from-now (Render, IETF draft).
+        return max(0.0, value - now) if value > 1_000_000_000 else value
+    reset = headers.get("ratelimit-reset")
+    if reset and reset.strip().isdigit():
+        return float(reset)
+    return 1.0 if status == 429 else None
+
+
+def _short_detail(response: httpx.Response, content: bytes | None = None) -> str:
+    """Return the platform's own one-line error message, if its body is small JSON."""
+    if "json" not in response.headers.get("content-type", ""):
+        return ""
+    if content is None:
+        try:
+            content = response.content
+        except httpx.ResponseNotRead:  # a streamed response whose body was not kept
+            return ""
+    try:
+        body = json.loads(content[:4096].decode("utf-8", "replace"))
+    except ValueError:
+        return ""
+    if isinstance(body, dict):
+        for field in ("message", "error", "error_description", "detail"):
+            value = body.get(field)
+            if isinstance(value, str) and value:
+                text = " ".join(value.split())
+                return text[:160]
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return " ".join(value["message"].split())[:160]
+    return ""
+
+
+def status_error(endpoint: Endpoint, response: httpx.Response, content: bytes | None = None) -> PlatformError:
+    """Return the ``PlatformError`` for an unexpected HTTP status, saying what to check."""
+    status = response.status_code
+    detail = _short_detail(response, content)
+    suffix = f" ({detail})" if detail else ""
+    target = f" {endpoint.target}" if endpoint.target else ""
+    cred = endpoint.credential_env or "the API token"
+    if status == 401:
+        msg = f"authentication failed (HTTP 401){suffix}: check that {cred} holds a valid token"
+    elif status == 403:
+        msg = f"permission denied (HTTP 403){suffix}: check that the token in {cred} may access{target or ' this resource'}"
+    elif status == 404:
+        msg = f"not found (HTTP 404){suffix}: check{target or ' the configured identifiers'} and that the token can see it"
+    elif status == 429:
+        msg = f"rate limited (HTTP 429){suffix}: retries exhausted, try again later"
+    elif status >= 500:
+        msg = f"server error (HTTP {status}){suffix} after retries"
+    else:
+        msg = f"unexpected HTTP {status}{suffix}"
+    return PlatformError(endpoint.platform, msg, status=status, retryable=status >= 500 or status == 429)
+
+
+async def _read_limited(response: httpx.Response, endpoint: Endpoint, limit: int) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PlatformError(endpoint.platform, f"response too large ({int(declared)} bytes, limit {limit})")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise PlatformError(endpoint.platform, f"response too large (over {limit} bytes)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_prefix(response: httpx.Response, limit: int) -> bytes:
+    """Return at most ``limit`` bytes of the body (an error body is read only for its message)."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _network_message(exc: httpx.HTTPError, url: httpx.URL) -> str:
+    host = url.host or "the server"
+    if isinstance(exc, httpx.TimeoutException):
+        return f"timed out talking to {host}"
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect to {host}:{url.port or ''}".rstrip(":") + " (connection refused or unreachable)"
+    return f"network error talking to {host} ({type(exc).__name__})"
+
+
+async def request(
+    client: httpx.AsyncClient,
+    endpoint: Endpoint,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    json_body: Any = None,
+    ok: tuple[int, ...] = (200,),
+    retry: RetryPolicy | None = None,
+    timeout: httpx.Timeout | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> tuple[httpx.Response, bytes]:
+    """Send one request with retries and return ``(response, body)`` for a status in ``ok``.
+
+    Retries network errors, 5xx and rate limits (``Retry-After`` / reset headers)
+    with bounded exponential backoff; raises ``PlatformError`` for everything else.
+    """
+    retry = retry or RetryPolicy()
+    last_error: PlatformError | None = None
+    for attempt in range(1, retry.attempts + 1):
+        extra = {"timeout": timeout} if timeout is not None else {}
+        req = client.build_request(method, url, headers=headers, params=params, json=json_body, **extra)
+        try:
+            response = await client.send(req, stream=True)
+        except httpx.HTTPError as exc:
+            last_error = PlatformError(endpoint.platform, _network_message(exc, req.url), retryable=True)
+            if attempt < retry.attempts:
+                await sleep(retry.backoff(attempt))
+                continue
+            raise last_error from None
+        try:
+            if response.status_code in ok:
+                try:
+                    body = await _read_limited(response, endpoint, retry.max_bytes)
+                except httpx.HTTPError as exc:
+                    last_error = PlatformError(endpoint.platform, _network_message(exc, req.url), retryable=True)
+                    if attempt < retry.attempts:
+                        await sleep(retry.backoff(attempt))
+                        continue
+                    raise last_error from None
+                return response, body
+            error_body = await _read_prefix(response, 64 * 1024)
+        except PlatformError:
+            raise
+        except httpx.HTTPError:
+            error_body = b""  # the error body is only read for its message
+        finally:
+            await response.aclose()
+        wait = rate_limit_wait(response)
+        if wait is not None:
+            last_error = status_error(endpoint, response, error_body)
+            if wait > retry.max_rate_limit_wait:
+                raise PlatformError(endpoint.platform,
+                                    f"rate limited (HTTP {response.status_code}): the limit resets in "
+                                    f"{wait:.0f}s, longer than the {retry.max_rate_limit_wait:.0f}s Genesis waits",
+                                    status=response.status_code)
+            if attempt < retry.attempts:
+                await sleep(wait)
+                continue
+            raise last_error
+        if response.status_code >= 500:
+            last_error = status_error(endpoint, response, error_body)
+            if attempt < retry.attempts:
+                await sleep(retry.backoff(attempt))
+                continue
+        raise status_error(endpoint, response, error_body)
+    assert last_error is not None  # the loop always returns or raises
+    raise last_error
+
+
+def parse_json(endpoint: Endpoint, body: bytes) -> Any:
+    """Return the decoded JSON ``body``; raise ``PlatformError`` when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise PlatformError(endpoint.platform, "malformed JSON in the response") from None
+
+
+def shape_error(endpoint: Endpoint, what: str) -> PlatformError:
+    """Return the error for a JSON response that does not have the documented shape."""
+    return PlatformError(endpoint.platform, f"unexpected response shape: {what}")

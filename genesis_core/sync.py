@@ -1,0 +1,225 @@
+"""The EnvSync pipeline: fetch every instance concurrently, reconcile, publish the result.
+
+Topics, in order: ``envsync.init``; then ``envsync.drift`` or ``envsync.commit``;
+or ``envsync.error`` when any instance could not be read (no drift is reported
+for anyone then, and nothing may be written).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .bus.envelope import utc_now
+from .errors import ConfigError, GenesisError, PlatformError, UsageError
+from .platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .bus.core import GenesisBus
+    from .config import Config
+    from .plugins import PluginHost
+    from .reconcile import DriftReport
+
+EXIT_PARITY, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+SYNC_KEYS = frozenset({"ignore"})
+
+
+@attrs.frozen
+class PlatformStatus:
+    """How reading one instance went."""
+
+    name: str
+    kind: str
+    ok: bool
+    keys: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the status as it appears in event payloads."""
+        return {"kind": self.kind, "status": "ok" if self.ok else "error", "keys": self.keys,
+                "seconds": round(self.seconds, 3), "error": self.error}
+
+
+@attrs.frozen
+class FetchResults:
+    """Snapshots of the instances that could be read and the status of every instance."""
+
+    snapshots: Mapping[str, Snapshot]
+    statuses: Mapping[str, PlatformStatus]
+
+    @property
+    def failed(self) -> list[str]:
+        """Return the names of the instances that could not be read."""
+        return [name for name, status in self.statuses.items() if not status.ok]
+
+
+@attrs.frozen
+class SyncOutcome:
+    """What a sync found and published; ``exit_code`` is 0 parity, 1 drift, 2 error."""
+
+    exit_code: int
+    results: FetchResults
+    report: DriftReport | None
+    payload: dict[str, Any]
+    topic: str
+    blocked_reason: str | None = None
+
+
+def initiated_by(environ: Mapping[str, str] | None = None) -> str:
+    """Return who started this sync: ``github_actions``, ``ci`` or ``cli``."""
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_ACTIONS") == "true":
+        return "github_actions"
+    if env.get("CI") not in (None, "", "0", "false"):
+        return "ci"
+    return "cli"
+
+
+def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | None = None
+                   ) -> list[PlatformAdapter]:
+    """Return one adapter per ``[platforms.NAME]`` (or just those in ``only``), in config order."""
+    tables = config.platforms()
+    if not tables:
+        where = str(config.source) if config.source else "no genesis.toml found"
+        raise ConfigError("no platforms configured: add [platforms.NAME] tables "
+                          "(run `genesis init` to write a starter config)", file=where)
+    names = list(tables)
+    if only:
+        wanted = [n.strip() for n in only if n.strip()]
+        unknown = [n for n in wanted if n not in tables]
+        if unknown:
+            raise UsageError(f"--only: unknown platform {', '.join(unknown)} "
+                             f"(configured: {', '.join(names)})")
+        names = [n for n in names if n in wanted]
+    kinds = host.platform_kinds()
+    adapters = []
+    for name in names:
+        table = tables[name]
+        kind_name = table.str("kind", name)
+        kind = kinds.get(kind_name)
+        if kind is None:
+            hint = f"; install it with `pip install genesis-{kind_name}`" if kind_name not in ("dotenv",) else ""
+            raise table.error("kind", f"unknown platform kind {kind_name!r} "
+                                      f"(installed: {', '.join(sorted(kinds)) or 'none'}){hint}")
+        for key in ("include", "exclude"):
+            table.str_list(key, ())
+        adapters.append(kind.factory(InstanceConfig(name, kind_name, table, config.project_dir)))
+    return adapters
+
+
+Progress = Callable[[str, PlatformStatus], None]
+
+
+async def fetch_all(adapters: Iterable[PlatformAdapter], env: Mapping[str, str], *,
+                    http_factory: Callable[[], httpx.AsyncClient] | None = None,
+                    on_done: Progress | None = None) -> FetchResults:
+    """Fetch every adapter concurrently over one shared HTTP client; never raise for one platform."""
+    ctx = FetchContext(env=env, http_factory=http_factory)
+    adapters = list(adapters)
+
+    async def one(adapter: PlatformAdapter) -> tuple[Snapshot | None, PlatformStatus]:
+        started = time.perf_counter()
+        try:
+            snapshot = await adapter.fetch(ctx)
+            if not isinstance(snapshot, Snapshot):
+                raise PlatformError(adapter.name, f"adapter returned {type(snapshot).__name__}, not a Snapshot")
+        except PlatformError as exc:
+            status = PlatformStatus(adapter.name, adapter.kind, False, 0,
+                                    time.perf_counter() - started, exc.reason)
+            snapshot = None
+        except Exception as exc:  # an adapter bug is still this platform's failure, and only its
+            status = PlatformStatus(adapter.name, adapter.kind, False, 0, time.perf_counter() - started,
+                                    f"adapter failed unexpectedly ({type(exc).__name__}); "
+                                    "run with GENESIS_DEBUG=1 for details")
+            if os.environ.get("GENESIS_DEBUG"):
+                raise
+            snapshot = None
+        else:
+            status = PlatformStatus(adapter.name, adapter.kind, True, len(snapshot),
+                                    time.perf_counter() - started)
+        if on_done is not None:
+            on_done(adapter.name, status)
+        return snapshot, status
+
+    try:
+        done = await asyncio.gather(*(one(a) for a in adapters))
+    finally:
+        await ctx.aclose()
+    snapshots = {a.name: snap for a, (snap, _) in zip(adapters, done) if snap is not None}
+    statuses = {a.name: status for a, (_, status) in zip(adapters, done)}
+    return FetchResults(snapshots, statuses)
+
+
+async def collect_snapshots(config: Config, host: PluginHost, *, only: Iterable[str] | None = None,
+                            env: Mapping[str, str] | None = None) -> dict[str, Snapshot]:
+    """Return every instance's snapshot; raise ``PlatformError`` naming the first that failed."""
+    results = await fetch_all(build_adapters(config, host, only=only),
+                              os.environ if env is None else env)
+    for name in results.failed:
+        raise PlatformError(name, results.statuses[name].error or "could not be read")
+    return dict(results.snapshots)
+
+
+def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *, secret_policy: Any) -> Any:
+    """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks."""
+    from .reconcile import ReconcileOptions
+
+    sync = config.section("sync")
+    sync.check_known(SYNC_KEYS)
+    tables = config.platforms()
+    return ReconcileOptions(
+        secret_policy=secret_policy,
+        platform_secret_keys={name: snap.secret_keys() for name, snap in snapshots.items()},
+        include={name: tables[name].str_list("include", ()) for name in snapshots if name in tables},
+        exclude={name: tables[name].str_list("exclude", ()) for name in snapshots if name in tables},
+        ignore=sync.str_list("ignore", ()),
+    )
+
+
+async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_policy: Any,
+                   only: Iterable[str] | None = None, env: Mapping[str, str] | None = None,
+                   role: str | None = None, on_start: Callable[[list[PlatformAdapter]], None] | None = None,
+                   on_done: Progress | None = None,
+                   http_factory: Callable[[], httpx.AsyncClient] | None = None) -> SyncOutcome:
+    """Run one sync and return its outcome; publishes ``envsync.*`` on ``bus``."""
+    from .reconcile import reconcile
+
+    env = os.environ if env is None else env
+    adapters = build_adapters(config, host, only=only)
+    config.section("sync").check_known(SYNC_KEYS)
+    names = [a.name for a in adapters]
+    init = {"type": "sync_init", "source": names[0], "target": ",".join(names[1:]),
+            "instances": names, "timestamp": utc_now(), "initiated_by": initiated_by(env)}
+    result = await bus.publish("envsync.init", init, role=role)
+    if result.status != "delivered":
+        raise GenesisError(f"the Guardian blocked envsync.init: {result.reason}")
+    if on_start is not None:
+        on_start(adapters)
+    results = await fetch_all(adapters, env, http_factory=http_factory, on_done=on_done)
+    statuses = {name: status.to_dict() for name, status in results.statuses.items()}
+    if results.failed:
+        payload = {"type": "sync_error", "verified_at": utc_now(), "failed": results.failed,
+                   "errors": {name: results.statuses[name].error for name in results.failed},
+                   "instances": names, "platforms": statuses}
+        topic, report, code = "envsync.error", None, EXIT_ERROR
+    else:
+        options = reconcile_options(config, results.snapshots, secret_policy=secret_policy)
+        report = reconcile({n: s.values() for n, s in results.snapshots.items()}, options)
+        payload = report.to_dict()
+        payload["instances"] = names
+        payload["platforms"] = statuses
+        topic = "envsync.drift" if report.has_drift else "envsync.commit"
+        code = EXIT_DRIFT if report.has_drift else EXIT_PARITY
+    published = await bus.publish(topic, payload, role=role)
+    blocked = published.reason if published.status != "delivered" else None
+    if blocked is not None:
+        code = EXIT_ERROR
+    return SyncOutcome(code, results, report, payload, topic, blocked)

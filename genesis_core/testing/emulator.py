@@ -1,0 +1,291 @@
+"""A base for platform emulators: real HTTP servers on 127.0.0.1 with fault injection.
+
+Each platform's emulator subclasses :class:`EmulatorServer`, declares routes
+and keeps its own state.  Tests (and ``genesis demo``) start it on an
+ephemeral port and point an adapter's ``base_url`` at ``server.base_url``.
+
+Faults apply to every route and model what real APIs do on a bad day:
+timeouts, reset connections, 5xx, an HTML 502, 401/403/404, 429 with and
+without ``Retry-After``, malformed JSON, a body of the wrong shape and a huge body.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import attrs
+
+
+@attrs.frozen
+class Request:
+    """One request as the emulator saw it (the Authorization header is kept only as a hash flag)."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """Return the decoded JSON body (``None`` when empty)."""
+        return json.loads(self.body) if self.body else None
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        """Return the first query parameter ``name``."""
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@attrs.frozen
+class Response:
+    """What a route returns."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = attrs.Factory(dict)
+    raw: bytes | None = None
+    content_type: str = "application/json; charset=utf-8"
+
+    def encode(self) -> bytes:
+        """Return the body bytes."""
+        if self.raw is not None:
+            return self.raw
+        if self.body is None:
+            return b""
+        return json.dumps(self.body).encode()
+
+
+@attrs.frozen
+class Fault:
+    """A failure to inject: ``kind`` is one of :data:`FAULT_KINDS`; ``times`` = how many requests (None = all)."""
+
+    kind: str
+    times: int | None = None
+    status: int | None = None
+    retry_after: str | None = None
+    delay: float = 0.0
+    path: str | None = None  # regex; only requests whose path matches
+
+
+FAULT_KINDS = (
+    "timeout", "reset", "status", "html502", "malformed_json", "wrong_shape", "huge", "rate_limit",
+)
+
+Route = Callable[[Request, re.Match[str]], Response]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return  # keep test output clean; requests are recorded in server.emulator.requests
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        request = Request(self.command, split.path, parse_qs(split.query, keep_blank_values=True),
+                          {k.lower(): v for k, v in self.headers.items()}, body)
+        emulator = self.server.emulator
+        response = emulator.handle(request)
+        if response is None:  # "reset"/"timeout": drop the connection without an answer
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        payload = response.encode()
+        self.send_response(response.status)
+        if payload or response.status not in (204, 304):
+            self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            try:
+                self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for a handler sleeping in a "timeout" fault
+    allow_reuse_address = True
+    emulator: EmulatorServer
+
+
+class EmulatorServer:
+    """A threaded HTTP server on 127.0.0.1 with routes, a bearer token and fault injection."""
+
+    platform = "emulator"
+
+    def __init__(self, *, token: str = "test-token", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token
+        self._host = host
+        self._port = port
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = []
+        self._faults: list[Fault] = []
+        self._lock = threading.RLock()
+        self.requests: list[Request] = []
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.register_routes()
+
+    # -- to override -----------------------------------------------------------------
+    def register_routes(self) -> None:
+        """Add the platform's routes with :meth:`route`."""
+
+    def authorized(self, request: Request) -> bool:
+        """Return whether the request carries the emulator's token (``Bearer`` by default)."""
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    def unauthorized(self, request: Request) -> Response:
+        """Return the platform's 401 response."""
+        return Response(401, {"message": "Unauthorized"})
+
+    def not_found(self, request: Request) -> Response:
+        """Return the platform's 404 response."""
+        return Response(404, {"message": "Not Found"})
+
+    def wrong_shape(self, request: Request) -> Response:
+        """Return valid JSON that is not what the documented endpoint returns."""
+        return Response(200, {"unexpected": True, "items": "not-a-list"})
+
+    # -- routes and faults --------------------------------------------------------------
+    def route(self, method: str, pattern: str, handler: Route) -> None:
+        """Serve ``method`` requests whose path fully matches the regex ``pattern``."""
+        self._routes.append((method.upper(), re.compile(pattern), handler))
+
+    def inject(self, fault: Fault) -> None:
+        """Add a fault; it applies to the next ``fault.times`` requests (all if ``None``)."""
+        if fault.kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {fault.kind!r}; known: {', '.join(FAULT_KINDS)}")
+        with self._lock:
+            self._faults.append(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self, request: Request) -> Fault | None:
+        with self._lock:
+            for i, fault in enumerate(self._faults):
+                if fault.path and not re.search(fault.path, request.path):
+                    continue
+                if fault.times is not None:
+                    remaining = fault.times - 1
+                    if remaining <= 0:
+                        del self._faults[i]
+                    else:
+                        self._faults[i] = attrs.evolve(fault, times=remaining)
+                return fault
+        return None
+
+    def _fault_response(self, fault: Fault, request: Request) -> Response | None:
+        kind = fault.kind
+        if fault.delay and kind != "timeout":
+            time.sleep(fault.delay)
+        if kind == "timeout":
+            time.sleep(fault.delay or 5.0)
+            return None
+        if kind == "reset":
+            return None
+        if kind == "status":
+            status = fault.status or 500
+            body = {"message": f"emulated error {status}"}
+            return Response(status, body)
+        if kind == "html502":
+            return Response(502, raw=b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                            content_type="text/html")
+        if kind == "malformed_json":
+            return Response(200, raw=b'{"truncated": [1, 2', content_type="application/json")
+        if kind == "wrong_shape":
+            return self.wrong_shape(request)
+        if kind == "huge":
+            return Response(200, raw=b'{"pad": "' + b"x" * (50 * 1024 * 1024) + b'"}')
+        if kind == "rate_limit":
+            headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+            return Response(fault.status or 429, {"message": "rate limit exceeded"}, headers=headers)
+        raise AssertionError(kind)
+
+    def handle(self, request: Request) -> Response | None:
+        """Return the response for ``request`` (``None`` drops the connection)."""
+        with self._lock:
+            self.requests.append(request)
+        fault = self._take_fault(request)
+        if fault is not None:
+            return self._fault_response(fault, request)
+        if not self.authorized(request):
+            return self.unauthorized(request)
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(request.path)
+            if match and method == request.method:
+                with self._lock:
+                    return handler(request, match)
+        return self.not_found(request)
+
+    # -- lifecycle ----------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """Return ``http://127.0.0.1:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("emulator is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> EmulatorServer:
+        """Start serving in a daemon thread and return ``self``."""
+        if self._server is None:
+            server = _Server((self._host, self._port), _Handler)
+            server.emulator = self
+            self._server = server
+            self._thread = threading.Thread(target=server.serve_forever, name=f"{self.platform}-emulator",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def requests_matching(self, method: str, pattern: str) -> list[Request]:
+        """Return the recorded requests with ``method`` whose path matches ``pattern``."""
+        rx = re.compile(pattern)
+        return [r for r in self.requests if r.method == method and rx.fullmatch(r.path)]
+
+
+def paginate(items: list[Any], offset: int, limit: int) -> tuple[list[Any], int | None]:
+    """Return one page of ``items`` and the next offset (``None`` at the end)."""
+    page = items[offset:offset + limit]
+    nxt = offset + limit
+    return page, (nxt if nxt < len(items) else None)
+
+
+def iter_routes(emulator: EmulatorServer) -> Iterable[tuple[str, str]]:
+    """Return ``(method, pattern)`` for each route (for docs and tests)."""
+    for method, pattern, _ in emulator._routes:
+        yield method, pattern.pattern

@@ -1,0 +1,164 @@
+"""Plugin discovery: entry points load one by one, broken ones are reported, registrations validated."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genesis_core import hookimpl, hookspecs
+from genesis_core.platforms.model import PlatformKind
+from genesis_core.plugins import build_plugin_host, disabled_names
+
+ROOT = Path(__file__).resolve().parents[1]
+
+GOOD = """
+from genesis_core import hookimpl
+
+@hookimpl
+def genesis_register_platforms(register):
+    from genesis_core.platforms.dotenv import DotenvAdapter
+    from genesis_core.platforms.model import PlatformKind
+    register(PlatformKind(name="goodkind", factory=DotenvAdapter, description="test"))
+"""
+
+
+def test_builtins_are_registered_as_the_core_plugin() -> None:
+    host = build_plugin_host(entry_points=False)
+    assert "dotenv" in host.platform_kinds()
+    assert {"embedded", "memory"} <= set(host.transports())
+    core = [i for i in host.plugin_infos() if i.name == "core"][0]
+    assert core.distribution == "genesis-core" and not core.broken
+    assert "genesis_register_platforms" in core.hooks
+
+
+def test_broken_plugin_is_reported_and_the_rest_still_load(fake_dist) -> None:
+    fake_dist("genesis-broken", {"broken": "broken_mod"}, {"broken_mod": "raise ImportError('no such thing')"})
+    fake_dist("genesis-good", {"good": "good_mod"}, {"good_mod": GOOD})
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert infos["broken"].broken
+    assert infos["broken"].distribution == "genesis-broken"
+    assert "ImportError: no such thing" in infos["broken"].error
+    assert not infos["good"].broken
+    assert "goodkind" in host.platform_kinds()
+
+
+def test_syntax_error_and_system_exit_in_a_plugin_do_not_crash(fake_dist) -> None:
+    fake_dist("genesis-bad", {"bad1": "bad_syntax", "bad2": "bad_exit"},
+              {"bad_syntax": "def (:\n", "bad_exit": "raise SystemExit(3)"})
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert "SyntaxError" in infos["bad1"].error
+    assert "SystemExit" in infos["bad2"].error
+
+
+def test_disable_env_blocks_plugins_by_name(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dist("genesis-good", {"good": "good_mod"}, {"good_mod": GOOD})
+    monkeypatch.setenv("GENESIS_DISABLE_PLUGINS", " good , other")
+    assert disabled_names() == {"good", "other"}
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert infos["good"].disabled and not infos["good"].broken
+    assert "goodkind" not in host.platform_kinds()
+
+
+def test_hookimpl_with_unknown_argument_is_rejected_by_check_pending(fake_dist) -> None:
+    fake_dist("genesis-wrongsig", {"wrongsig": "wrong_sig"}, {"wrong_sig": """
+from genesis_core import hookimpl
+
+@hookimpl
+def genesis_register_platforms(register, nonsense):
+    pass
+"""})
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert infos["wrongsig"].broken
+    assert "nonsense" in infos["wrongsig"].error
+    assert "dotenv" in host.platform_kinds()
+
+
+def test_unknown_hook_name_is_rejected(fake_dist) -> None:
+    fake_dist("genesis-typo", {"typo": "typo_mod"}, {"typo_mod": """
+from genesis_core import hookimpl
+
+@hookimpl
+def genesis_register_platfroms(register):
+    pass
+"""})
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert infos["typo"].broken and "genesis_register_platfroms" in infos["typo"].error
+
+
+class _Registers:
+    def __init__(self, items):
+        self.items = items
+
+    @hookimpl
+    def genesis_register_platforms(self, register):
+        for item in self.items:
+            register(item)
+
+
+def test_host_validates_what_plugins_register() -> None:
+    from genesis_core.platforms.dotenv import DotenvAdapter
+
+    ok = PlatformKind(name="fine", factory=DotenvAdapter)
+    host = build_plugin_host(entry_points=False, plugins=(
+        ("junk", _Registers(["not a kind", ok])),
+        ("dupe", _Registers([PlatformKind(name="dotenv", factory=DotenvAdapter)])),
+    ))
+    kinds = host.platform_kinds()
+    assert kinds["fine"] is ok
+    assert kinds["dotenv"].factory is not None
+    problems = {(p.plugin, p.error.split(":")[0]) for p in host.problems}
+    assert ("junk", "TypeError") in problems
+    assert ("dupe", "ValueError") in problems
+
+
+class _Raises:
+    @hookimpl
+    def genesis_register_engines(self, register):
+        raise RuntimeError("engine plugin exploded")
+
+
+def test_a_register_hook_that_raises_is_reported_not_fatal() -> None:
+    host = build_plugin_host(entry_points=False, plugins=(("raiser", _Raises()),))
+    assert host.engines() == {}
+    assert any(p.plugin == "raiser" and "exploded" in p.error for p in host.problems)
+
+
+def test_every_hook_has_a_one_line_docstring_and_is_documented() -> None:
+    docs = (ROOT / "docs" / "hooks.md").read_text()
+    hooks = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
+             if name.startswith("genesis_")]
+    assert len(hooks) >= 5
+    for name in hooks:
+        fn = getattr(hookspecs, name)
+        doc = inspect.getdoc(fn)
+        assert doc and "\n" not in doc.strip(), f"{name} needs a one-line docstring"
+        assert re.search(rf"^#+ `?{name}", docs, re.M), f"{name} is not documented in docs/hooks.md"
+
+
+def test_hookspec_module_is_flat() -> None:
+    tree = ast.parse(Path(hookspecs.__file__).read_text())
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    assert classes == []
+
+
+def test_genesis_plugins_cli_flags_a_broken_plugin(fake_dist, tmp_path: Path) -> None:
+    site = fake_dist("genesis-broken", {"broken": "broken_mod"}, {"broken_mod": "raise ImportError('kaput')"})
+    env = dict(os.environ, PYTHONPATH=str(site))
+    proc = subprocess.run([sys.executable, "-m", "genesis_core", "plugins"], capture_output=True,
+                          text=True, env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("broken")][0]
+    assert "genesis-broken" in line and "BROKEN" in line and "kaput" in line
+    assert "Traceback" not in proc.stderr
