@@ -13,7 +13,7 @@ __all__ = ["__version__", "hookimpl", "hookspec", "reconcile", "ReconcileOptions
 def __getattr__(name: str) -> Any:
     # Lazy exports keep ``import genesis_core`` (and so ``genesis --version``) fast.
     if name in ("reconcile", "ReconcileOptions", "DriftReport"):
-        from . import reconcile as _module
+        from . import reconciliation as _module
 
         return getattr(_module, name)
     raise AttributeError(f"module 'genesis_core' has no attribute {name!r}")

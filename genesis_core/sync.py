@@ -18,6 +18,7 @@ import attrs
 from .bus.envelope import utc_now
 from .errors import ConfigError, GenesisError, PlatformError, UsageError
 from .platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
+from .reconciliation import validate_instance_name
 
 if TYPE_CHECKING:
     import httpx
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from .bus.core import GenesisBus
     from .config import Config
     from .plugins import PluginHost
-    from .reconcile import DriftReport
+    from .reconciliation import DriftReport
 
 EXIT_PARITY, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 SYNC_KEYS = frozenset({"ignore"})
@@ -103,6 +104,10 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
     adapters = []
     for name in names:
         table = tables[name]
+        try:
+            validate_instance_name(name)
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=table.file, key=table.path) from None
         kind_name = table.str("kind", name)
         kind = kinds.get(kind_name)
         if kind is None:
@@ -110,9 +115,22 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
             raise table.error("kind", f"unknown platform kind {kind_name!r} "
                                       f"(installed: {', '.join(sorted(kinds)) or 'none'}){hint}")
         for key in ("include", "exclude"):
-            table.str_list(key, ())
+            check_patterns(table, key)
         adapters.append(kind.factory(InstanceConfig(name, kind_name, table, config.project_dir)))
     return adapters
+
+
+def check_patterns(table: Any, key: str) -> tuple[str, ...]:
+    """Return the key patterns in ``table[key]``; a bad pattern is a ``ConfigError`` naming it."""
+    from .secrets import compile_patterns
+
+    patterns = table.str_list(key, ())
+    for i, pattern in enumerate(patterns):
+        try:
+            compile_patterns((pattern,))
+        except ValueError as exc:
+            raise table.error(f"{key}[{i}]", f"invalid pattern {pattern!r}: {exc}") from None
+    return patterns
 
 
 Progress = Callable[[str, PlatformStatus], None]
@@ -170,7 +188,7 @@ async def collect_snapshots(config: Config, host: PluginHost, *, only: Iterable[
 
 def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *, secret_policy: Any) -> Any:
     """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks."""
-    from .reconcile import ReconcileOptions
+    from .reconciliation import ReconcileOptions
 
     sync = config.section("sync")
     sync.check_known(SYNC_KEYS)
@@ -178,9 +196,9 @@ def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *, secr
     return ReconcileOptions(
         secret_policy=secret_policy,
         platform_secret_keys={name: snap.secret_keys() for name, snap in snapshots.items()},
-        include={name: tables[name].str_list("include", ()) for name in snapshots if name in tables},
-        exclude={name: tables[name].str_list("exclude", ()) for name in snapshots if name in tables},
-        ignore=sync.str_list("ignore", ()),
+        include={name: check_patterns(tables[name], "include") for name in snapshots if name in tables},
+        exclude={name: check_patterns(tables[name], "exclude") for name in snapshots if name in tables},
+        ignore=check_patterns(sync, "ignore"),
     )
 
 
@@ -190,7 +208,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
                    on_done: Progress | None = None,
                    http_factory: Callable[[], httpx.AsyncClient] | None = None) -> SyncOutcome:
     """Run one sync and return its outcome; publishes ``envsync.*`` on ``bus``."""
-    from .reconcile import reconcile
+    from .reconciliation import reconcile
 
     env = os.environ if env is None else env
     adapters = build_adapters(config, host, only=only)
