@@ -118,14 +118,41 @@ def _short_detail(response: httpx.Response, content: bytes | None = None) -> str
     return ""
 
 
-def status_error(endpoint: Endpoint, response: httpx.Response, content: bytes | None = None) -> PlatformError:
+def _sent_strings(value: Any) -> list[str]:
+    """Return every string of four or more characters inside a request's JSON body."""
+    if isinstance(value, str):
+        return [value] if len(value) >= 4 else []
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _sent_strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _sent_strings(v)]
+    return []
+
+
+def scrub_detail(detail: str, sent: Any = None) -> str:
+    """Return a platform's error message with echoed request values and credential-like words hidden."""
+    from .secrets import looks_like_credential
+
+    for text in sorted(_sent_strings(sent), key=len, reverse=True):
+        detail = detail.replace(text, "<hidden>")
+        flat = " ".join(text.split())
+        if flat and flat != text:
+            detail = detail.replace(flat, "<hidden>")
+    return " ".join("<hidden>" if looks_like_credential(word.strip("'\",.;:()[]{}")) else word
+                    for word in detail.split(" "))
+
+
+def status_error(endpoint: Endpoint, response: httpx.Response, content: bytes | None = None,
+                 sent: Any = None, *, rate_limited: bool = False) -> PlatformError:
     """Return the ``PlatformError`` for an unexpected HTTP status, saying what to check."""
     status = response.status_code
-    detail = _short_detail(response, content)
+    detail = scrub_detail(_short_detail(response, content), sent)
     suffix = f" ({detail})" if detail else ""
     target = f" {endpoint.target}" if endpoint.target else ""
     cred = endpoint.credential_env or "the API token"
-    if status == 401:
+    if rate_limited:
+        msg = f"rate limited (HTTP {status}){suffix}: retries exhausted, try again later"
+    elif status == 401:
         msg = f"authentication failed (HTTP 401){suffix}: check that {cred} holds a valid token"
     elif status == 403:
         msg = f"permission denied (HTTP 403){suffix}: check that the token in {cred} may access{target or ' this resource'}"
@@ -227,7 +254,7 @@ async def request(
             await response.aclose()
         wait = rate_limit_wait(response)
         if wait is not None:
-            last_error = status_error(endpoint, response, error_body)
+            last_error = status_error(endpoint, response, error_body, json_body, rate_limited=True)
             if wait > retry.max_rate_limit_wait:
                 raise PlatformError(endpoint.platform,
                                     f"rate limited (HTTP {response.status_code}): the limit resets in "
@@ -238,11 +265,11 @@ async def request(
                 continue
             raise last_error
         if response.status_code >= 500:
-            last_error = status_error(endpoint, response, error_body)
+            last_error = status_error(endpoint, response, error_body, json_body)
             if attempt < retry.attempts:
                 await sleep(retry.backoff(attempt))
                 continue
-        raise status_error(endpoint, response, error_body)
+        raise status_error(endpoint, response, error_body, json_body)
     assert last_error is not None  # the loop always returns or raises
     raise last_error
 

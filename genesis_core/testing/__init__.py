@@ -1,7 +1,9 @@
 """Helpers for testing Genesis and its plugins (install ``genesis-core[testing]``).
 
-Hypothesis strategies for snapshots live in :mod:`genesis_core.testing.strategies`
-and are re-exported here lazily, so importing this package needs no hypothesis.
+Hypothesis strategies for snapshots (:mod:`.strategies`), the adapter contract
+suite (:mod:`.contract`), the emulator base (:mod:`.emulator`) and an example
+adapter (:mod:`.example_adapter`) are re-exported here lazily, so importing this
+package needs neither pytest nor hypothesis.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_LAZY = {
-    name: "strategies"
-    for name in ("env_keys", "env_values", "instance_names", "key_patterns", "scoping_options",
-                 "secret_values", "snapshot", "snapshots")
+_EXPORTS = {
+    "strategies": ("env_keys", "env_values", "instance_names", "key_patterns", "scoping_options",
+                   "secret_values", "snapshot", "snapshots"),
+    "contract": ("AdapterContract", "PlatformHarness", "EmulatorHarness", "run_fetch", "run_write",
+                 "fetch_sync", "write_sync", "TRICKY_VALUES"),
+    "emulator": ("EmulatorServer", "Fault", "Request", "Response", "FAULT_KINDS", "paginate"),
+    "example_adapter": ("ExampleAdapter", "ExampleEmulator", "ExampleHarness"),
 }
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 
 
 def __getattr__(name: str) -> Any:

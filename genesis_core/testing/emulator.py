@@ -85,6 +85,9 @@ Route = Callable[[Request, re.Match[str]], Response]
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, a keep-alive client's delayed ACK
+    # stalls every answer by ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         return  # keep test output clean; requests are recorded in server.emulator.requests
@@ -254,8 +257,9 @@ class EmulatorServer:
             server = _Server((self._host, self._port), _Handler)
             server.emulator = self
             self._server = server
-            self._thread = threading.Thread(target=server.serve_forever, name=f"{self.platform}-emulator",
-                                            daemon=True)
+            # A short poll interval makes stop() quick (shutdown waits for the next poll).
+            self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"{self.platform}-emulator", daemon=True)
             self._thread.start()
         return self
 

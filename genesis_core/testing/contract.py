@@ -1,0 +1,539 @@
+"""The adapter contract: one test suite every platform adapter must pass.
+
+An adapter author writes a :class:`PlatformHarness` (how to start the
+platform's emulator, seed it, read it back and build an adapter pointed at it)
+and a test class that subclasses :class:`AdapterContract` and provides a
+``harness`` fixture::
+
+    class TestAcmeContract(AdapterContract):
+        @pytest.fixture
+        def harness(self):
+            harness = AcmeHarness()
+            harness.start()
+            yield harness
+            harness.stop()
+
+The suite then checks fetch (tricky values, empty platform, pagination at page
+boundaries, unreadable values), every error path (a platform that cannot be
+read raises ``PlatformError``, never returns an empty snapshot), writes
+(surgical round-trips) and that no token or value leaks into exceptions,
+reprs, logs or output.  It needs pytest: ``pip install 'genesis-core[testing]'``.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import math
+import secrets
+import socket
+import traceback
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+try:
+    import pytest
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError(
+        "genesis_core.testing.contract needs pytest: pip install 'genesis-core[testing]'"
+    ) from exc
+
+from ..errors import PlatformError
+from ..platforms.model import FetchContext, PlatformAdapter, Snapshot
+from .emulator import Fault
+
+if TYPE_CHECKING:
+    from .emulator import EmulatorServer, Request
+
+__all__ = [
+    "AdapterContract", "EmulatorHarness", "PlatformHarness", "TRICKY_VALUES",
+    "fetch_sync", "run_fetch", "run_write", "write_sync",
+]
+
+#: Values every adapter must carry unchanged (key -> value).
+TRICKY_VALUES: Mapping[str, str] = {
+    "PLAIN": "plain-value",
+    "EMPTY": "",
+    "UNICODE": "h\u00e9llo w\u00f6rld \u2713 \u65e5\u672c \U0001f680",
+    "EQUALS": "a=b==c=",
+    "QUOTES": "'single' \"double\" `back`",
+    "NEWLINES": "line one\nline two\r\nline three\n",
+    "SPACES": "  leading and trailing  ",
+    "HASH": "value # not a comment",
+    "DOLLAR": "$HOME ${OTHER} $(not run)",
+    "BACKSLASH": "C:\\path\\to\\file \\n",
+    "JSONISH": '{"nested": [1, 2, {"k": "v"}]}',
+    "URLISH": "postgres://user:p%40ss@db.example:5432/app?sslmode=require&x=1",
+    "BIG": "".join(chr(0x41 + (i * 7) % 26) for i in range(4096)),
+}
+
+_LOGGERS = ("", "httpx", "httpcore", "genesis", "genesis_core")
+
+
+# -- helpers for authors ----------------------------------------------------------------
+
+async def run_fetch(adapter: PlatformAdapter, env: Mapping[str, str]) -> Snapshot:
+    """Return ``adapter``'s snapshot, using a fresh :class:`FetchContext` that is closed afterwards.
+
+    Use it as ``asyncio.run(run_fetch(adapter, env))`` (or :func:`fetch_sync`).
+    """
+    ctx = FetchContext(env=dict(env))
+    try:
+        return await adapter.fetch(ctx)
+    finally:
+        await ctx.aclose()
+
+
+async def run_write(adapter: PlatformAdapter, env: Mapping[str, str], key: str, value: str,
+                    secret: bool = False) -> None:
+    """Write one variable through ``adapter`` with a fresh :class:`FetchContext`, closed afterwards."""
+    ctx = FetchContext(env=dict(env))
+    try:
+        await adapter.write(ctx, key, value, secret=secret)
+    finally:
+        await ctx.aclose()
+
+
+def fetch_sync(adapter: PlatformAdapter, env: Mapping[str, str]) -> Snapshot:
+    """Return ``asyncio.run(run_fetch(adapter, env))``: the snapshot, from synchronous code."""
+    return asyncio.run(run_fetch(adapter, env))
+
+
+def write_sync(adapter: PlatformAdapter, env: Mapping[str, str], key: str, value: str,
+               secret: bool = False) -> None:
+    """Run :func:`run_write` from synchronous code."""
+    asyncio.run(run_write(adapter, env, key, value, secret))
+
+
+def closed_port() -> int:
+    """Return a loopback TCP port that nothing listens on (it was free a moment ago)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the harness -----------------------------------------------------------------------
+
+class PlatformHarness(abc.ABC):
+    """What an adapter author provides so the contract suite can drive their platform."""
+
+    kind: str
+    #: Items per page the adapter requests (None: the API does not paginate).
+    page_size: int | None = None
+    #: The platform holds values its API will not return (secret/sensitive values).
+    unreadable_supported: bool = False
+    #: ``adapter.supports_write``.
+    writable: bool = False
+    #: The credential value; the suite checks that it never leaks.
+    token: str
+
+    #: Table overrides that make a failing request fail fast (used for faults that never clear).
+    fast_failure_overrides: ClassVar[Mapping[str, Any]] = {"timeout": 0.5, "retries": 0}
+    #: How long an injected ``timeout`` fault holds the answer back (longer than the fast timeout).
+    timeout_fault_delay: ClassVar[float] = 1.5
+
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start the emulator (idempotent)."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the emulator."""
+
+    @abc.abstractmethod
+    def seed(self, variables: Mapping[str, str], *, unreadable: Iterable[str] = ()) -> None:
+        """Replace the platform's variables directly in the emulator (not through the adapter).
+
+        Keys in ``unreadable`` are stored so that the API will not return their value.
+        """
+
+    @abc.abstractmethod
+    def stored(self) -> dict[str, str]:
+        """Return what the platform holds now, read directly (write-only secrets decrypted)."""
+
+    @abc.abstractmethod
+    def make_adapter(self, **table_overrides: Any) -> PlatformAdapter:
+        """Return an adapter configured for this emulator (small timeout, a few retries)."""
+
+    @abc.abstractmethod
+    def env(self) -> dict[str, str]:
+        """Return the environment the adapter reads its credentials from."""
+
+    @abc.abstractmethod
+    def inject(self, fault: Fault) -> None:
+        """Inject a fault into the emulator."""
+
+    @abc.abstractmethod
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+
+    @abc.abstractmethod
+    def requests(self) -> list[Request]:
+        """Return the requests the emulator has recorded."""
+
+    # -- optional, with defaults --------------------------------------------------------
+    def tricky_values(self) -> dict[str, str]:
+        """Return the values the fetch round-trip seeds; drop only those the real platform rejects."""
+        return dict(TRICKY_VALUES)
+
+    def credential_keys(self) -> list[str]:
+        """Return the names in :meth:`env` that hold the token."""
+        return [name for name, value in self.env().items() if value == self.token]
+
+
+class EmulatorHarness(PlatformHarness):
+    """A harness whose platform is one :class:`~genesis_core.testing.emulator.EmulatorServer`.
+
+    Set ``self.emulator`` in ``__init__``; ``start``/``stop``/faults/requests come for free.
+    """
+
+    emulator: EmulatorServer
+
+    def start(self) -> None:
+        """Start the emulator (idempotent)."""
+        self.emulator.start()
+
+    def stop(self) -> None:
+        """Stop the emulator."""
+        self.emulator.stop()
+
+    def inject(self, fault: Fault) -> None:
+        """Inject a fault into the emulator."""
+        self.emulator.inject(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        self.emulator.clear_faults()
+
+    def requests(self) -> list[Request]:
+        """Return the requests the emulator has recorded."""
+        return list(self.emulator.requests)
+
+
+# -- the suite -----------------------------------------------------------------------
+
+def _fault(kind: str, **kwargs: Any) -> Fault:
+    return Fault(kind, **kwargs)
+
+
+def _expect_platform_error(adapter: PlatformAdapter, env: Mapping[str, str], what: str) -> PlatformError:
+    """Fetch and return the ``PlatformError`` it raised; fail if it returned a snapshot instead."""
+    try:
+        snapshot = fetch_sync(adapter, env)
+    except PlatformError as exc:
+        assert exc.platform == adapter.name, (
+            f"{what}: PlatformError.platform is {exc.platform!r}, expected the instance name {adapter.name!r}")
+        assert str(exc).strip(), f"{what}: PlatformError has an empty message"
+        return exc
+    pytest.fail(f"{what}: fetch returned {snapshot!r} instead of raising PlatformError "
+                "(a platform that cannot be read must be an error, never an empty snapshot)")
+
+
+def _expect_write_error(adapter: PlatformAdapter, env: Mapping[str, str], key: str, value: str,
+                        what: str) -> PlatformError:
+    try:
+        write_sync(adapter, env, key, value)
+    except PlatformError as exc:
+        assert exc.platform == adapter.name, (
+            f"{what}: PlatformError.platform is {exc.platform!r}, expected {adapter.name!r}")
+        return exc
+    pytest.fail(f"{what}: write returned normally instead of raising PlatformError")
+
+
+def _exception_text(exc: BaseException) -> str:
+    """Return everything a user could see of ``exc``: message, repr, args and its printed traceback."""
+    return "\n".join([str(exc), repr(exc), repr(exc.args), "".join(traceback.format_exception(exc))])
+
+
+def _without(env: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
+    drop = set(names)
+    return {name: value for name, value in env.items() if name not in drop}
+
+
+class AdapterContract:
+    """The contract suite. Subclass it as ``class TestMyContract(AdapterContract)`` and provide a
+    ``harness`` fixture that yields a started :class:`PlatformHarness` (and stops it afterwards)."""
+
+    @pytest.fixture(autouse=True)
+    def _no_leftover_faults(self, harness: PlatformHarness) -> Iterator[None]:
+        """Clear faults around every test, so a harness fixture may have a wider scope."""
+        harness.clear_faults()
+        yield
+        harness.clear_faults()
+
+    def test_harness_describes_the_adapter(self, harness: PlatformHarness) -> None:
+        adapter = harness.make_adapter()
+        assert isinstance(adapter, PlatformAdapter)
+        assert adapter.kind == harness.kind
+        assert bool(adapter.supports_write) == bool(harness.writable), (
+            "harness.writable must say whether the adapter supports writes")
+        assert harness.credential_keys(), "harness.env() must hold harness.token"
+
+    # -- fetch ----------------------------------------------------------------------------
+    def test_fetch_returns_exactly_the_seeded_variables(self, harness: PlatformHarness) -> None:
+        values = harness.tricky_values()
+        harness.seed(values)
+        adapter = harness.make_adapter()
+        snapshot = fetch_sync(adapter, harness.env())
+        assert isinstance(snapshot, Snapshot)
+        assert snapshot.platform == adapter.name
+        assert snapshot.kind == harness.kind
+        got = snapshot.values()
+        assert sorted(got) == sorted(values), "fetch must return exactly the seeded keys"
+        for key, expected in values.items():
+            assert got[key] == expected, f"value of {key} changed on the way (expected {len(expected)} chars)"
+            assert snapshot.variables[key].key == key
+
+    def test_empty_platform_gives_an_empty_snapshot(self, harness: PlatformHarness) -> None:
+        harness.seed({})
+        adapter = harness.make_adapter()
+        snapshot = fetch_sync(adapter, harness.env())
+        assert isinstance(snapshot, Snapshot)
+        assert snapshot.platform == adapter.name
+        assert snapshot.values() == {}
+
+    @pytest.mark.parametrize("count", ["page_size-1", "page_size", "page_size+1", "2*page_size+1"])
+    def test_pagination_at_page_boundaries(self, harness: PlatformHarness, count: str) -> None:
+        if not harness.page_size:
+            pytest.skip(f"the {harness.kind} harness sets no page_size: its API does not paginate")
+        size = int(harness.page_size)
+        total = {"page_size-1": size - 1, "page_size": size, "page_size+1": size + 1,
+                 "2*page_size+1": 2 * size + 1}[count]
+        values = {f"PAGED_{i:04d}": f"value-{i}" for i in range(total)}
+        harness.seed(values)
+        before = len(harness.requests())
+        snapshot = fetch_sync(harness.make_adapter(), harness.env())
+        assert snapshot.values() == values, f"{total} keys with page size {size} did not round-trip"
+        gets = [r for r in harness.requests()[before:] if r.method == "GET"]
+        assert len(gets) >= math.ceil(total / size), (
+            f"{total} keys need at least {math.ceil(total / size)} pages of {size}, "
+            f"the adapter sent {len(gets)} GET requests")
+
+    def test_unreadable_values_are_present_as_none_and_secret(self, harness: PlatformHarness) -> None:
+        if not harness.unreadable_supported:
+            pytest.skip(f"the {harness.kind} harness says its platform has no unreadable values")
+        hidden = f"hidden-{secrets.token_hex(8)}"
+        harness.seed({"VISIBLE": "shown", "HIDDEN": hidden}, unreadable=["HIDDEN"])
+        snapshot = fetch_sync(harness.make_adapter(), harness.env())
+        assert set(snapshot.variables) == {"VISIBLE", "HIDDEN"}
+        assert snapshot.variables["VISIBLE"].value == "shown"
+        assert snapshot.variables["HIDDEN"].value is None, "an unreadable value must be None, not a guess"
+        assert snapshot.variables["HIDDEN"].secret is True
+        assert "HIDDEN" in snapshot.secret_keys()
+        assert hidden not in repr(snapshot) + repr(list(snapshot.variables.values()))
+
+    # -- errors ---------------------------------------------------------------------------
+    def test_wrong_token_is_an_error_naming_the_credential(self, harness: PlatformHarness) -> None:
+        harness.seed({"KEY": "value"})
+        names = harness.credential_keys()
+        assert names, "harness.env() must hold harness.token"
+        env = harness.env()
+        for name in names:
+            env[name] = f"wrong-{secrets.token_hex(8)}"
+        adapter = harness.make_adapter()
+        exc = _expect_platform_error(adapter, env, "a rejected token")
+        assert any(name in str(exc) for name in names), (
+            f"the error for a rejected token must name the credential variable ({', '.join(names)}): {exc}")
+
+    def test_http_401_is_an_error_naming_the_credential(self, harness: PlatformHarness) -> None:
+        harness.seed({"KEY": "value"})
+        harness.inject(_fault("status", status=401))
+        adapter = harness.make_adapter()
+        exc = _expect_platform_error(adapter, harness.env(), "HTTP 401")
+        names = harness.credential_keys()
+        assert any(name in str(exc) for name in names), (
+            f"a 401 error must name the credential variable ({', '.join(names)}): {exc}")
+
+    @pytest.mark.parametrize("status", [403, 404])
+    def test_http_403_and_404_are_errors(self, harness: PlatformHarness, status: int) -> None:
+        harness.seed({"KEY": "value"})
+        harness.inject(_fault("status", status=status))
+        _expect_platform_error(harness.make_adapter(), harness.env(), f"HTTP {status}")
+
+    def test_one_server_error_is_retried(self, harness: PlatformHarness) -> None:
+        values = {"KEY": "value", "OTHER": "x"}
+        harness.seed(values)
+        harness.inject(_fault("status", status=500, times=1))
+        before = len(harness.requests())
+        snapshot = fetch_sync(harness.make_adapter(), harness.env())
+        assert snapshot.values() == values
+        assert len(harness.requests()) - before >= 2, "the 500 was not answered by a retry"
+
+    def test_rate_limit_with_retry_after_is_waited_out(self, harness: PlatformHarness) -> None:
+        values = {"KEY": "value"}
+        harness.seed(values)
+        harness.inject(_fault("rate_limit", status=429, retry_after="0", times=1))
+        snapshot = fetch_sync(harness.make_adapter(), harness.env())
+        assert snapshot.values() == values
+
+    def test_server_errors_that_persist_are_an_error(self, harness: PlatformHarness) -> None:
+        harness.seed({"KEY": "value"})
+        harness.inject(_fault("status", status=500))
+        _expect_platform_error(harness.make_adapter(**harness.fast_failure_overrides), harness.env(),
+                               "HTTP 500 on every request")
+
+    @pytest.mark.parametrize("kind", ["html502", "malformed_json", "wrong_shape", "huge", "reset"])
+    def test_bad_responses_are_errors(self, harness: PlatformHarness, kind: str) -> None:
+        harness.seed({"KEY": "value"})
+        harness.inject(_fault(kind))
+        exc = _expect_platform_error(harness.make_adapter(**harness.fast_failure_overrides), harness.env(),
+                                     f"a {kind} response")
+        if kind == "html502":
+            assert "<html" not in str(exc).lower(), "an HTML error page must not be pasted into the message"
+
+    def test_timeout_is_an_error(self, harness: PlatformHarness) -> None:
+        harness.seed({"KEY": "value"})
+        harness.inject(_fault("timeout", delay=harness.timeout_fault_delay))
+        _expect_platform_error(harness.make_adapter(**harness.fast_failure_overrides), harness.env(),
+                               "a server that never answers")
+
+    def test_closed_port_is_an_error(self, harness: PlatformHarness) -> None:
+        port = closed_port()
+        overrides = {**harness.fast_failure_overrides, "base_url": f"http://127.0.0.1:{port}"}
+        _expect_platform_error(harness.make_adapter(**overrides), harness.env(), "a closed port")
+
+    def test_missing_credentials_is_an_error_naming_the_variable(self, harness: PlatformHarness) -> None:
+        harness.seed({"KEY": "value"})
+        names = harness.credential_keys()
+        assert names, "harness.env() must hold harness.token"
+        before = len(harness.requests())
+        exc = _expect_platform_error(harness.make_adapter(), _without(harness.env(), names),
+                                     "no credentials in the environment")
+        assert any(name in str(exc) for name in names), (
+            f"the error for missing credentials must name the variable ({', '.join(names)}): {exc}")
+        assert len(harness.requests()) == before, "no request may be sent without credentials"
+
+    # -- writes ---------------------------------------------------------------------------
+    def _require_writable(self, harness: PlatformHarness) -> None:
+        if not harness.writable:
+            pytest.skip(f"the {harness.kind} adapter does not support writes (harness.writable is False)")
+
+    def test_write_round_trips(self, harness: PlatformHarness) -> None:
+        self._require_writable(harness)
+        harness.seed({"EXISTING": "old"})
+        adapter = harness.make_adapter()
+        value = "new value \u2713 = 'q' \"dq\"\nsecond line"
+        write_sync(adapter, harness.env(), "NEW_KEY", value)
+        assert harness.stored().get("NEW_KEY") == value, "the platform does not hold the written value"
+        assert fetch_sync(adapter, harness.env()).values().get("NEW_KEY") == value
+
+    def test_write_of_a_new_key_leaves_every_other_key_unchanged(self, harness: PlatformHarness) -> None:
+        self._require_writable(harness)
+        seeded = {f"KEEP_{i}": f"keep-{i}" for i in range(5)}
+        unreadable = ["KEEP_SECRET"] if harness.unreadable_supported else []
+        if unreadable:
+            seeded["KEEP_SECRET"] = "kept-secret-value"
+        harness.seed(seeded, unreadable=unreadable)
+        before = harness.stored()
+        write_sync(harness.make_adapter(), harness.env(), "ADDED", "added-value")
+        assert harness.stored() == {**before, "ADDED": "added-value"}, (
+            "a write must touch one key only (never replace the platform's whole variable set)")
+
+    def test_write_updates_an_existing_key(self, harness: PlatformHarness) -> None:
+        self._require_writable(harness)
+        harness.seed({"CHANGE_ME": "before", "LEAVE_ME": "same"})
+        adapter = harness.make_adapter()
+        write_sync(adapter, harness.env(), "CHANGE_ME", "after")
+        assert harness.stored() == {"CHANGE_ME": "after", "LEAVE_ME": "same"}
+        assert fetch_sync(adapter, harness.env()).values()["CHANGE_ME"] == "after"
+
+    def test_secret_write_round_trips(self, harness: PlatformHarness) -> None:
+        self._require_writable(harness)
+        harness.seed({"OTHER": "other"})
+        value = f"s3cret-{secrets.token_hex(8)}"
+        adapter = harness.make_adapter()
+        write_sync(adapter, harness.env(), "SECRET_KEY", value, secret=True)
+        assert harness.stored().get("SECRET_KEY") == value
+        fetched = fetch_sync(adapter, harness.env()).variables.get("SECRET_KEY")
+        assert fetched is not None, "a secret written must be listed by the next fetch"
+        assert fetched.value in (None, value), "a secret must read back as itself or as unreadable"
+
+    def test_failed_write_is_an_error_and_changes_nothing(self, harness: PlatformHarness) -> None:
+        self._require_writable(harness)
+        harness.seed({"KEY": "value"})
+        before = harness.stored()
+        harness.inject(_fault("status", status=500))
+        _expect_write_error(harness.make_adapter(**harness.fast_failure_overrides), harness.env(),
+                            "KEY", "changed", "HTTP 500 on a write")
+        harness.clear_faults()
+        assert harness.stored() == before
+
+    def test_write_without_credentials_is_an_error(self, harness: PlatformHarness) -> None:
+        self._require_writable(harness)
+        harness.seed({"KEY": "value"})
+        names = harness.credential_keys()
+        exc = _expect_write_error(harness.make_adapter(), _without(harness.env(), names), "KEY", "changed",
+                                  "a write without credentials")
+        assert any(name in str(exc) for name in names)
+        assert harness.stored() == {"KEY": "value"}
+
+    # -- no leaks ------------------------------------------------------------------------
+    def test_no_token_or_value_leaks(self, harness: PlatformHarness, caplog: pytest.LogCaptureFixture,
+                                     capfd: pytest.CaptureFixture[str]) -> None:
+        for name in _LOGGERS:
+            caplog.set_level(logging.DEBUG, logger=name or None)
+        canary = f"canary-{secrets.token_hex(12)}"
+        wrong_token = f"wrongtoken-{secrets.token_hex(12)}"
+        planted = {"CANARY": canary, "PLAIN": "plain"}
+        unreadable = []
+        if harness.unreadable_supported:
+            planted["HIDDEN_CANARY"] = f"{canary}-hidden"
+            unreadable.append("HIDDEN_CANARY")
+        harness.seed(planted, unreadable=unreadable)
+        seen: list[str] = []
+
+        adapter = harness.make_adapter()
+        fast = harness.make_adapter(**harness.fast_failure_overrides)
+        snapshot = fetch_sync(adapter, harness.env())
+        assert snapshot.values()["CANARY"] == canary
+        seen += [repr(adapter), str(adapter), repr(fast), repr(snapshot), str(snapshot),
+                 repr(dict(snapshot.variables)), *(repr(v) for v in snapshot.variables.values()),
+                 *(str(v) for v in snapshot.variables.values())]
+
+        def failing(what: str, run: Any) -> None:
+            try:
+                run()
+            except PlatformError as exc:
+                seen.append(_exception_text(exc))
+            else:
+                pytest.fail(f"{what} did not raise PlatformError")
+
+        wrong_env = harness.env()
+        for name in harness.credential_keys():
+            wrong_env[name] = wrong_token
+        failing("a rejected token", lambda: fetch_sync(adapter, wrong_env))
+        for kind, extra in (("status", {"status": 401}), ("status", {"status": 403}),
+                            ("status", {"status": 404}), ("status", {"status": 500}),
+                            ("html502", {}), ("malformed_json", {}), ("wrong_shape", {})):
+            harness.inject(_fault(kind, **extra))
+            failing(f"fault {kind} {extra}", lambda: fetch_sync(fast, harness.env()))
+            harness.clear_faults()
+        closed = harness.make_adapter(**{**harness.fast_failure_overrides,
+                                         "base_url": f"http://127.0.0.1:{closed_port()}"})
+        seen.append(repr(closed))
+        failing("a closed port", lambda: fetch_sync(closed, harness.env()))
+        failing("no credentials", lambda: fetch_sync(adapter, _without(harness.env(),
+                                                                     harness.credential_keys())))
+        if harness.writable:
+            write_sync(adapter, harness.env(), "WRITTEN_CANARY", canary, secret=True)
+            write_sync(adapter, harness.env(), "WRITTEN_PLAIN", canary)
+            harness.inject(_fault("status", status=500))
+            failing("a failed write", lambda: write_sync(fast, harness.env(), "WRITTEN_CANARY", canary, True))
+            harness.clear_faults()
+            failing("a write with a rejected token",
+                    lambda: write_sync(adapter, wrong_env, "WRITTEN_CANARY", canary, True))
+
+        out, err = capfd.readouterr()
+        logged = [caplog.text]
+        for record in caplog.records:
+            logged.append(record.getMessage())
+            logged.append(repr(record.args))
+            if record.exc_info and record.exc_info[1] is not None:
+                logged.append(_exception_text(record.exc_info[1]))
+        places = {"exceptions and reprs": "\n".join(seen), "logs (DEBUG)": "\n".join(logged),
+                  "stdout": out, "stderr": err}
+        for where, text in places.items():
+            for label, secret in (("the token", harness.token), ("a rejected token", wrong_token),
+                                  ("a variable's value", canary)):
+                assert secret not in text, f"{label} leaked into {where}"

@@ -1,0 +1,402 @@
+"""The contract kit: the suite passes for the example adapter and catches broken adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from genesis_core.config import Table
+from genesis_core.errors import ConfigError, PlatformError
+from genesis_core.platforms.model import InstanceConfig, PlatformKind
+from genesis_core.testing.contract import (
+    AdapterContract,
+    PlatformHarness,
+    closed_port,
+    fetch_sync,
+    run_fetch,
+    run_write,
+    write_sync,
+)
+from genesis_core.testing.example_adapter import ExampleAdapter, ExampleEmulator, ExampleHarness, make_kind
+
+
+class TestExampleContract(AdapterContract):
+    @pytest.fixture
+    def harness(self) -> Iterator[ExampleHarness]:
+        harness = ExampleHarness()
+        harness.start()
+        yield harness
+        harness.stop()
+
+
+class TestExampleContractWithOneSharedEmulator(AdapterContract):
+    """A harness fixture with class scope works too: faults are cleared around each test."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def harness(cls) -> Iterator[ExampleHarness]:
+        harness = ExampleHarness()
+        harness.start()
+        yield harness
+        harness.stop()
+
+
+@pytest.fixture
+def harness() -> Iterator[ExampleHarness]:
+    harness = ExampleHarness()
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def test_run_fetch_and_run_write_are_coroutines_that_close_their_client(harness: ExampleHarness) -> None:
+    harness.seed({"A": "1"})
+    adapter = harness.make_adapter()
+    asyncio.run(run_write(adapter, harness.env(), "B", "2"))
+    snapshot = asyncio.run(run_fetch(adapter, harness.env()))
+    assert snapshot.values() == {"A": "1", "B": "2"}
+    write_sync(adapter, harness.env(), "C", "3", secret=True)
+    assert fetch_sync(adapter, harness.env()).variables["C"].value is None
+    assert harness.stored()["C"] == "3"
+
+
+def test_closed_port_refuses_connections() -> None:
+    import socket
+
+    port = closed_port()
+    with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+        sock.connect(("127.0.0.1", port))
+
+
+def test_harness_requires_every_method() -> None:
+    class Incomplete(PlatformHarness):
+        kind = "x"
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()  # type: ignore[abstract]
+
+
+# -- the example platform ------------------------------------------------------------------
+
+def _instance(**table: object) -> InstanceConfig:
+    data = {"kind": "example", "project": "demo", **table}
+    return InstanceConfig("ex", "example", Table(data, "genesis.toml", "platforms.ex"), Path("."))
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"page_size": 101}, "genesis.toml: platforms.ex.page_size: must be at most 100, got 101"),
+    ({"page_size": 0}, "genesis.toml: platforms.ex.page_size: must be at least 1, got 0"),
+    ({"projcet": "typo"}, "genesis.toml: platforms.ex.projcet: unknown key"),
+    ({"base_url": "ftp://x"}, "genesis.toml: platforms.ex.base_url: expected an http(s) URL"),
+    ({"project": 3}, "genesis.toml: platforms.ex.project: expected a string, got an integer"),
+])
+def test_example_adapter_config_errors_name_file_and_key(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ExampleAdapter(_instance(**table))
+    assert str(info.value).startswith(message)
+
+
+def test_example_kind_builds_adapters() -> None:
+    kind = make_kind()
+    assert isinstance(kind, PlatformKind)
+    adapter = kind.factory(_instance())
+    assert isinstance(adapter, ExampleAdapter)
+    assert (kind.name, kind.credential_env, kind.supports_write) == ("example", "EXAMPLE_TOKEN", True)
+    assert adapter.describe() == "example project demo"
+
+
+def test_example_adapter_writes_one_key_and_never_the_bulk_replace(harness: ExampleHarness) -> None:
+    harness.seed({"A": "1"})
+    write_sync(harness.make_adapter(), harness.env(), "B/slash", "2")
+    puts = [r for r in harness.requests() if r.method == "PUT"]
+    assert [r.path for r in puts] == ["/v1/projects/demo/vars/B%2Fslash"]
+    assert harness.stored() == {"A": "1", "B/slash": "2"}
+
+
+def test_unknown_project_is_a_404_platform_error(harness: ExampleHarness) -> None:
+    adapter = harness.make_adapter(project="nope")
+    with pytest.raises(PlatformError) as info:
+        fetch_sync(adapter, harness.env())
+    assert info.value.status == 404
+    assert str(info.value).startswith("example-test: not found (HTTP 404) (Not found): check example project nope")
+
+
+def test_example_emulator_rejects_a_limit_over_100() -> None:
+    import httpx
+
+    with ExampleEmulator(token="t") as emulator:
+        headers = {"Authorization": "Bearer t"}
+        too_big = httpx.get(f"{emulator.base_url}/v1/projects/demo/vars", params={"limit": 101}, headers=headers)
+        fine = httpx.get(f"{emulator.base_url}/v1/projects/demo/vars", params={"limit": 100}, headers=headers)
+    assert too_big.status_code == 400
+    assert fine.json() == {"vars": [], "next_cursor": None}
+
+
+def test_example_emulator_bulk_put_replaces_everything() -> None:
+    import httpx
+
+    with ExampleEmulator(token="t") as emulator:
+        emulator.set_variables("demo", {"A": "1", "B": "2"})
+        response = httpx.put(f"{emulator.base_url}/v1/projects/demo/vars", json=[{"key": "C", "value": "3"}],
+                             headers={"Authorization": "Bearer t"})
+        assert response.status_code == 200
+        assert emulator.variables("demo") == {"C": "3"}
+
+
+def test_contract_module_explains_the_missing_testing_extra() -> None:
+    code = ("import sys; sys.modules['pytest'] = None\n"
+            "try:\n    import genesis_core.testing.contract\n"
+            "except ImportError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'genesis-core[testing]'" in out
+
+
+# -- the suite catches broken adapters ---------------------------------------------------
+
+BROKEN_MODULE = '''
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from genesis_core.errors import PlatformError
+from genesis_core.http import RetryPolicy
+from genesis_core.platforms.model import Snapshot
+from genesis_core.testing.contract import AdapterContract
+from genesis_core.testing.example_adapter import ExampleAdapter, ExampleHarness
+
+
+class EmptyOnError(ExampleAdapter):
+    async def fetch(self, ctx):
+        try:
+            return await super().fetch(ctx)
+        except Exception:
+            return Snapshot(self.name, self.kind, {})
+
+
+class FirstPageOnly(ExampleAdapter):
+    def _parse_page(self, data):
+        items, _ = super()._parse_page(data)
+        return items, None
+
+
+class LeaksToken(ExampleAdapter):
+    async def fetch(self, ctx):
+        try:
+            return await super().fetch(ctx)
+        except PlatformError as exc:
+            raise PlatformError(self.name, f"{exc.reason} (token {self.token(ctx)})") from None
+
+
+class LogsValues(ExampleAdapter):
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        logging.getLogger("acme.adapter").debug("fetched %s", snapshot.values())
+        return snapshot
+
+
+class PrintsValues(ExampleAdapter):
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        print(snapshot.values())
+        return snapshot
+
+
+class NoRetries(ExampleAdapter):
+    def retry_policy(self):
+        return RetryPolicy(attempts=1)
+
+
+class LenientShape(ExampleAdapter):
+    def _parse_page(self, data):
+        if not isinstance(data, dict):
+            return [], None
+        return super()._parse_page(data)
+
+
+class StripsValues(ExampleAdapter):
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        return Snapshot.from_values(self.name, self.kind,
+                                    {k: v if v is None else v.strip() for k, v in snapshot.values().items()},
+                                    secret_keys=snapshot.secret_keys())
+
+
+class UnreadableAsEmpty(ExampleAdapter):
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        return Snapshot.from_values(self.name, self.kind, {k: v or "" for k, v in snapshot.values().items()})
+
+
+class ReplacesAll(ExampleAdapter):
+    async def write(self, ctx, key, value, *, secret):
+        await self.request(ctx, "PUT", self._vars_path(),
+                           json_body=[{"key": key, "value": value, "secret": secret}])
+
+
+class ReadOnly(ExampleAdapter):
+    supports_write = False
+
+    async def write(self, ctx, key, value, *, secret):
+        raise PlatformError(self.name, "read-only")
+
+
+class ReadOnlyHarness(ExampleHarness):
+    writable = False
+    unreadable_supported = False
+    page_size = None
+
+
+def harness_for(adapter_class, harness_class=ExampleHarness):
+    @pytest.fixture
+    def harness(self):
+        harness = harness_class(adapter_class)
+        harness.start()
+        yield harness
+        harness.stop()
+    return harness
+
+
+class TestEmptyOnError(AdapterContract):
+    harness = harness_for(EmptyOnError)
+
+
+class TestFirstPageOnly(AdapterContract):
+    harness = harness_for(FirstPageOnly)
+
+
+class TestLeaksToken(AdapterContract):
+    harness = harness_for(LeaksToken)
+
+
+class TestLogsValues(AdapterContract):
+    harness = harness_for(LogsValues)
+
+
+class TestPrintsValues(AdapterContract):
+    harness = harness_for(PrintsValues)
+
+
+class TestNoRetries(AdapterContract):
+    harness = harness_for(NoRetries)
+
+
+class TestLenientShape(AdapterContract):
+    harness = harness_for(LenientShape)
+
+
+class TestStripsValues(AdapterContract):
+    harness = harness_for(StripsValues)
+
+
+class TestUnreadableAsEmpty(AdapterContract):
+    harness = harness_for(UnreadableAsEmpty)
+
+
+class TestReplacesAll(AdapterContract):
+    harness = harness_for(ReplacesAll)
+
+
+class TestReadOnly(AdapterContract):
+    harness = harness_for(ReadOnly, ReadOnlyHarness)
+'''
+
+FETCH = "test_fetch_returns_exactly_the_seeded_variables"
+PAGES = "test_pagination_at_page_boundaries"
+LEAKS = "test_no_token_or_value_leaks"
+
+#: broken variant -> (tests that must fail, tests that must still pass)
+EXPECTED: dict[str, tuple[list[str], list[str]]] = {
+    "TestEmptyOnError": (
+        ["test_server_errors_that_persist_are_an_error", "test_bad_responses_are_errors[html502]",
+         "test_bad_responses_are_errors[malformed_json]", "test_bad_responses_are_errors[wrong_shape]",
+         "test_timeout_is_an_error", "test_closed_port_is_an_error",
+         "test_missing_credentials_is_an_error_naming_the_variable",
+         "test_wrong_token_is_an_error_naming_the_credential", "test_http_403_and_404_are_errors[404]"],
+        [FETCH, "test_empty_platform_gives_an_empty_snapshot"]),
+    "TestFirstPageOnly": (
+        [f"{PAGES}[page_size+1]", f"{PAGES}[2*page_size+1]", FETCH],
+        [f"{PAGES}[page_size-1]", f"{PAGES}[page_size]"]),
+    "TestLeaksToken": ([LEAKS], [FETCH, "test_wrong_token_is_an_error_naming_the_credential"]),
+    "TestLogsValues": ([LEAKS], [FETCH]),
+    "TestPrintsValues": ([LEAKS], [FETCH]),
+    "TestNoRetries": (["test_one_server_error_is_retried", "test_rate_limit_with_retry_after_is_waited_out"],
+                      [FETCH]),
+    "TestLenientShape": (["test_bad_responses_are_errors[wrong_shape]"],
+                         ["test_bad_responses_are_errors[malformed_json]"]),
+    "TestStripsValues": ([FETCH], [f"{PAGES}[page_size]"]),
+    "TestUnreadableAsEmpty": (["test_unreadable_values_are_present_as_none_and_secret"], [FETCH]),
+    "TestReplacesAll": (["test_write_of_a_new_key_leaves_every_other_key_unchanged",
+                         "test_write_updates_an_existing_key"],
+                        ["test_write_round_trips"]),
+}
+
+#: tests a read-only, unpaginated harness without unreadable values must skip, with this reason
+EXPECTED_SKIPS = {
+    "test_write_round_trips": "does not support writes",
+    "test_failed_write_is_an_error_and_changes_nothing": "does not support writes",
+    f"{PAGES}[page_size]": "sets no page_size",
+    "test_unreadable_values_are_present_as_none_and_secret": "no unreadable values",
+}
+
+
+@pytest.fixture(scope="module")
+def broken_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str]]:
+    """Run the contract against every broken variant; return ``{class::test: (outcome, message)}``."""
+    directory = tmp_path_factory.mktemp("broken")
+    (directory / "test_broken.py").write_text(textwrap.dedent(BROKEN_MODULE))
+    node_ids = [f"test_broken.py::{cls}::{name}" for cls, (fail, ok) in EXPECTED.items() for name in fail + ok]
+    node_ids += [f"test_broken.py::TestReadOnly::{name}" for name in EXPECTED_SKIPS]
+    node_ids.append("test_broken.py::TestReadOnly::test_harness_describes_the_adapter")
+    report = directory / "report.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                    f"--junitxml={report}", "--rootdir", str(directory), *node_ids],
+                   cwd=directory, capture_output=True, text=True, timeout=240)
+    results: dict[str, tuple[str, str]] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            element = case.find(tag)
+            if element is not None:
+                outcome, message = tag, element.get("message", "")
+        cls = case.get("classname", "").rsplit(".", 1)[-1]
+        results[f"{cls}::{case.get('name')}"] = (outcome, message)
+    assert len(results) == len(node_ids), "every selected contract test must have run"
+    return results
+
+
+@pytest.mark.parametrize("variant", sorted(EXPECTED))
+def test_contract_catches_a_broken_adapter(broken_results: dict[str, tuple[str, str]], variant: str) -> None:
+    must_fail, must_pass = EXPECTED[variant]
+    for name in must_fail:
+        assert broken_results[f"{variant}::{name}"][0] == "failure", f"{variant} should fail {name}"
+    for name in must_pass:
+        assert broken_results[f"{variant}::{name}"][0] == "passed", f"{variant} should still pass {name}"
+
+
+def test_contract_explains_how_a_broken_adapter_failed(broken_results: dict[str, tuple[str, str]]) -> None:
+    assert "instead of raising PlatformError" in broken_results[
+        "TestEmptyOnError::test_server_errors_that_persist_are_an_error"][1]
+    assert "the token leaked into exceptions and reprs" in broken_results[f"TestLeaksToken::{LEAKS}"][1]
+    assert "a variable's value leaked into logs (DEBUG)" in broken_results[f"TestLogsValues::{LEAKS}"][1]
+    assert "a variable's value leaked into stdout" in broken_results[f"TestPrintsValues::{LEAKS}"][1]
+    assert "never replace the platform's whole variable set" in broken_results[
+        "TestReplacesAll::test_write_of_a_new_key_leaves_every_other_key_unchanged"][1]
+
+
+def test_contract_skips_what_a_harness_does_not_support_with_a_reason(
+        broken_results: dict[str, tuple[str, str]]) -> None:
+    for name, reason in EXPECTED_SKIPS.items():
+        outcome, message = broken_results[f"TestReadOnly::{name}"]
+        assert outcome == "skipped" and reason in message, (name, outcome, message)
+    assert broken_results["TestReadOnly::test_harness_describes_the_adapter"][0] == "passed"
