@@ -1,0 +1,29 @@
+"""Entry-point module: registers the ``netlify`` platform kind (imports stay lazy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from genesis_core import hookimpl
+
+if TYPE_CHECKING:
+    from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+
+
+def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
+    """Return a :class:`~genesis_netlify.adapter.NetlifyAdapter` for one ``[platforms.NAME]`` table."""
+    from .adapter import NetlifyAdapter
+
+    return NetlifyAdapter(instance)
+
+
+@hookimpl
+def genesis_register_platforms(register: Callable[..., Any]) -> None:
+    """Register the ``netlify`` kind."""
+    from genesis_core.platforms.model import PlatformKind
+
+    register(PlatformKind(
+        "netlify", _make_adapter,
+        description="Netlify site variables for one deploy context (API v1 env endpoints)",
+        credential_env="NETLIFY_AUTH_TOKEN", supports_write=True,
+    ))

@@ -1,0 +1,5 @@
+"""Genesis platform adapter for Render (https://render.com)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,29 @@
+"""Entry-point module: registers the ``render`` platform kind (imports stay lazy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from genesis_core import hookimpl
+
+if TYPE_CHECKING:
+    from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+
+
+def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
+    """Return a :class:`~genesis_render.adapter.RenderAdapter` for one ``[platforms.NAME]`` table."""
+    from .adapter import RenderAdapter
+
+    return RenderAdapter(instance)
+
+
+@hookimpl
+def genesis_register_platforms(register: Callable[..., Any]) -> None:
+    """Register the ``render`` kind."""
+    from genesis_core.platforms.model import PlatformKind
+
+    register(PlatformKind(
+        "render", _make_adapter,
+        description="Render service or environment group variables (API v1)",
+        credential_env="RENDER_API_KEY", supports_write=True,
+    ))
