@@ -1,0 +1,127 @@
+"""A drift (or commit) event read defensively into the fields a report shows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+RESERVED = ("_genesis_topic", "_genesis_seq", "_genesis_timestamp", "_genesis_id")
+_COUNT_SUFFIX = "_count"
+_SUMMARY_TOTALS = frozenset({"total_keys", "drift_count"})
+
+
+@attrs.frozen
+class PlatformRow:
+    """One instance's line in the platforms table."""
+
+    name: str
+    kind: str | None
+    status: str
+    keys: int | None
+    seconds: float | None
+    error: str | None
+    missing: int
+
+
+@attrs.frozen
+class DriftView:
+    """What a report shows about one ``envsync.drift``/``envsync.commit`` event."""
+
+    topic: str
+    seq: int | None
+    event_id: str | None
+    timestamp: str | None
+    verified_at: str | None
+    has_drift: bool
+    drift_count: int | None
+    total_keys: int | None
+    platforms: tuple[PlatformRow, ...]
+    missing: Mapping[str, tuple[str, ...]]
+    conflicts: Mapping[str, Mapping[str, str]]
+    payload: Mapping[str, Any]
+
+    @property
+    def instances(self) -> tuple[str, ...]:
+        """Return the instance names in report order."""
+        return tuple(row.name for row in self.platforms)
+
+    @property
+    def status(self) -> str:
+        """Return ``drift`` or ``parity``."""
+        return "drift" if self.has_drift else "parity"
+
+    @property
+    def label(self) -> str:
+        """Return the file-name label of this event: its seq, else its id."""
+        if self.seq is not None:
+            return str(self.seq)
+        return "".join(ch for ch in (self.event_id or "unknown") if ch.isalnum() or ch in "-_")[:64]
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _instances(payload: Mapping[str, Any], summary: Mapping[str, Any],
+               platforms: Mapping[str, Any]) -> list[str]:
+    names: list[str] = []
+    listed = payload.get("instances")
+    if isinstance(listed, list):
+        names.extend(n for n in listed if isinstance(n, str))
+    names.extend(n for n in platforms if isinstance(n, str))
+    names.extend(k[len("missing_in_"):] for k in payload
+                 if isinstance(k, str) and k.startswith("missing_in_") and len(k) > len("missing_in_"))
+    names.extend(k[:-len(_COUNT_SUFFIX)] for k in summary if isinstance(k, str)
+                 and k.endswith(_COUNT_SUFFIX) and k not in _SUMMARY_TOTALS and len(k) > len(_COUNT_SUFFIX))
+    return list(dict.fromkeys(names))
+
+
+def build_view(event: Mapping[str, Any]) -> DriftView:
+    """Return the view of an event (already masked); tolerant of missing or odd fields."""
+    payload = {k: v for k, v in event.items() if k not in RESERVED}
+    summary = payload.get("summary") if isinstance(payload.get("summary"), Mapping) else {}
+    platforms_raw = payload.get("platforms") if isinstance(payload.get("platforms"), Mapping) else {}
+    missing: dict[str, tuple[str, ...]] = {}
+    rows = []
+    for name in _instances(payload, summary, platforms_raw):
+        listed = payload.get(f"missing_in_{name}")
+        missing[name] = tuple(str(k) for k in listed) if isinstance(listed, list) else ()
+        info = platforms_raw.get(name) if isinstance(platforms_raw.get(name), Mapping) else {}
+        seconds = info.get("seconds")
+        rows.append(PlatformRow(
+            name=name,
+            kind=_str(info.get("kind")),
+            status=_str(info.get("status")) or "ok",
+            keys=_int(summary.get(f"{name}_count")) if _int(info.get("keys")) is None else _int(info.get("keys")),
+            seconds=float(seconds) if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) else None,
+            error=_str(info.get("error")),
+            missing=len(missing[name]),
+        ))
+    conflicts: dict[str, dict[str, str]] = {}
+    raw_conflicts = payload.get("conflicts")
+    if isinstance(raw_conflicts, Mapping):
+        for key, shown in raw_conflicts.items():
+            if isinstance(shown, Mapping):
+                conflicts[str(key)] = {str(n): "" if v is None else str(v) for n, v in shown.items()}
+    topic = _str(event.get("_genesis_topic")) or "envsync.drift"
+    has_drift = payload.get("has_drift")
+    return DriftView(
+        topic=topic,
+        seq=_int(event.get("_genesis_seq")),
+        event_id=_str(event.get("_genesis_id")),
+        timestamp=_str(event.get("_genesis_timestamp")),
+        verified_at=_str(payload.get("verified_at")),
+        has_drift=has_drift if isinstance(has_drift, bool) else topic == "envsync.drift",
+        drift_count=_int(summary.get("drift_count")),
+        total_keys=_int(summary.get("total_keys")),
+        platforms=tuple(rows),
+        missing=missing,
+        conflicts=conflicts,
+        payload=payload,
+    )
