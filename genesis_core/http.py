@@ -68,7 +68,7 @@ def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float
     headers = response.headers
     status = response.status_code
     remaining = headers.get("x-ratelimit-remaining") or headers.get("ratelimit-remaining")
-    is_limited = status == 429 or (status == 403 and remaining == "0")
+    is_limited = status == 429 or (status == 403 and (remaining == "0" or bool(headers.get("retry-after"))))
     if not is_limited:
         return None
     now = time.time() if now is None else now

@@ -1,0 +1,31 @@
+"""Entry-point module: registers the ``github`` platform kind (imports nothing heavy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from genesis_core import hookimpl
+
+if TYPE_CHECKING:
+    from genesis_core.platforms import InstanceConfig, PlatformAdapter
+
+
+def make_adapter(instance: InstanceConfig) -> PlatformAdapter:
+    """Return a :class:`~genesis_github.adapter.GitHubAdapter` for one ``[platforms.NAME]`` table."""
+    from .adapter import GitHubAdapter
+
+    return GitHubAdapter(instance)
+
+
+@hookimpl
+def genesis_register_platforms(register: Callable[..., None]) -> None:
+    """Register the ``github`` kind."""
+    from genesis_core.platforms import PlatformKind
+
+    register(PlatformKind(
+        name="github",
+        factory=make_adapter,
+        description="GitHub Actions secrets (names only) and variables of a repository or environment",
+        credential_env="GITHUB_TOKEN",
+        supports_write=True,
+    ))

@@ -1,0 +1,31 @@
+"""Entry-point module: registers the ``vercel`` platform kind (imports nothing heavy)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from genesis_core import hookimpl
+
+if TYPE_CHECKING:
+    from genesis_core.platforms import InstanceConfig, PlatformAdapter
+
+
+def make_adapter(instance: InstanceConfig) -> PlatformAdapter:
+    """Return a :class:`~genesis_vercel.adapter.VercelAdapter` for one ``[platforms.NAME]`` table."""
+    from .adapter import VercelAdapter
+
+    return VercelAdapter(instance)
+
+
+@hookimpl
+def genesis_register_platforms(register: Callable[..., None]) -> None:
+    """Register the ``vercel`` kind."""
+    from genesis_core.platforms import PlatformKind
+
+    register(PlatformKind(
+        name="vercel",
+        factory=make_adapter,
+        description="Vercel project environment variables of one target (production, preview or development)",
+        credential_env="VERCEL_TOKEN",
+        supports_write=True,
+    ))
