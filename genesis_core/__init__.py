@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._markers import hookimpl, hookspec
 from ._version import __version__
 
 __all__ = ["__version__", "hookimpl", "hookspec", "reconcile", "ReconcileOptions", "DriftReport"]
 
+_LAZY = {
+    "hookimpl": "_markers", "hookspec": "_markers",
+    "reconcile": "reconciliation", "ReconcileOptions": "reconciliation", "DriftReport": "reconciliation",
+}
+
 
 def __getattr__(name: str) -> Any:
-    # Lazy exports keep ``import genesis_core`` (and so ``genesis --version``) fast.
-    if name in ("reconcile", "ReconcileOptions", "DriftReport"):
-        from . import reconciliation as _module
+    # Lazy exports keep ``import genesis_core`` (and so ``genesis --version``) free of imports.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genesis_core' has no attribute {name!r}")
+    import importlib
 
-        return getattr(_module, name)
-    raise AttributeError(f"module 'genesis_core' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -41,3 +41,27 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     yield make
     os.environ.pop("GENESIS_TEST_SITE", None)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugin_host():
+    """Forget the cached plugin host so each test sees the distributions it installs."""
+    from genesis_core.plugins import get_plugin_host
+
+    get_plugin_host.cache_clear()
+    yield
+    get_plugin_host.cache_clear()
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str]):
+    """Return a function running ``genesis ARGS`` in-process: ``(exit_code, stdout, stderr)``."""
+    from genesis_core.cli.main import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from typing import Any
 
 from .commands import Command
@@ -53,7 +52,7 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
             ctx.error("--limit must be at least 1")
             return 2
         if args.cloudevents:
-            for envelope in bus.history_envelopes(limit=args.limit, topic=args.topic):
+            for envelope in bus.history(limit=args.limit, topic=args.topic):
                 ctx.print(json.dumps(envelope.to_cloudevent(), sort_keys=True, default=str))
             return 0
         events = bus.get_event_history(limit=args.limit, topic=args.topic)
@@ -103,18 +102,15 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def _tail(args: argparse.Namespace, ctx: CommandContext) -> int:
-    bus = ctx.bus
-    last = bus.last_seq()
     shown = 0
     try:
-        while args.max_events is None or shown < args.max_events:
-            for envelope in bus.history_envelopes(after_seq=last, topic=args.topic):
-                last = max(last, envelope.seq)
-                event = envelope.to_event()
-                ctx.print(json.dumps(event, sort_keys=True, default=str) if args.json else _line(event))
-                ctx.stdout.flush()
-                shown += 1
-            time.sleep(args.interval)
+        for envelope in ctx.bus.tail(topic=args.topic, poll_interval=args.interval):
+            event = envelope.to_event()
+            ctx.print(json.dumps(event, sort_keys=True, default=str) if args.json else _line(event))
+            ctx.stdout.flush()
+            shown += 1
+            if args.max_events is not None and shown >= args.max_events:
+                break
     except KeyboardInterrupt:
         pass
     return 0

@@ -111,4 +111,7 @@ DOTENV_KIND = PlatformKind(
     description="local .env files (python-dotenv syntax); later paths override earlier ones",
     credential_env=None,
     supports_write=True,
+    config_example='''paths = [".env"]                 # later files override earlier ones, e.g. [".env", ".env.local"]
+# optional = false               # a missing file is an error unless optional = true
+# exclude = ["VITE_*"]           # keys this platform is not expected to have''',
 )

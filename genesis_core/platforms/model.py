@@ -159,6 +159,8 @@ class PlatformKind:
     description: str = ""
     credential_env: str | None = None
     supports_write: bool = False
+    #: The body of a commented ``[platforms.NAME]`` table for ``genesis init`` (TOML lines).
+    config_example: str = ""
 
     @name.validator
     def _check_name(self, _attr: Any, value: str) -> None:

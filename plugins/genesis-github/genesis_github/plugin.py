@@ -17,6 +17,14 @@ def make_adapter(instance: InstanceConfig) -> PlatformAdapter:
     return GitHubAdapter(instance)
 
 
+_EXAMPLE = """\
+repository = "OWNER/REPO"
+# environment = "production"     # compare an environment's secrets and variables instead
+# include_secrets = true         # secret names only: GitHub never returns their values
+# base_url = "https://api.github.com"   # GitHub Enterprise: https://HOST/api/v3
+"""
+
+
 @hookimpl
 def genesis_register_platforms(register: Callable[..., None]) -> None:
     """Register the ``github`` kind."""
@@ -28,4 +36,5 @@ def genesis_register_platforms(register: Callable[..., None]) -> None:
         description="GitHub Actions secrets (names only) and variables of a repository or environment",
         credential_env="GITHUB_TOKEN",
         supports_write=True,
+        config_example=_EXAMPLE,
     ))

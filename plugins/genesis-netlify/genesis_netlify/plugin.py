@@ -17,6 +17,14 @@ def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
     return NetlifyAdapter(instance)
 
 
+_EXAMPLE = """\
+account_id = "REPLACE_ME"        # team slug or id (netlify api listAccountsForUser)
+site_id = "REPLACE_ME"           # Site configuration > Site details > Site ID
+context = "production"           # production, deploy-preview, branch-deploy, dev, branch or all
+# branch = "staging"             # with context = "branch"
+"""
+
+
 @hookimpl
 def genesis_register_platforms(register: Callable[..., Any]) -> None:
     """Register the ``netlify`` kind."""
@@ -26,4 +34,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "netlify", _make_adapter,
         description="Netlify site variables for one deploy context (API v1 env endpoints)",
         credential_env="NETLIFY_AUTH_TOKEN", supports_write=True,
+        config_example=_EXAMPLE,
     ))

@@ -17,6 +17,13 @@ def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
     return RenderAdapter(instance)
 
 
+_EXAMPLE = """\
+# service_id = "srv-..."        # Dashboard > your service > Settings (or env_group_id = "evg-...")
+service_id = "srv-REPLACE_ME"
+# base_url = "https://api.render.com"
+"""
+
+
 @hookimpl
 def genesis_register_platforms(register: Callable[..., Any]) -> None:
     """Register the ``render`` kind."""
@@ -26,4 +33,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "render", _make_adapter,
         description="Render service or environment group variables (API v1)",
         credential_env="RENDER_API_KEY", supports_write=True,
+        config_example=_EXAMPLE,
     ))

@@ -17,6 +17,13 @@ def make_adapter(instance: InstanceConfig) -> PlatformAdapter:
     return VercelAdapter(instance)
 
 
+_EXAMPLE = """\
+project = "REPLACE_ME"           # project id or name
+# team_id = "team_..."
+target = "production"            # production, preview or development
+"""
+
+
 @hookimpl
 def genesis_register_platforms(register: Callable[..., None]) -> None:
     """Register the ``vercel`` kind."""
@@ -28,4 +35,5 @@ def genesis_register_platforms(register: Callable[..., None]) -> None:
         description="Vercel project environment variables of one target (production, preview or development)",
         credential_env="VERCEL_TOKEN",
         supports_write=True,
+        config_example=_EXAMPLE,
     ))

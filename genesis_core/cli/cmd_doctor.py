@@ -1,0 +1,106 @@
+"""``genesis doctor``: check config, credentials, plugins, state dir and each platform, and say what to fix."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+from typing import Any
+
+from ..errors import GenesisError
+from .commands import Command
+from .context import CommandContext
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--offline", action="store_true", help="do not contact the platforms")
+
+
+class _Report:
+    def __init__(self, ctx: CommandContext) -> None:
+        self.ctx = ctx
+        self.problems = 0
+
+    def ok(self, text: str) -> None:
+        self.ctx.print(f"  ok    {text}")
+
+    def bad(self, text: str, fix: str) -> None:
+        self.problems += 1
+        self.ctx.print(f"  FAIL  {text}\n        fix: {fix}")
+
+
+def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    report = _Report(ctx)
+    ctx.print("config")
+    try:
+        config = ctx.config
+    except GenesisError as exc:
+        report.bad(str(exc), "correct the file (see docs/configuration.md)")
+        return 2
+    if config.source is None:
+        report.bad("no genesis.toml (or [tool.genesis] in pyproject.toml) found",
+                   "run `genesis init` in your project")
+        return 2
+    report.ok(f"loaded {config.source}")
+
+    ctx.print("plugins")
+    host = ctx.host
+    for info in host.plugin_infos():
+        if info.broken:
+            report.bad(f"plugin {info.name} ({info.distribution}) is broken: {info.error}",
+                       f"reinstall {info.distribution} or set GENESIS_DISABLE_PLUGINS={info.name}")
+    for problem in host.problems:
+        report.bad(f"plugin {problem.plugin}: {problem.hook}: {problem.error}", "report it to the plugin's authors")
+    loaded = [i.name for i in host.plugin_infos() if not i.broken and not i.disabled]
+    report.ok(f"{len(loaded)} plugin(s) loaded: {', '.join(loaded)}")
+
+    ctx.print("state dir")
+    state = config.state_dir
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=state, prefix=".doctor-"):
+            pass
+        report.ok(f"{state} is writable")
+    except OSError as exc:
+        report.bad(f"{state} is not writable ({exc.strerror})", "set GENESIS_HOME or [bus] state_dir to a writable directory")
+
+    ctx.print("platforms")
+    from ..sync import build_adapters, fetch_all
+
+    try:
+        adapters = build_adapters(config, host)
+    except GenesisError as exc:
+        report.bad(str(exc), "correct the [platforms.*] tables")
+        return 2
+    reachable: list[Any] = []
+    for adapter in adapters:
+        env_name = getattr(adapter, "token_env", None) or type(adapter).credential_env
+        if env_name and not os.environ.get(env_name):
+            report.bad(f"{adapter.name}: credential {env_name} is not set",
+                       f"export {env_name}=... (a token with read access; write access for `genesis heal`)")
+            continue
+        if env_name:
+            report.ok(f"{adapter.name}: credential {env_name} is set")
+        reachable.append(adapter)
+    if not args.offline and reachable:
+        results = asyncio.run(fetch_all(reachable, os.environ))
+        by_name = {a.name: a for a in reachable}
+        for name, status in results.statuses.items():
+            if status.ok:
+                report.ok(f"{name}: read {status.keys} key(s) in {status.seconds:.2f}s")
+            elif type(by_name[name]).credential_env is None:
+                report.bad(f"{name}: {status.error}", f"check the paths in [platforms.{name}]")
+            else:
+                report.bad(f"{name}: {status.error}",
+                           f"check the identifiers in [platforms.{name}] and what the token may access")
+    ctx.print()
+    if report.problems:
+        ctx.print(f"{report.problems} problem(s) found")
+        return 2
+    ctx.print("everything looks good")
+    return 0
+
+
+COMMAND = Command(name="doctor", help="check config, credentials, plugins, state dir and platforms",
+                  configure=_configure, run=_run)

@@ -1,0 +1,119 @@
+"""The `genesis` command: version, usage errors, publish, events, init, doctor."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genesis_core import __version__
+
+
+def test_version_fast_path(run_cli) -> None:
+    code, out, _ = run_cli("--version")
+    assert code == 0 and out == f"genesis {__version__}\n"
+
+
+def test_version_does_not_import_heavy_modules() -> None:
+    code = ("import sys; from genesis_core.cli.main import main; main(['--version']); "
+            "heavy = [m for m in ('httpx', 'rich', 'attrs', 'pluggy', 'cryptography', 'sqlite3') if m in sys.modules]; "
+            "print(heavy)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip().endswith("[]"), proc.stdout
+
+
+def test_usage_errors_exit_2(run_cli) -> None:
+    code, _, err = run_cli()
+    assert code == 2
+    with pytest.raises(SystemExit) as exc:
+        run_cli("no-such-command")
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        run_cli("events", "history", "--limit", "many")
+    assert exc.value.code == 2
+
+
+def test_publish_then_history_stats_export(run_cli, tmp_path: Path) -> None:
+    code, out, err = run_cli("publish", "envsync.drift", "--data", '{"has_drift": true, "missing_in_github": ["X"]}')
+    assert code == 0, err
+    assert out.startswith("published envsync.drift (seq 1)")
+    run_cli("publish", "envsync.commit", "--data", "{}")
+    code, out, _ = run_cli("events", "history", "--json", "--topic", "envsync.*")
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["_genesis_topic"] for e in events] == ["envsync.drift", "envsync.commit"]
+    assert events[0]["missing_in_github"] == ["X"]
+    assert events[0]["_genesis_timestamp"].endswith("Z")
+    code, out, _ = run_cli("events", "history", "--limit", "1", "--cloudevents")
+    cloud = json.loads(out)
+    assert cloud["specversion"] == "1.0" and cloud["type"] == "envsync.commit"
+    assert int(cloud["sequence"]) == 2
+    code, out, _ = run_cli("events", "stats", "--json")
+    assert json.loads(out) == {"envsync.commit": 1, "envsync.drift": 1}
+    target = tmp_path / "events.jsonl"
+    code, _, err = run_cli("events", "export", str(target))
+    assert code == 0 and "exported 2 event(s)" in err
+    records = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [r["seq"] for r in records] == [1, 2]
+
+
+def test_publish_bad_json_and_blocked(run_cli) -> None:
+    code, _, err = run_cli("publish", "x.y", "--data", "{nope")
+    assert code == 2 and "--data is not valid JSON" in err
+    code, _, err = run_cli("--role", "stranger", "publish", "autonomy.heal.apply", "--data", "{}")
+    assert code == 2 and "blocked" in err
+    code, out, _ = run_cli("events", "history", "--json")
+    topics = [json.loads(line)["_genesis_topic"] for line in out.splitlines()]
+    assert topics == ["genesis.blocked"]
+
+
+def test_tail_follows_events_from_another_process(tmp_path: Path) -> None:
+    env = dict(os.environ)
+    tail = subprocess.Popen([sys.executable, "-m", "genesis_core", "events", "tail", "--json",
+                             "--max-events", "2", "--interval", "0.05"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        # Publish until the tail has seen two events (it starts from "now", so keep publishing).
+        for i in range(200):
+            subprocess.run([sys.executable, "-m", "genesis_core", "publish", "demo.tick", "--data",
+                            json.dumps({"i": i})], env=env, cwd=tmp_path, check=True, capture_output=True,
+                           timeout=60)
+            if tail.poll() is not None:
+                break
+        out, err = tail.communicate(timeout=30)
+    finally:
+        tail.kill()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 2 and all(e["_genesis_topic"] == "demo.tick" for e in lines), err
+    assert lines[1]["_genesis_seq"] > lines[0]["_genesis_seq"]
+
+
+def test_init_writes_a_config_that_loads(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("init", "dotenv:staging")
+    assert code == 0, err
+    assert "wrote genesis.toml" in out
+    from genesis_core.config import load_config
+
+    config = load_config(tmp_path / "genesis.toml")
+    assert list(config.platforms()) == ["local", "staging"]
+    code, _, err = run_cli("init")
+    assert code == 2 and "already exists; use --force" in err
+    code, _, err = run_cli("init", "--force", "nosuchkind")
+    assert code == 2 and "unknown platform kind 'nosuchkind'" in err
+
+
+def test_doctor(run_cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / "b.env").write_text("A=1\n")
+    cfg = tmp_path / "genesis.toml"
+    cfg.write_text('[platforms.local]\nkind = "dotenv"\n[platforms.other]\nkind = "dotenv"\npath = "b.env"\n')
+    code, out, err = run_cli("--config", str(cfg), "doctor")
+    assert code == 0, out + err
+    assert "other: read 1 key(s)" in out and "everything looks good" in out
+    (tmp_path / "b.env").unlink()
+    code, out, _ = run_cli("--config", str(cfg), "doctor")
+    assert code == 2 and "FAIL  other: b.env: file not found" in out
