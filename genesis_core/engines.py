@@ -19,11 +19,16 @@ _NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 Handler = Callable[[dict[str, Any]], Any]
 
 
+def _topics(value: str | Iterable[str]) -> tuple[str, ...]:
+    """Return topic patterns as a tuple (a single string is one pattern)."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 @attrs.frozen
 class Subscription:
     """One handler for one or more topic patterns (``envsync.*`` style wildcards)."""
 
-    topics: tuple[str, ...] = attrs.field(converter=tuple)
+    topics: tuple[str, ...] = attrs.field(converter=_topics)
     handler: Handler
     name: str
     timeout: float | None = None
