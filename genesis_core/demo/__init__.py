@@ -1,0 +1,1 @@
+"""``genesis demo``: a drifted app on emulated Render, Netlify and GitHub, healed end to end."""
