@@ -8,7 +8,7 @@ embedded SQLite transport is the default; ``genesis-nats`` registers another.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -32,10 +32,40 @@ class DeadLetter:
     failed_at: str
 
 
+class DeadLetterStore(abc.ABC):
+    """Where the bus keeps events a handler failed on, one row per (subscriber, seq)."""
+
+    @abc.abstractmethod
+    async def record(self, subscriber: str, seq: int, topic: str, error: str) -> DeadLetter:
+        """Store a failure (or count one more attempt for an existing one) and return the row."""
+
+    @abc.abstractmethod
+    async def remove(self, dead_letter_id: int) -> None:
+        """Delete one dead letter (after a successful retry)."""
+
+    @abc.abstractmethod
+    def entries(self, subscriber: str | None = None) -> list[DeadLetter]:
+        """Return the dead letters, oldest first, optionally for one subscriber."""
+
+
 class Transport(abc.ABC):
     """Durable event storage with a global, strictly increasing sequence."""
 
     name: str = "abstract"
+
+    async def append_many(self, events: Sequence[tuple[str, Mapping[str, Any], str, str, str]]
+                          ) -> list[Envelope]:
+        """Store ``(topic, payload, event_id, timestamp, source)`` tuples in order; return them.
+
+        Transports that can store a batch in one commit override this.
+        """
+        return [await self.append(topic, payload, event_id=event_id, timestamp=timestamp,
+                                  source=source)
+                for topic, payload, event_id, timestamp, source in events]
+
+    def dead_letter_store(self) -> DeadLetterStore | None:
+        """Return the transport's dead-letter store, or ``None`` to let the bus keep them in memory."""
+        return None
 
     @abc.abstractmethod
     async def append(self, topic: str, payload: Mapping[str, Any], *, event_id: str,

@@ -1,0 +1,815 @@
+"""``GenesisBus``: Guardian check, durable append, isolated local delivery, dead letters.
+
+``genesis_bus`` (at the bottom) is the process-wide proxy the seed's API uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import attrs
+
+from ..errors import BusError
+from .dispatcher import (
+    Handler,
+    HandlerFailure,
+    Registry,
+    Subscriber,
+    SubscriptionHandle,
+    await_result,
+    call_handler,
+    call_inline,
+    check_topic,
+    copy_json,
+    default_name,
+    delivery_loop,
+    handler_chain,
+    make_event,
+    one_line,
+)
+from .envelope import DEFAULT_SOURCE, RESERVED_KEYS, Envelope
+from .guardian import Decision, Guardian
+from .topics import validate_pattern
+from .transport import DeadLetter, DeadLetterStore, Transport
+
+if TYPE_CHECKING:
+    from ..secrets import SecretPolicy
+
+log = logging.getLogger("genesis.bus")
+
+BLOCKED_TOPIC = "genesis.blocked"
+MASK = "<masked>"
+#: ``[bus]`` keys the core reads; a transport factory may accept more of its own.
+BUS_KEYS = frozenset({"transport", "state_dir", "handler_timeout", "max_attempts", "source"})
+
+Target = SubscriptionHandle | Handler | str | int
+
+
+# ---------------------------------------------------------------- results
+
+@attrs.frozen
+class PublishResult:
+    """What ``publish`` did.
+
+    ``status`` is ``"delivered"`` (stored, then handed to every matching
+    subscriber; ``failures`` lists the handlers that raised or timed out),
+    ``"blocked"`` (the Guardian denied it; ``envelope`` is the stored
+    ``genesis.blocked`` notice and ``reason`` says why) or ``"scheduled"``
+    (``publish_sync`` inside a running event loop; await ``pending``).
+    """
+
+    status: str
+    envelope: Envelope | None = None
+    reason: str = ""
+    delivered: tuple[str, ...] = ()
+    failures: tuple[HandlerFailure, ...] = ()
+    pending: asyncio.Future[PublishResult] | None = attrs.field(default=None, eq=False,
+                                                                repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the event was delivered and no handler failed."""
+        return self.status == "delivered" and not self.failures
+
+    @property
+    def seq(self) -> int | None:
+        """Return the stored event's sequence, if any."""
+        return self.envelope.seq if self.envelope is not None else None
+
+
+@attrs.frozen
+class RetryReport:
+    """What ``retry_dead_letters`` did with each dead letter it looked at."""
+
+    succeeded: tuple[DeadLetter, ...] = ()
+    failed: tuple[DeadLetter, ...] = ()
+    skipped: tuple[tuple[DeadLetter, str], ...] = ()
+
+    @property
+    def attempted(self) -> int:
+        """Return how many dead letters were re-delivered."""
+        return len(self.succeeded) + len(self.failed)
+
+    def __str__(self) -> str:
+        lines = [f"retried {self.attempted}: {len(self.succeeded)} succeeded, "
+                 f"{len(self.failed)} failed, {len(self.skipped)} skipped"]
+        lines += [f"  failed  {d.subscriber} #{d.seq} (attempt {d.attempts}): {d.error}"
+                  for d in self.failed]
+        lines += [f"  skipped {d.subscriber} #{d.seq}: {why}" for d, why in self.skipped]
+        return "\n".join(lines)
+
+
+class _Claim:
+    """The subscribers an event goes to, and its turn with each."""
+
+    __slots__ = ("envelope", "subscribers", "tickets", "nested")
+
+    def __init__(self, envelope: Envelope, subscribers: tuple[Subscriber, ...],
+                 tickets: tuple[int, ...], nested: bool) -> None:
+        self.envelope = envelope
+        self.subscribers = subscribers
+        self.tickets = tickets
+        self.nested = nested
+
+
+_second: tuple[int, str] = (-1, "")
+
+
+def fast_utc_now() -> str:
+    """Return ``envelope.utc_now()``'s format (RFC 3339 UTC, milliseconds, ``Z``), cheaply."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    cached = _second
+    if cached[0] != whole:
+        cached = (whole, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)))
+        _second = cached
+    return f"{cached[1]}{int((now - whole) * 1000):03d}Z"
+
+
+def fast_event_id() -> str:
+    """Return a random UUID4 as 32 hex digits (what ``envelope.new_event_id`` returns)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
+
+
+def _mask_values(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(key): MASK for key in payload}
+
+
+_TOKEN = re.compile(r"[^\s'\"`(),;<>\[\]{}]{8,}")
+
+
+def mask_text(text: str, secret_policy: Any = None) -> str:
+    """Return ``text`` (an error message, a reason) with credential-looking tokens masked.
+
+    Uses the policy's ``mask_text`` if it has one; otherwise every token that
+    ``genesis_core.secrets.looks_like_credential`` flags is replaced by the
+    policy's fingerprint, or by ``<secret>`` without a policy.
+    """
+    custom = getattr(secret_policy, "mask_text", None)
+    try:
+        if custom is not None:
+            return str(custom(text))
+        from ..secrets import looks_like_credential
+
+        fingerprint = getattr(secret_policy, "fingerprint", None)
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if not looks_like_credential(token):
+                return token
+            return str(fingerprint(token)) if fingerprint is not None else "<secret>"
+
+        return _TOKEN.sub(replace, text)
+    except Exception:  # never let the unmasked text through
+        return "<withheld: the message could not be masked>"
+
+
+# ---------------------------------------------------------------- the bus
+
+class GenesisBus:
+    """Publish/subscribe with a Guardian gate in front of a durable transport."""
+
+    def __init__(self, transport: Transport, guardian: Guardian, *, source: str = DEFAULT_SOURCE,
+                 handler_timeout: float | None = 30.0, secret_policy: SecretPolicy | None = None,
+                 default_role: str = "operator", max_attempts: int = 5,
+                 dead_letters: DeadLetterStore | None = None) -> None:
+        if max_attempts < 1:
+            raise BusError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.transport = transport
+        self.guardian = guardian
+        self.source = source
+        self.handler_timeout = handler_timeout
+        self.secret_policy = secret_policy
+        self.default_role = default_role
+        self.max_attempts = max_attempts
+        if dead_letters is None:
+            dead_letters = transport.dead_letter_store()
+        if dead_letters is None:
+            from .memory import MemoryDeadLetters
+
+            dead_letters = MemoryDeadLetters()
+        self.dead_letter_store = dead_letters
+        self._registry = Registry()
+        self._scheduled: set[asyncio.Future[Any]] = set()
+        self._private_loops = threading.local()
+        self._all_private_loops: list[asyncio.AbstractEventLoop] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<GenesisBus transport={self.transport!r} subscribers={len(self._registry.all())}>"
+
+    # ------------------------------------------------------------ subscribe
+    def subscribe(self, topics: str | Iterable[str], handler: Handler, name: str | None = None,
+                  timeout: float | None = None, *, thread: bool | None = None
+                  ) -> SubscriptionHandle:
+        """Call ``handler(event)`` for every event whose topic matches ``topics``; return a handle.
+
+        ``handler`` may be sync or async.  ``timeout`` (seconds) defaults to the
+        bus's ``handler_timeout``.  A sync handler runs inline on the event loop
+        unless ``thread=True`` or it has its own ``timeout``: then it runs on a
+        thread so the timeout can be enforced.
+        """
+        return self._attach(make_subscriber(topics, handler, name, timeout, thread,
+                                            unique=self._registry.unique_name))
+
+    def _attach(self, subscriber: Subscriber) -> SubscriptionHandle:
+        self._registry.add(subscriber)
+        return subscriber.handle
+
+    def unsubscribe(self, target: Target) -> int:
+        """Remove subscriptions by handle, handler, name or id; return how many were removed."""
+        return len(self._registry.remove(target))
+
+    def subscribers(self) -> list[SubscriptionHandle]:
+        """Return the current subscriptions in subscription order."""
+        return [s.handle for s in self._registry.all()]
+
+    def with_role(self, role: str) -> BoundBus:
+        """Return a view of this bus whose publishes default to ``role``."""
+        return BoundBus(self, role)
+
+    # ------------------------------------------------------------ publish
+    def _context(self, role: str | None, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        merged = dict(context) if context else {}
+        if role is not None:
+            merged["role"] = role
+        elif merged.get("role") is None:
+            merged["role"] = self.default_role
+        chain = handler_chain.get()
+        merged.setdefault("publisher", chain[-1] if chain else None)
+        return merged
+
+    @staticmethod
+    def _payload(payload: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        if payload is None:
+            return {}
+        if not isinstance(payload, Mapping):
+            raise BusError(f"payload must be a JSON object (a dict), got {type(payload).__name__}")
+        for key in RESERVED_KEYS:
+            if key in payload:  # a handler re-publishing what it received
+                return {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
+        return payload
+
+    async def may_publish(self, topic: str, *, role: str | None = None,
+                          event: Mapping[str, Any] | None = None,
+                          context: Mapping[str, Any] | None = None) -> Decision:
+        """Return the Guardian's decision for ``topic`` without publishing anything."""
+        check_topic(topic)
+        return await self.guardian.check(topic, self._payload(event), self._context(role, context))
+
+    async def publish(self, topic: str, payload: Mapping[str, Any] | None = None, *,
+                      role: str | None = None, context: Mapping[str, Any] | None = None,
+                      event_id: str | None = None) -> PublishResult:
+        """Gate, store, then deliver one event; return what happened.
+
+        ``role`` (default: the bus's default role) is passed to the Guardian in
+        ``context``.  ``event_id`` makes a retried publish idempotent.  Raises
+        ``BusError`` for an invalid topic or payload or when the store fails.
+        """
+        check_topic(topic)
+        payload = self._payload(payload)
+        context = self._context(role, context)
+        decision = await self.guardian.check(topic, payload, context)
+        if not decision.allowed:
+            return await self._block(topic, payload, context, decision)
+        envelope = await self.transport.append(topic, payload, event_id=event_id or fast_event_id(),
+                                               timestamp=fast_utc_now(), source=self.source)
+        claim = self._claim(envelope)
+        delivered, failures = await self._run(claim)
+        return PublishResult("delivered", envelope, "", delivered, failures)
+
+    async def publish_many(self, events: Iterable[tuple[str, Mapping[str, Any] | None]], *,
+                           role: str | None = None, context: Mapping[str, Any] | None = None
+                           ) -> list[PublishResult]:
+        """Publish ``(topic, payload)`` pairs in order with one store commit; return their results.
+
+        Each event is gated on its own; blocked ones are stored as
+        ``genesis.blocked`` notices in their place.  All are stored before any
+        is delivered, then they are delivered in order.
+        """
+        merged = self._context(role, context)
+        rows: list[tuple[str, Mapping[str, Any], str, str, str]] = []
+        decisions: list[Decision] = []
+        for topic, payload in events:
+            check_topic(topic)
+            clean = self._payload(payload)
+            decision = await self.guardian.check(topic, clean, merged)
+            decisions.append(decision)
+            if not decision.allowed:
+                topic, clean = BLOCKED_TOPIC, self._notice(topic, clean, merged, decision)
+            rows.append((topic, clean, fast_event_id(), fast_utc_now(), self.source))
+        envelopes = await self.transport.append_many(rows)
+        claims = [self._claim(envelope) for envelope in envelopes]
+        results: list[PublishResult] = []
+        try:
+            for claim, decision in zip(claims, decisions):
+                delivered, failures = await self._run(claim)
+                status = "delivered" if decision.allowed else "blocked"
+                reason = "" if decision.allowed else claim.envelope.payload["reason"]
+                results.append(PublishResult(status, claim.envelope, reason, delivered, failures))
+        finally:
+            for claim in claims[len(results) + 1:]:  # cancelled midway: free their turns
+                self._release(claim, 0)
+        return results
+
+    def _notice(self, topic: str, payload: Mapping[str, Any], context: Mapping[str, Any],
+                decision: Decision) -> dict[str, Any]:
+        return {"topic": topic, "reason": self._mask_text(decision.reason),
+                "role": str(context.get("role")), "by": decision.by,
+                "payload": self._mask(payload)}
+
+    async def _block(self, topic: str, payload: Mapping[str, Any], context: Mapping[str, Any],
+                     decision: Decision) -> PublishResult:
+        notice = self._notice(topic, payload, context, decision)
+        log.info("blocked publish on %s for role %s: %s", topic, notice["role"], notice["reason"])
+        envelope = await self.transport.append(BLOCKED_TOPIC, notice, event_id=fast_event_id(),
+                                               timestamp=fast_utc_now(), source=self.source)
+        delivered, failures = await self._run(self._claim(envelope))
+        return PublishResult("blocked", envelope, notice["reason"], delivered, failures)
+
+    def _mask(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``payload`` masked by the secret policy, or with every value dropped."""
+        if self.secret_policy is not None:
+            try:
+                masked = self.secret_policy.mask_payload(payload)
+                json.dumps(masked, allow_nan=False)
+                return dict(masked)
+            except Exception as exc:  # never store the raw payload
+                log.warning("secret policy could not mask a payload (%s); dropping its values",
+                            type(exc).__name__)
+        return _mask_values(payload)
+
+    def _mask_text(self, text: str) -> str:
+        return mask_text(text, self.secret_policy)
+
+    # ------------------------------------------------------------ delivery
+    def _claim(self, envelope: Envelope) -> _Claim:
+        """Take this event's turn with every matching subscriber (no await in here)."""
+        subscribers = self._registry.match(envelope.topic)
+        tickets = tuple(self._registry.take_tickets(subscribers)) if subscribers else ()
+        return _Claim(envelope, subscribers, tickets, bool(handler_chain.get()))
+
+    def _release(self, claim: _Claim, start: int) -> None:
+        for sub, ticket in zip(claim.subscribers[start:], claim.tickets[start:]):
+            self._registry.release(sub, ticket)
+
+    async def _run(self, claim: _Claim) -> tuple[tuple[str, ...], tuple[HandlerFailure, ...]]:
+        """Deliver a claimed event to its subscribers in turn; return (delivered, failures)."""
+        subscribers = claim.subscribers
+        if not subscribers:
+            return (), ()
+        delivered: list[str] = []
+        failures: list[HandlerFailure] = []
+        registry = self._registry
+        tickets = claim.tickets
+        chain = handler_chain.get()
+        default_timeout = self.handler_timeout
+        template = make_event(claim.envelope)
+        last = len(subscribers) - 1
+        released = 0
+        try:
+            for index, sub in enumerate(subscribers):
+                ticket = tickets[index]
+                failure: Any = None
+                try:
+                    if not claim.nested and sub.serving != ticket:
+                        waiter = registry.wait_for_turn(sub, ticket)
+                        if waiter is not None:
+                            await waiter
+                    if not sub.active:  # unsubscribed while the event waited
+                        continue
+                    # Every subscriber gets its own copy; the last one may keep the template.
+                    event = template if index == last else copy_json(template)
+                    if sub.inline:
+                        timeout = sub.timeout if sub.timeout is not None else default_timeout
+                        failure = call_inline(sub, event, chain, timeout)
+                        if failure is not None and not isinstance(failure, HandlerFailure):
+                            failure = await await_result(sub, failure, chain, timeout)
+                    else:
+                        failure = await call_handler(sub, event, default_timeout)
+                finally:
+                    registry.release(sub, ticket)
+                    released = index + 1
+                if failure is None:
+                    delivered.append(sub.name)
+                else:
+                    failures.append(failure)
+        finally:
+            if released < len(subscribers):  # cancelled: free the turns not taken
+                self._release(claim, released)
+        if failures:
+            await self._dead_letter(claim.envelope, failures)
+        return tuple(delivered), tuple(failures)
+
+    async def _dead_letter(self, envelope: Envelope, failures: list[HandlerFailure]) -> None:
+        for position, failure in enumerate(failures):
+            error = self._mask_text(failure.error)
+            if error != failure.error:
+                failures[position] = attrs.evolve(failure, error=error)
+            log.warning("handler %s failed on %s #%d: %s", failure.subscriber, envelope.topic,
+                        envelope.seq, error)
+        outcomes = await asyncio.gather(
+            *(self.dead_letter_store.record(f.subscriber, envelope.seq, envelope.topic, f.error)
+              for f in failures), return_exceptions=True)
+        for failure, outcome in zip(failures, outcomes):
+            if isinstance(outcome, BaseException):
+                log.error("could not keep event #%d for %s as a dead letter: %s", envelope.seq,
+                          failure.subscriber, one_line(outcome))
+
+    # ------------------------------------------------------------ dead letters
+    async def retry_dead_letters(self, subscriber: str | None = None) -> RetryReport:
+        """Re-deliver dead letters to the current subscriber of the same name; return what happened.
+
+        A success removes the dead letter; a failure counts one more attempt.
+        Letters that reached ``max_attempts``, whose subscriber is gone or
+        whose event is no longer stored are skipped (and kept).
+        """
+        succeeded: list[DeadLetter] = []
+        failed: list[DeadLetter] = []
+        skipped: list[tuple[DeadLetter, str]] = []
+        for letter in self.dead_letter_store.entries(subscriber):
+            if letter.attempts >= self.max_attempts:
+                skipped.append((letter, f"gave up after {letter.attempts} attempts"))
+                continue
+            sub = self._registry.by_name(letter.subscriber)
+            if sub is None:
+                skipped.append((letter, f"no current subscriber named {letter.subscriber!r}"))
+                continue
+            envelope = self.transport.get(letter.seq)
+            if envelope is None:
+                skipped.append((letter, f"event #{letter.seq} is no longer stored"))
+                continue
+            failure = await call_handler(sub, make_event(envelope), self.handler_timeout)
+            if failure is None:
+                await self.dead_letter_store.remove(letter.id)
+                succeeded.append(letter)
+            else:
+                failed.append(await self.dead_letter_store.record(
+                    letter.subscriber, letter.seq, letter.topic, self._mask_text(failure.error)))
+        return RetryReport(tuple(succeeded), tuple(failed), tuple(skipped))
+
+    def dead_letters(self, subscriber: str | None = None) -> list[DeadLetter]:
+        """Return the stored dead letters, oldest first, optionally for one subscriber."""
+        return self.dead_letter_store.entries(subscriber)
+
+    get_dead_letters = dead_letters
+
+    # ------------------------------------------------------------ sync callers
+    def _private_loop(self) -> asyncio.AbstractEventLoop:
+        loop = getattr(self._private_loops, "loop", None)
+        if loop is None or loop.is_closed():
+            loop = asyncio.new_event_loop()
+            self._private_loops.loop = loop
+            self._all_private_loops.append(loop)
+        return loop
+
+    def _run_sync(self, make: Callable[[], Any]) -> Any:
+        """Run the coroutine ``make()`` from code that is not inside a running event loop."""
+        home = delivery_loop.get()
+        if home is not None and home.is_running() and not home.is_closed():
+            # A threaded handler: run on the loop that is delivering to it (it is not blocked).
+            return asyncio.run_coroutine_threadsafe(make(), home).result()
+        return self._private_loop().run_until_complete(make())
+
+    def publish_sync(self, topic: str, payload: Mapping[str, Any] | None = None, *,
+                     role: str | None = None, context: Mapping[str, Any] | None = None,
+                     event_id: str | None = None) -> PublishResult:
+        """Publish from synchronous code and return the result.
+
+        * no event loop running in this thread: the publish runs to completion
+          (on the loop delivering to the calling handler thread, if any, else on
+          a private loop of this thread) and the real result is returned;
+        * inside a running loop (e.g. a sync handler running inline): waiting
+          would deadlock that loop, so the publish is scheduled as a task on it
+          and a ``status="scheduled"`` result is returned at once -- ``await
+          result.pending`` for the real one.
+        """
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not None:
+            task = running.create_task(self.publish(topic, payload, role=role, context=context,
+                                                    event_id=event_id))
+            self._scheduled.add(task)
+            task.add_done_callback(self._scheduled.discard)
+            return PublishResult("scheduled", reason="publish_sync inside a running event loop: "
+                                 "scheduled as a task", pending=task)
+        return self._run_sync(lambda: self.publish(topic, payload, role=role, context=context,
+                                                   event_id=event_id))
+
+    def retry_dead_letters_sync(self, subscriber: str | None = None) -> RetryReport:
+        """``retry_dead_letters`` for synchronous callers (not inside a running loop)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._run_sync(lambda: self.retry_dead_letters(subscriber))
+        raise BusError("retry_dead_letters_sync called inside a running event loop; "
+                       "use await bus.retry_dead_letters()")
+
+    async def drain(self) -> None:
+        """Wait for every publish that ``publish_sync`` scheduled on a running loop."""
+        while self._scheduled:
+            await asyncio.gather(*list(self._scheduled), return_exceptions=True)
+
+    # ------------------------------------------------------------ history and stats
+    def get_event_history(self, limit: int | None = 100, topic: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Return up to ``limit`` delivered-form events, newest last; ``topic`` may be a pattern."""
+        return [make_event(e) for e in self.history(limit=limit, topic=topic)]
+
+    def history(self, *, limit: int | None = None, topic: str | None = None,
+                after_seq: int | None = None) -> list[Envelope]:
+        """Return stored envelopes oldest first (``limit`` keeps the newest)."""
+        if topic is not None:
+            validate_pattern(topic)
+        return self.transport.history(limit=limit, topic=topic, after_seq=after_seq)
+
+    history_envelopes = history
+
+    def stats(self) -> dict[str, int]:
+        """Return ``{topic: number of events published}`` (persisted, so it survives restarts)."""
+        return self.transport.stats()
+
+    def last_seq(self) -> int:
+        """Return the highest stored sequence, 0 when nothing is stored."""
+        last = getattr(self.transport, "last_seq", None)
+        if last is not None:
+            return int(last())
+        newest = self.transport.history(limit=1)
+        return newest[-1].seq if newest else 0
+
+    def _iter_history(self, after_seq: int, topic: str | None) -> Iterator[Envelope]:
+        iterate = getattr(self.transport, "iter_history", None)
+        if iterate is not None:
+            return iter(iterate(after_seq=after_seq, topic=topic))
+        return iter(self.transport.history(after_seq=after_seq, topic=topic))
+
+    def export_jsonl(self, path_or_file: str | os.PathLike[str] | IO[str], topic: str | None = None
+                     ) -> int:
+        """Write every stored event (``Envelope.to_record()``) as one JSON line; return the count."""
+        if topic is not None:
+            validate_pattern(topic)
+        if isinstance(path_or_file, (str, os.PathLike)):
+            with open(path_or_file, "w", encoding="utf-8") as handle:
+                return self._write_jsonl(handle, topic)
+        return self._write_jsonl(path_or_file, topic)
+
+    def _write_jsonl(self, handle: IO[str], topic: str | None) -> int:
+        count = 0
+        for envelope in self._iter_history(0, topic):
+            handle.write(json.dumps(envelope.to_record(), sort_keys=True))
+            handle.write("\n")
+            count += 1
+        return count
+
+    def tail(self, after_seq: int | None = None, *, topic: str | None = None,
+             poll_interval: float = 0.5, stop: threading.Event | None = None,
+             idle_timeout: float | None = None) -> Iterator[Envelope]:
+        """Return an iterator of events stored after ``after_seq`` (default: after this call).
+
+        Polls the store, so events from other processes show up too.  Ends when
+        ``stop`` is set or nothing new arrived for ``idle_timeout`` seconds.
+        """
+        if topic is not None:
+            validate_pattern(topic)
+        start = self.last_seq() if after_seq is None else after_seq  # "now" is the call
+        return self._follow(start, topic, poll_interval, stop, idle_timeout)
+
+    def _follow(self, last: int, topic: str | None, poll_interval: float,
+                stop: threading.Event | None, idle_timeout: float | None) -> Iterator[Envelope]:
+        quiet_since = time.monotonic()
+        while stop is None or not stop.is_set():
+            got = False
+            for envelope in self._iter_history(last, topic):
+                last = envelope.seq
+                got = True
+                yield envelope
+            if got:
+                quiet_since = time.monotonic()
+            elif idle_timeout is not None and time.monotonic() - quiet_since >= idle_timeout:
+                return
+            if stop is not None:
+                if stop.wait(poll_interval):
+                    return
+            else:
+                time.sleep(poll_interval)
+
+    def atail(self, after_seq: int | None = None, *, topic: str | None = None,
+              poll_interval: float = 0.5) -> AsyncIterator[Envelope]:
+        """Async version of ``tail`` (runs until cancelled)."""
+        if topic is not None:
+            validate_pattern(topic)
+        start = self.last_seq() if after_seq is None else after_seq
+
+        async def follow(last: int) -> AsyncIterator[Envelope]:
+            while True:
+                for envelope in self._iter_history(last, topic):
+                    last = envelope.seq
+                    yield envelope
+                await asyncio.sleep(poll_interval)
+
+        return follow(start)
+
+    # ------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the transport and this bus's private loops (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.transport.close()
+        for loop in self._all_private_loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+        self._all_private_loops.clear()
+
+
+def make_subscriber(topics: str | Iterable[str], handler: Handler, name: str | None,
+                    timeout: float | None, thread: bool | None, *,
+                    unique: Callable[[str], str] | None = None) -> Subscriber:
+    """Return a validated ``Subscriber`` (default name: the handler's ``module.qualname``)."""
+    patterns = (topics,) if isinstance(topics, str) else tuple(topics)
+    for pattern in patterns:
+        validate_pattern(pattern)
+    if name is None:
+        base = default_name(handler)
+        name = unique(base) if unique is not None else base
+    elif not isinstance(name, str) or not name:
+        raise BusError(f"subscriber name must be a non-empty string, got {name!r}")
+    return Subscriber(patterns, handler, name=name, timeout=timeout, thread=thread)
+
+
+class BoundBus:
+    """A view of a bus whose publishes default to one role (what engines get)."""
+
+    def __init__(self, bus: GenesisBus, role: str) -> None:
+        self.bus = bus
+        self.role = role
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bus, name)
+
+    async def publish(self, topic: str, payload: Mapping[str, Any] | None = None, *,
+                      role: str | None = None, **kwargs: Any) -> PublishResult:
+        """``GenesisBus.publish`` with this view's role unless one is given."""
+        return await self.bus.publish(topic, payload, role=role or self.role, **kwargs)
+
+    def publish_sync(self, topic: str, payload: Mapping[str, Any] | None = None, *,
+                     role: str | None = None, **kwargs: Any) -> PublishResult:
+        """``GenesisBus.publish_sync`` with this view's role unless one is given."""
+        return self.bus.publish_sync(topic, payload, role=role or self.role, **kwargs)
+
+    async def publish_many(self, events: Iterable[tuple[str, Mapping[str, Any] | None]], *,
+                           role: str | None = None, **kwargs: Any) -> list[PublishResult]:
+        """``GenesisBus.publish_many`` with this view's role unless one is given."""
+        return await self.bus.publish_many(events, role=role or self.role, **kwargs)
+
+    async def may_publish(self, topic: str, *, role: str | None = None,
+                          **kwargs: Any) -> Decision:
+        """``GenesisBus.may_publish`` with this view's role unless one is given."""
+        return await self.bus.may_publish(topic, role=role or self.role, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<BoundBus role={self.role!r} {self.bus!r}>"
+
+
+# ---------------------------------------------------------------- the process bus
+
+_lock = threading.RLock()
+_current: GenesisBus | None = None
+_owned = False
+_proxy_subscribers: list[Subscriber] = []
+
+
+def default_state_dir() -> Path:
+    """Return ``$GENESIS_HOME`` or ``./.genesis``."""
+    env = os.environ.get("GENESIS_HOME")
+    return Path(env).expanduser().resolve() if env else (Path.cwd() / ".genesis").resolve()
+
+
+def build_default_bus() -> GenesisBus:
+    """Return a bus on the embedded store of the default state dir with the built-in policy."""
+    from .guardian import DefaultPolicy
+    from .store import open_store
+
+    return GenesisBus(open_store(default_state_dir()), Guardian.of(DefaultPolicy()))
+
+
+def get_bus() -> GenesisBus:
+    """Return the process bus, building the default one on first use."""
+    global _current, _owned
+    bus = _current
+    if bus is not None:
+        return bus
+    with _lock:
+        if _current is None:
+            _install(build_default_bus(), owned=True)
+        assert _current is not None
+        return _current
+
+
+def _install(bus: GenesisBus, *, owned: bool) -> GenesisBus | None:
+    global _current, _owned
+    with _lock:
+        previous, previous_owned = _current, _owned
+        for sub in _proxy_subscribers:
+            bus._attach(sub.clone())
+        _current, _owned = bus, owned
+    if previous is not None and previous is not bus and previous_owned:
+        previous.close()
+        return None
+    return previous
+
+
+def set_bus(bus: GenesisBus, *, owned: bool = False) -> GenesisBus | None:
+    """Point ``genesis_bus`` at ``bus``; return the previous bus (``None`` if it was closed).
+
+    Subscriptions made through ``genesis_bus`` move to the new bus.  With
+    ``owned=True`` the proxy closes ``bus`` when it is replaced later; a bus the
+    proxy built itself (the lazy default, or ``configure_bus``) is owned.
+    """
+    return _install(bus, owned=owned)
+
+
+def reset_bus(*, keep_subscriptions: bool = False) -> None:
+    """Forget the process bus (closing it if the proxy owns it); for tests and shutdown."""
+    global _current, _owned
+    with _lock:
+        previous, previous_owned = _current, _owned
+        _current, _owned = None, False
+        if not keep_subscriptions:
+            _proxy_subscribers.clear()
+    if previous is not None and previous_owned:
+        previous.close()
+
+
+def current_bus() -> GenesisBus | None:
+    """Return the process bus if one is set or built, without building one."""
+    return _current
+
+
+class _BusProxy:
+    """``genesis_bus``: forwards to the process bus; its subscriptions follow the bus when replaced."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_bus(), name)
+
+    def subscribe(self, topics: str | Iterable[str], handler: Handler, name: str | None = None,
+                  timeout: float | None = None, *, thread: bool | None = None
+                  ) -> SubscriptionHandle:
+        """Subscribe on the process bus; the subscription moves with ``set_bus``/``configure_bus``."""
+        with _lock:
+            taken = {s.name for s in _proxy_subscribers}
+            if _current is not None:
+                taken |= {h.name for h in _current.subscribers()}
+
+            def unique(base: str) -> str:
+                candidate, n = base, 1
+                while candidate in taken:
+                    n += 1
+                    candidate = f"{base}#{n}"
+                return candidate
+
+            sub = make_subscriber(topics, handler, name, timeout, thread, unique=unique)
+            if sub.name in {s.name for s in _proxy_subscribers}:
+                raise BusError(f"a subscriber named {sub.name!r} already exists (pass another name=)")
+            if _current is not None:  # otherwise it is attached when the bus is built
+                _current._attach(sub)
+            _proxy_subscribers.append(sub)
+            return sub.handle
+
+    def unsubscribe(self, target: Target) -> int:
+        """Unsubscribe on the process bus (and stop carrying the subscription over)."""
+        with _lock:
+            removed = _current.unsubscribe(target) if _current is not None else 0
+            keep = []
+            for sub in _proxy_subscribers:
+                gone = (sub.id == target.id if isinstance(target, SubscriptionHandle)
+                        else sub.id == target if isinstance(target, int)
+                        else sub.name == target if isinstance(target, str)
+                        else sub.handler == target)
+                if not gone:
+                    keep.append(sub)
+            if _current is None:
+                removed = len(_proxy_subscribers) - len(keep)
+            _proxy_subscribers[:] = keep
+            return removed
+
+    def __repr__(self) -> str:
+        return f"<genesis_bus proxy -> {_current!r}>"
+
+
+genesis_bus: GenesisBus = _BusProxy()  # type: ignore[assignment]
