@@ -185,9 +185,18 @@ def test_markdown_format(tmp_path: Path, run_cli) -> None:
     cfg = project(tmp_path, THREE, {".env": "A=1\nB=1\n", ".env.staging": "A=1\n", ".env.prod": "A=2\n"})
     code, out, _ = run_cli("--config", str(cfg), "sync", "--format", "markdown")
     assert code == 1
-    assert out.startswith("## ⚠️ Environment drift: 3 difference(s)")
+    assert out.startswith("### ⚠️ Genesis: drift detected, 3 differences across 3 platforms")
     assert "| `A` | `1` | `1` | `2` |" in out
-    assert "- **staging** (1): `B`" in out
+    assert "- `staging` lacks 1: `B`" in out
+
+
+def test_markdown_of_an_unreadable_platform(tmp_path: Path, run_cli) -> None:
+    cfg = project(tmp_path, THREE, {".env": "A=1\n", ".env.staging": "A=1\n"})
+    code, out, _ = run_cli("--config", str(cfg), "sync", "--format", "markdown")
+    assert code == 2
+    assert out.startswith("### ⛔ Genesis: sync could not complete, 1 platform unreadable")
+    assert "- `prod`: \\.env\\.prod: file not found" in out or "- `prod`: " in out
+    assert "No drift is reported" in out
 
 
 def test_config_errors_are_one_line_exit_2(tmp_path: Path, run_cli) -> None:

@@ -19,6 +19,7 @@ import collections
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,6 +155,26 @@ class SqliteTransport(Transport):
         return BusError(f"{self.path}: {action}: {exc}")
 
     def _connect(self, *, create: bool = False) -> sqlite3.Connection:
+        """Return a configured connection, retrying while another process holds a lock.
+
+        Switching to WAL, WAL recovery and the schema check can answer SQLITE_BUSY at
+        once (the busy handler is not consulted for every lock), so the open as a whole
+        is retried until ``busy_timeout`` runs out.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        delay = 0.005
+        while True:
+            try:
+                return self._connect_once(create=create)
+            except BusError as exc:
+                cause = str(exc.__context__ or "").lower()
+                locked = "locked" in cause or "busy" in cause
+                if not locked or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+    def _connect_once(self, *, create: bool = False) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(str(self.path), timeout=self.busy_timeout,
                                    isolation_level=None, check_same_thread=False)

@@ -41,9 +41,9 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     if fmt == "json":
         ctx.print_json(outcome.payload)
     elif fmt == "markdown":
-        from ..report_markdown import render_markdown
+        from ..report import build_view, render_markdown
 
-        ctx.stdout.write(render_markdown(outcome.payload))
+        ctx.stdout.write(render_markdown(build_view({**outcome.payload, "_genesis_topic": outcome.topic})))
     else:
         render_table(outcome, ctx)
     if outcome.blocked_reason:

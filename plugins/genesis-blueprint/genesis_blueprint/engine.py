@@ -15,7 +15,7 @@ from typing import Any
 
 from genesis_core.engines import Engine, EngineContext, Subscription
 
-from .processed import ProcessedEvents, event_identity
+from genesis_core.processed import ProcessedEvents, event_identity
 from .rules import check_event, warning_payload
 from .schema import Schema, load_schema
 

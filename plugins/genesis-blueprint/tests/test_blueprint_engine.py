@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _blueprint_support import CANARY, config_from, seed, start_bus
 
-from genesis_blueprint.processed import ProcessedEvents
+from genesis_core.processed import ProcessedEvents
 from genesis_core.bus import reset_bus
 
 RULES = """

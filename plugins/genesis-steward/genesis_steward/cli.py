@@ -33,9 +33,9 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from genesis_core.errors import GenesisError
 
     from .engine import mask_event
-    from .render import RENDERERS
+    from genesis_core.report.render import RENDERERS
     from .reports import write_atomic
-    from .view import build_view
+    from genesis_core.report.view import build_view
 
     event = _latest(ctx, "envsync.drift")
     if event is None:

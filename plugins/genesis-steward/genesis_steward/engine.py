@@ -17,11 +17,11 @@ from typing import Any
 
 from genesis_core.engines import Engine, EngineContext, Subscription
 
-from .processed import ProcessedEvents, event_identity
-from .render import render_markdown, report_document
+from genesis_core.processed import ProcessedEvents, event_identity
+from genesis_core.report.render import render_markdown, report_document
 from .reports import append_step_summary, write_reports
 from .settings import StewardSettings, load_settings
-from .view import RESERVED, build_view
+from genesis_core.report.view import RESERVED, build_view
 
 log = logging.getLogger("genesis.steward")
 

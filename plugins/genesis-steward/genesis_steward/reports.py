@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from .render import RENDERERS
-from .view import DriftView
+from genesis_core.report.render import RENDERERS
+from genesis_core.report.view import DriftView
 
 EXTENSIONS = {"md": "md", "json": "json", "html": "html"}
 

@@ -55,6 +55,8 @@ def _plural(count: int, word: str) -> str:
 def title(view: DriftView) -> str:
     """Return the one-line headline of the report."""
     platforms = _plural(len(view.platforms), "platform")
+    if view.errors:
+        return f"Genesis: sync could not complete, {_plural(len(view.errors), 'platform')} unreadable"
     if view.has_drift:
         count = view.drift_count if view.drift_count is not None else (
             sum(len(keys) for keys in view.missing.values()) + len(view.conflicts))
@@ -72,8 +74,11 @@ def _listed(keys: Iterable[str], limit: int, render: Any) -> str:
 
 def render_markdown(view: DriftView) -> str:
     """Return the report as GitHub-flavoured Markdown."""
-    icon = "⚠️" if view.has_drift else "✅"
+    icon = "⛔" if view.errors else "⚠️" if view.has_drift else "✅"
     lines = [f"### {icon} {title(view)}", ""]
+    if view.errors:
+        lines += [f"- {md_code(name, in_table=False)}: {md_text(error)}" for name, error in view.errors.items()]
+        lines += ["", "No drift is reported while a platform cannot be read, and nothing is written.", ""]
     if view.platforms:
         lines += ["| Platform | Kind | Keys | Missing | Status | Time |",
                   "|---|---|---:|---:|---|---:|"]
@@ -102,7 +107,7 @@ def render_markdown(view: DriftView) -> str:
             lines.append(f"\n… and {len(view.conflicts) - MAX_CONFLICT_ROWS} more conflicting keys "
                          "(see the JSON report)")
         lines.append("")
-    if not view.has_drift:
+    if not view.has_drift and not view.errors:
         lines += ["Every platform holds the same keys with the same values.", ""]
     footer = [f"event #{view.seq}" if view.seq is not None else "event",
               f"verified {view.verified_at or view.timestamp or 'unknown'}"]

@@ -5,10 +5,36 @@ from __future__ import annotations
 import html.parser
 import json
 
-from _steward_support import drift
+import copy
+from typing import Any
 
-from genesis_steward.render import md_code, render_html, render_json, render_markdown
-from genesis_steward.view import build_view
+from genesis_core.report.render import md_code, render_html, render_json, render_markdown
+from genesis_core.report.view import build_view
+
+
+SEED_DRIFT: dict[str, Any] = {
+    "verified_at": "2025-10-11T22:43:00Z",
+    "has_drift": True,
+    "missing_in_render": [],
+    "missing_in_netlify": ["VAR_A", "VAR_B"],
+    "missing_in_github": ["AUTO_DIAGNOSE", "CORS_ALLOW_ALL"],
+    "conflicts": {"DEBUG": {"render": "false", "netlify": "true", "github": "<secret>"}},
+    "summary": {"total_keys": 45, "render_count": 45, "netlify_count": 43, "github_count": 43,
+                "drift_count": 5},
+    "instances": ["render", "netlify", "github"],
+    "platforms": {
+        "render": {"kind": "render", "status": "ok", "keys": 45, "seconds": 0.41, "error": None},
+        "netlify": {"kind": "netlify", "status": "ok", "keys": 43, "seconds": 0.52, "error": None},
+        "github": {"kind": "github", "status": "ok", "keys": 43, "seconds": 0.33, "error": None},
+    },
+}
+
+
+def drift(**changes: Any) -> dict[str, Any]:
+    """Return a fresh seed drift payload with ``changes`` applied."""
+    payload = copy.deepcopy(SEED_DRIFT)
+    payload.update(changes)
+    return payload
 
 
 def event(payload: dict, seq: int = 1041, topic: str = "envsync.drift") -> dict:

@@ -41,6 +41,7 @@ class DriftView:
     missing: Mapping[str, tuple[str, ...]]
     conflicts: Mapping[str, Mapping[str, str]]
     payload: Mapping[str, Any]
+    errors: Mapping[str, str] = attrs.Factory(dict)
 
     @property
     def instances(self) -> tuple[str, ...]:
@@ -49,7 +50,9 @@ class DriftView:
 
     @property
     def status(self) -> str:
-        """Return ``drift`` or ``parity``."""
+        """Return ``error``, ``drift`` or ``parity``."""
+        if self.errors:
+            return "error"
         return "drift" if self.has_drift else "parity"
 
     @property
@@ -109,7 +112,11 @@ def build_view(event: Mapping[str, Any]) -> DriftView:
         for key, shown in raw_conflicts.items():
             if isinstance(shown, Mapping):
                 conflicts[str(key)] = {str(n): "" if v is None else str(v) for n, v in shown.items()}
-    topic = _str(event.get("_genesis_topic")) or "envsync.drift"
+    topic = _str(event.get("_genesis_topic")) or (
+        "envsync.error" if payload.get("type") == "sync_error" else "envsync.drift")
+    raw_errors = payload.get("errors")
+    errors = ({str(n): "" if e is None else str(e) for n, e in raw_errors.items()}
+              if isinstance(raw_errors, Mapping) else {})
     has_drift = payload.get("has_drift")
     return DriftView(
         topic=topic,
@@ -118,6 +125,7 @@ def build_view(event: Mapping[str, Any]) -> DriftView:
         timestamp=_str(event.get("_genesis_timestamp")),
         verified_at=_str(payload.get("verified_at")),
         has_drift=has_drift if isinstance(has_drift, bool) else topic == "envsync.drift",
+        errors=errors,
         drift_count=_int(summary.get("drift_count")),
         total_keys=_int(summary.get("total_keys")),
         platforms=tuple(rows),

@@ -1,4 +1,8 @@
-"""A small SQLite record of the events an engine has handled, so a redelivery is a no-op."""
+"""A small SQLite record of the events an engine has handled, so a redelivery is a no-op.
+
+Engines are called again for the same event after a retry from the dead-letter store, a
+restart or a NATS redelivery; recording `(event id, action)` here makes each action happen once.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from genesis_core.bus.envelope import utc_now
+from .bus.envelope import utc_now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS processed (
@@ -16,6 +20,7 @@ CREATE TABLE IF NOT EXISTS processed (
     action TEXT NOT NULL,
     seq INTEGER,
     topic TEXT,
+    note TEXT,
     done_at TEXT NOT NULL,
     PRIMARY KEY (event_id, action)
 )
@@ -60,13 +65,20 @@ class ProcessedEvents:
                              (event_id, action)).fetchone()
         return row is not None
 
+    def note(self, event_id: str, action: str = "handled") -> str | None:
+        """Return the note recorded with ``action`` for ``event_id`` (``None`` if none or not done)."""
+        with closing(self._connect()) as db:
+            row = db.execute("SELECT note FROM processed WHERE event_id = ? AND action = ?",
+                             (event_id, action)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def mark(self, event_id: str, action: str = "handled", *, seq: int | None = None,
-             topic: str | None = None) -> bool:
-        """Record ``action`` as done for ``event_id``; return ``False`` if it already was."""
+             topic: str | None = None, note: str | None = None) -> bool:
+        """Record ``action`` as done for ``event_id`` (with an optional note); return ``False`` if it already was."""
         with closing(self._connect()) as db, db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO processed (event_id, action, seq, topic, done_at) "
-                "VALUES (?, ?, ?, ?, ?)", (event_id, action, seq, topic, utc_now()))
+                "INSERT OR IGNORE INTO processed (event_id, action, seq, topic, note, done_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (event_id, action, seq, topic, note, utc_now()))
             inserted = cursor.rowcount == 1
             if inserted:
                 db.execute("DELETE FROM processed WHERE rowid <= "

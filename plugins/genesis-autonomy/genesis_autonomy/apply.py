@@ -1,0 +1,167 @@
+"""Write a heal plan one key at a time, then re-read the touched instances and verify each key.
+
+Each write goes through the adapter's own ``write`` (Render per-key PUT,
+Netlify one-context PATCH/POST, GitHub sealed-box secret or variable, the
+dotenv file line).  After the first failed write on an instance the remaining
+keys of that instance are skipped, so a platform in trouble is not hammered;
+other instances still get their writes.  No message ever carries a value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from genesis_core.errors import PlatformError
+from genesis_core.platforms.model import FetchContext, PlatformAdapter
+
+from .plan import HealPlan, ReferenceValues
+
+if TYPE_CHECKING:
+    import httpx
+
+VERIFIED = "verified"
+UNVERIFIABLE = "unverifiable"
+FAILED = "failed"
+SKIPPED = "skipped"
+OK_STATUSES = frozenset({VERIFIED, UNVERIFIABLE})
+UNVERIFIABLE_DETAIL = "applied, unverifiable (write-only)"
+_MAX_DETAIL = 300
+
+
+@attrs.frozen
+class KeyResult:
+    """How healing one key on one instance went (``detail`` is one line without any value)."""
+
+    instance: str
+    key: str
+    action: str
+    status: str
+    detail: str = ""
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Return whether the key is healed (verified, or written where it cannot be read back)."""
+        return self.status in OK_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {"instance": self.instance, "key": self.key, "action": self.action,
+                "status": self.status, "detail": self.detail, "written": self.written}
+
+
+@attrs.frozen
+class HealResult:
+    """Every key's outcome, in plan order."""
+
+    results: tuple[KeyResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Return whether every key is healed."""
+        return all(r.ok for r in self.results)
+
+    @property
+    def succeeded(self) -> tuple[KeyResult, ...]:
+        """Return the healed keys."""
+        return tuple(r for r in self.results if r.ok)
+
+    @property
+    def failed(self) -> tuple[KeyResult, ...]:
+        """Return the keys that are not healed (failed or skipped)."""
+        return tuple(r for r in self.results if not r.ok)
+
+    def counts(self) -> dict[str, int]:
+        """Return ``{status: number of keys}`` for every status."""
+        counts = {status: 0 for status in (VERIFIED, UNVERIFIABLE, FAILED, SKIPPED)}
+        for result in self.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {"ok": self.ok, "counts": self.counts(), "results": [r.to_dict() for r in self.results]}
+
+
+def one_line(text: str, *, hide: str | None = None) -> str:
+    """Return ``text`` on one line, at most 300 characters, with ``hide`` (a value) cut out."""
+    if hide and len(hide) >= 3 and hide in text:
+        text = text.replace(hide, "<secret>")
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+
+
+def describe_failure(exc: BaseException, *, hide: str | None = None) -> str:
+    """Return why a write failed: the platform's reason, or the exception type for anything else."""
+    if isinstance(exc, PlatformError):
+        return one_line(exc.reason, hide=hide)
+    return f"unexpected {type(exc).__name__} in the adapter (run with GENESIS_DEBUG=1 for details)"
+
+
+async def write_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
+                     ctx: FetchContext) -> list[KeyResult]:
+    """Write every planned key, one at a time; return one result per key (``failed``/``skipped`` or written)."""
+    results: list[KeyResult] = []
+    for target in plan.targets:
+        adapter = adapters[target.instance]
+        broken: str | None = None
+        for write in target.writes:
+            if broken is not None:
+                results.append(KeyResult(target.instance, write.key, write.action, SKIPPED,
+                                         f"not attempted: an earlier write to {target.instance} failed"
+                                         f" ({broken})"))
+                continue
+            value = values[write.key]
+            try:
+                await adapter.write(ctx, write.key, value, secret=write.secret)
+            except Exception as exc:  # reported per key; the value never reaches the message
+                if os.environ.get("GENESIS_DEBUG") and not isinstance(exc, PlatformError):
+                    raise
+                detail = describe_failure(exc, hide=value)
+                results.append(KeyResult(target.instance, write.key, write.action, FAILED, detail))
+                broken = write.key
+                continue
+            results.append(KeyResult(target.instance, write.key, write.action, VERIFIED, "", written=True))
+    return results
+
+
+async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
+                     env: Mapping[str, str], *,
+                     http_factory: Callable[[], httpx.AsyncClient] | None = None) -> HealResult:
+    """Write the plan, re-fetch the instances written to, and return each key's verified outcome."""
+    from genesis_core.sync import fetch_all
+
+    ctx = FetchContext(env=env, http_factory=http_factory)
+    try:
+        written = await write_plan(plan, values, adapters, ctx)
+    finally:
+        await ctx.aclose()
+    touched = list(dict.fromkeys(r.instance for r in written if r.written))
+    if not touched:
+        return HealResult(tuple(written))
+    fetched = await fetch_all([adapters[name] for name in touched], env, http_factory=http_factory)
+    return HealResult(tuple(_verify(result, fetched, values) for result in written))
+
+
+def _verify(result: KeyResult, fetched: Any, values: ReferenceValues) -> KeyResult:
+    """Return ``result`` after comparing the re-fetched value with the reference value."""
+    if not result.written:
+        return result
+    status = fetched.statuses[result.instance]
+    if not status.ok:
+        return attrs.evolve(result, status=FAILED,
+                            detail=one_line(f"written, but re-reading {result.instance} failed: {status.error}",
+                                            hide=values[result.key]))
+    variable = fetched.snapshots[result.instance].variables.get(result.key)
+    if variable is None:
+        return attrs.evolve(result, status=FAILED,
+                            detail=f"written, but {result.key} is not on {result.instance} when read back")
+    if variable.value is None:
+        return attrs.evolve(result, status=UNVERIFIABLE, detail=UNVERIFIABLE_DETAIL)
+    if variable.value != values[result.key]:
+        return attrs.evolve(result, status=FAILED,
+                            detail="written, but the value read back differs from the reference")
+    return attrs.evolve(result, status=VERIFIED, detail="")

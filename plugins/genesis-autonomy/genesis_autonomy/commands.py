@@ -1,0 +1,199 @@
+"""``genesis heal``: print the heal plan; with ``--apply``, write it and verify every key.
+
+Exit codes: 0 nothing to write (or everything healed and verified), 1 the plan
+has writes (dry run) or some key failed (``--apply``), 2 could not complete
+(an instance could not be read, bad config, the Guardian refused the results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from typing import TYPE_CHECKING
+
+from genesis_core.cli.commands import Command
+
+if TYPE_CHECKING:
+    from genesis_core.cli.context import CommandContext
+    from genesis_core.secrets import SecretPolicy
+
+    from .apply import HealResult
+    from .healing import Prepared
+    from .plan import HealPlan
+    from .settings import AutonomySettings
+    from .thresholds import BreakerState, CircuitBreaker
+
+EXIT_OK, EXIT_WORK, EXIT_ERROR = 0, 1, 2
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apply", action="store_true",
+                        help="write the plan through the platform APIs, then verify every key")
+    parser.add_argument("--json", action="store_true", help="print the plan (and results) as JSON")
+    parser.add_argument("--only", metavar="NAME,...", help="heal only these target instances")
+
+
+def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from .settings import settings_from_config
+
+    settings = settings_from_config(ctx.config)
+    settings.require_reference()
+    return asyncio.run(_heal(args, ctx, settings))
+
+
+async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: AutonomySettings) -> int:
+    from .healing import prepare
+    from .thresholds import CircuitBreaker
+
+    only = args.only.split(",") if args.only else None
+    policy = ctx.secret_policy
+    prepared = await prepare(ctx.config, ctx.host, settings, policy, os.environ, only=only)
+    if prepared.plan is None:
+        failed = prepared.failed
+        if args.json:
+            ctx.print_json({"refused": True, "failed": failed, "written": 0})
+        for name, why in failed.items():
+            ctx.error(f"{name}: {why}")
+        ctx.error(f"heal refused: {len(failed)} instance(s) could not be read; nothing was written "
+                  "(a failed read stops every write)")
+        return EXIT_ERROR
+    breaker = CircuitBreaker(ctx.state_dir, settings.thresholds)
+    if args.apply:
+        return await _apply(args, ctx, prepared, breaker, policy)
+    return await _dry_run(args, ctx, prepared.plan, breaker.state(), policy)
+
+
+async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plan: HealPlan, breaker: BreakerState,
+                   policy: SecretPolicy) -> int:
+    from .healing import PLANNED, new_heal_id, planned_payload, publish
+
+    if plan.has_writes:
+        published = await publish(ctx.bus, PLANNED, planned_payload(plan, heal_id=new_heal_id(), trigger="cli"),
+                                  role=ctx.role, policy=policy)
+        if published.status != "delivered":
+            ctx.error(f"the Guardian blocked {PLANNED}: {published.reason}")
+    if args.json:
+        ctx.print_json({"plan": plan.to_dict(), "applied": False})
+    else:
+        _print_plan(ctx, plan)
+        _print_breaker(ctx, breaker)
+        if plan.has_writes:
+            ctx.print(f"{plan.write_count} write(s) planned; run `genesis heal --apply` to write them.")
+        else:
+            ctx.print("Nothing to write.")
+    return EXIT_WORK if plan.has_writes else EXIT_OK
+
+
+async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepared, breaker: CircuitBreaker,
+                 policy: SecretPolicy) -> int:
+    from .healing import APPLIED, FAILED, PLANNED, apply, new_heal_id, planned_payload, publish, result_payloads
+
+    plan = prepared.plan
+    assert plan is not None
+    bus = ctx.bus
+    if plan.has_writes:
+        # Audit before writing: the invoking role must be able to record what it is about to do.
+        for topic in (PLANNED, APPLIED, FAILED):
+            decision = await bus.may_publish(topic, role=ctx.role)
+            if not decision.allowed:
+                ctx.error(f"heal refused: the Guardian does not let this role publish {topic} "
+                          f"({decision.reason}); nothing was written")
+                return EXIT_ERROR
+    breaker.reset()  # a person looked at the drift and chose to apply the plan
+    if not plan.has_writes:
+        if args.json:
+            ctx.print_json({"plan": plan.to_dict(), "applied": True, "result": None})
+        else:
+            _print_plan(ctx, plan)
+            ctx.print("Nothing to write.")
+        return EXIT_OK
+    heal_id = new_heal_id()
+    await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"), role=ctx.role,
+                  policy=policy)
+    result = await apply(prepared, os.environ)
+    for topic, payload in result_payloads(plan, result, heal_id=heal_id, trigger="cli"):
+        published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
+        if published.status != "delivered":
+            ctx.error(f"the Guardian blocked {topic}: {published.reason}")
+    if result.ok:
+        breaker.record_success()
+    else:
+        breaker.record_failure()
+    if args.json:
+        ctx.print_json({"plan": plan.to_dict(), "applied": True, "result": result.to_dict()})
+    else:
+        _print_plan(ctx, plan)
+        _print_result(ctx, result)
+    return EXIT_OK if result.ok else EXIT_WORK
+
+
+# ---------------------------------------------------------------- output
+
+def _quote(text: str | None) -> str:
+    return json.dumps(text, ensure_ascii=False) if text is not None else "-"
+
+
+def _print_plan(ctx: CommandContext, plan: HealPlan) -> None:
+    """Print the plan, values as the secret policy shows them."""
+    ctx.print(f"Heal plan: reference {plan.reference}, {len(plan.targets)} target(s)"
+              + ("" if plan.overwrite_conflicts else ", conflicts kept (overwrite_conflicts = false)"))
+    for target in plan.targets:
+        parts = [f"{len(target.creates)} to create", f"{len(target.updates)} to update"]
+        if target.cannot_heal:
+            parts.append(f"{len(target.cannot_heal)} cannot heal")
+        if target.left_alone:
+            parts.append(f"{len(target.left_alone)} left alone")
+        ctx.print(f"  {target.instance} ({target.kind}): {', '.join(parts)}")
+        for write in target.creates:
+            ctx.print(f"    + {write.key} = {_quote(write.shown)}" + ("  [secret]" if write.secret else ""))
+        for write in target.updates:
+            ctx.print(f"    ~ {write.key}: {_quote(write.current)} -> {_quote(write.shown)}"
+                      + ("  [secret]" if write.secret else ""))
+        for skipped in target.cannot_heal:
+            ctx.print(f"    ! {skipped.key}: cannot heal: {skipped.reason}")
+        for skipped in target.left_alone:
+            ctx.print(f"    = {skipped.key}: left alone: {skipped.reason}")
+
+
+_MARKS = {"verified": "✓", "unverifiable": "✓", "failed": "✗", "skipped": "-"}
+
+
+def _print_result(ctx: CommandContext, result: HealResult) -> None:
+    """Print one line per key, then the totals."""
+    from .apply import UNVERIFIABLE_DETAIL
+
+    ctx.print("Results:")
+    for item in result.results:
+        if item.status == "verified":
+            text = "applied, verified"
+        elif item.status == "unverifiable":
+            text = UNVERIFIABLE_DETAIL
+        else:
+            text = f"{item.status}: {item.detail}"
+        ctx.print(f"  {_MARKS.get(item.status, '?')} {item.instance} {item.key} ({item.action}): {text}")
+    counts = result.counts()
+    healed = counts["verified"] + counts["unverifiable"]
+    ctx.print(f"{healed} of {len(result.results)} key(s) healed"
+              f" ({counts['verified']} verified, {counts['unverifiable']} write-only)"
+              + (f"; {counts['failed']} failed, {counts['skipped']} skipped" if not result.ok else ""))
+
+
+def _print_breaker(ctx: CommandContext, state: BreakerState) -> None:
+    if state.open:
+        import datetime as _dt
+
+        from genesis_core.bus.envelope import format_time
+
+        until = ""
+        if state.until is not None:
+            until = " until " + format_time(_dt.datetime.fromtimestamp(state.until, _dt.timezone.utc))
+        ctx.print(f"Automatic healing is suspended{until}: {state.message or state.reason}. "
+                  "`genesis heal --apply` resets it.")
+
+
+COMMAND = Command(name="heal",
+                  help="plan (and with --apply, write) the changes that make every platform match the "
+                       "reference; exit 0 nothing to do, 1 writes planned or failed, 2 error",
+                  configure=_configure, run=_run)

@@ -1,0 +1,190 @@
+"""The Autonomy engine: watches ``envsync.drift``, raises alerts, and heals when allowed.
+
+For every ``envsync.drift`` event (once per ``_genesis_id``, recorded in
+``state_dir/autonomy/processed.sqlite3``):
+
+1. while the circuit breaker is open nothing happens (no heal, no further alert);
+2. thresholds: too many drifted keys, or drift too often in the window (counted
+   from the persisted bus history) publish ``autonomy.alert`` and trip the breaker;
+3. nothing more happens unless ``auto_heal = true``;
+4. the event must show every instance as read; then every instance is read again,
+   and any failure refuses the heal (``autonomy.heal.failed`` with status ``refused``);
+5. the plan is published as ``autonomy.heal.planned``; then the engine asks the
+   Guardian by publishing ``autonomy.heal.apply`` (the plan summary) with its role
+   and writes only when that event is delivered; a denial is stored by the bus as a
+   ``genesis.blocked`` notice, which is the audit trail of a refused heal;
+6. results go out as ``autonomy.heal.applied`` / ``autonomy.heal.failed``; failed
+   heals count towards ``max_consecutive_failures``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from genesis_core.engines import Engine, EngineContext, Subscription
+from genesis_core.processed import ProcessedEvents, event_identity
+
+from .healing import ALERT, APPLY, FAILED, PLANNED, apply, new_heal_id, planned_payload, prepare, publish, \
+    result_payloads
+from .settings import AutonomySettings, settings_from_config
+from .thresholds import Alert, CircuitBreaker, Clock, assess, count_recent, drift_timestamps
+
+log = logging.getLogger("genesis.autonomy")
+
+TOPIC = "envsync.drift"
+HEAL_ACTION = "auto-heal"
+HISTORY_LIMIT = 10_000
+
+# What handling one event led to (recorded next to its id).
+ALERTED = "alerted"
+SUSPENDED = "suspended"
+OBSERVED = "observed"          # auto_heal is off
+REFUSED = "refused"            # an instance could not be read
+NOTHING = "nothing_to_heal"
+DENIED = "denied"              # the Guardian did not deliver autonomy.heal.apply
+HEALED = "healed"
+HEAL_FAILED = "heal_failed"
+
+
+class AutonomyEngine:
+    """One started engine: its settings, breaker and handled-events record."""
+
+    def __init__(self, ctx: EngineContext, settings: AutonomySettings, *, clock: Clock = time.time,
+                 host_factory: Callable[[], Any] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 http_factory: Callable[[], Any] | None = None) -> None:
+        self.ctx = ctx
+        self.settings = settings
+        self.clock = clock
+        self.breaker = CircuitBreaker(ctx.state_dir, settings.thresholds, clock=clock)
+        self.handled = ProcessedEvents(ctx.state_dir / "autonomy" / "processed.sqlite3")
+        self._host_factory = host_factory
+        self._env = env
+        self._http_factory = http_factory
+        self._in_flight: set[str] = set()
+
+    # -- helpers
+    def _host(self) -> Any:
+        if self._host_factory is not None:
+            return self._host_factory()
+        from genesis_core.plugins import get_plugin_host
+
+        return get_plugin_host()
+
+    async def _publish(self, topic: str, payload: Mapping[str, Any]) -> Any:
+        published = await publish(self.ctx.bus, topic, payload, role=self.settings.role,
+                                  policy=self.ctx.secret_policy)
+        if published.status != "delivered":
+            log.warning("%s was not published: %s", topic, published.reason)
+        return published
+
+    async def _alert(self, alert: Alert, source_event: str | None) -> None:
+        state = self.breaker.trip(alert)
+        payload = {**alert.to_dict(), "suspended_until": state.until, "source_event": source_event}
+        await self._publish(ALERT, payload)
+
+    # -- the handler
+    async def handle(self, event: dict[str, Any]) -> str | None:
+        """Handle one ``envsync.drift`` event; return what it led to (``None`` for a repeat)."""
+        event_id = event_identity(event)
+        if event_id is not None:
+            if event_id in self._in_flight or self.handled.done(event_id, HEAL_ACTION):
+                return None
+            self._in_flight.add(event_id)
+        try:
+            outcome = await self._handle(event, event_id)
+            if event_id is not None:
+                seq = event.get("_genesis_seq")
+                self.handled.mark(event_id, HEAL_ACTION, seq=seq if isinstance(seq, int) else None, note=outcome)
+            return outcome
+        finally:
+            if event_id is not None:
+                self._in_flight.discard(event_id)
+
+    async def _handle(self, event: Mapping[str, Any], event_id: str | None) -> str:
+        summary = event.get("summary")
+        drift_count = summary.get("drift_count", 0) if isinstance(summary, Mapping) else 0
+        drift_count = drift_count if isinstance(drift_count, int) and not isinstance(drift_count, bool) else 0
+        state = self.breaker.state()
+        if state.open:
+            log.info("automatic healing is suspended (%s); event %s not healed", state.reason, event_id)
+            return SUSPENDED
+        thresholds = self.settings.thresholds
+        occurrences = count_recent(drift_timestamps(self.ctx.bus, limit=HISTORY_LIMIT), now=self.clock(),
+                                   window=thresholds.window_seconds, since=state.reset_at)
+        alert = assess(drift_count, occurrences, thresholds)
+        if alert is not None:
+            await self._alert(alert, event_id)
+            return ALERTED
+        if not self.settings.auto_heal:
+            return OBSERVED
+        unread = _unread_instances(event)
+        if unread:
+            await self._refuse(event_id, {name: "could not be read when the drift was detected" for name in unread})
+            return REFUSED
+        return await self._heal(event_id, drift_count, occurrences)
+
+    async def _refuse(self, event_id: str | None, failed: Mapping[str, str]) -> None:
+        log.warning("automatic heal refused: %s could not be read", ", ".join(failed))
+        await self._publish(FAILED, {"heal_id": new_heal_id(), "trigger": "auto", "status": "refused",
+                                     "reference": self.settings.reference, "source_event": event_id,
+                                     "failed_reads": dict(failed), "results": []})
+
+    async def _heal(self, event_id: str | None, drift_count: int, occurrences: int) -> str:
+        config = self.ctx.full_config
+        env = os.environ if self._env is None else self._env
+        prepared = await prepare(config, self._host(), self.settings, self.ctx.secret_policy, env,
+                                 http_factory=self._http_factory)
+        if prepared.plan is None:
+            await self._refuse(event_id, prepared.failed)
+            return REFUSED
+        plan = prepared.plan
+        if not plan.has_writes:
+            return NOTHING
+        heal_id = new_heal_id()
+        payload = planned_payload(plan, heal_id=heal_id, trigger="auto", source_event=event_id)
+        await self._publish(PLANNED, payload)
+        gate = await self._publish(APPLY, payload)
+        if gate.status != "delivered":
+            return DENIED
+        result = await apply(prepared, env, http_factory=self._http_factory)
+        for topic, body in result_payloads(plan, result, heal_id=heal_id, trigger="auto", source_event=event_id):
+            await self._publish(topic, body)
+        if result.ok:
+            self.breaker.record_success()
+            return HEALED
+        _state, limit_reached = self.breaker.record_failure()
+        if limit_reached:
+            failures = self.settings.thresholds.max_consecutive_failures
+            await self._alert(Alert("consecutive_failures", f"{failures} heals failed in a row",
+                                    drift_count, occurrences, self.settings.thresholds.window_seconds), event_id)
+        return HEAL_FAILED
+
+
+def _unread_instances(event: Mapping[str, Any]) -> list[str]:
+    """Return the instances the event's ``platforms`` table does not show as read."""
+    platforms = event.get("platforms")
+    if not isinstance(platforms, Mapping):
+        return []
+    return sorted(name for name, status in platforms.items()
+                  if not isinstance(status, Mapping) or status.get("status") != "ok")
+
+
+def subscriptions(ctx: EngineContext, *, clock: Clock = time.time, **options: Any) -> Iterable[Subscription]:
+    """Return the engine's subscription; raises ``ConfigError`` for a bad ``[engines.autonomy]``."""
+    settings = settings_from_config(ctx.full_config)
+    if settings.auto_heal:
+        settings.require_reference()
+    engine = AutonomyEngine(ctx, settings, clock=clock, **options)
+    return [Subscription(topics=(TOPIC,), handler=engine.handle, name="heal", timeout=settings.timeout)]
+
+
+def make_engine() -> Engine:
+    """Return the ``autonomy`` engine as the core registers it."""
+    return Engine(name="autonomy", subscriptions=subscriptions,
+                  description="alerts on excessive drift; heals envsync.drift when auto_heal = true "
+                              "and the Guardian allows it")

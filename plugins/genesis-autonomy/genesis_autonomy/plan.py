@@ -1,0 +1,295 @@
+"""The heal plan: what Autonomy would write, computed without any I/O.
+
+For each target instance the plan lists, against the reference instance:
+
+* **create**: keys missing on the target that the reference holds with a readable value;
+* **update**: only with ``overwrite_conflicts``: keys whose readable values differ;
+* **cannot heal**: keys that should be written but cannot be (unreadable in the
+  reference, an adapter without write support, denied by the key rules);
+* **left alone**: drift Autonomy does not touch on purpose (keys the reference
+  lacks, which are never deleted; conflicts while ``overwrite_conflicts`` is false).
+
+A :class:`HealPlan` holds values only as the secret policy shows them; the real
+reference values travel separately in :class:`ReferenceValues`, whose repr hides them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from genesis_core.reconciliation import DriftReport, ReconcileOptions, reconcile
+
+if TYPE_CHECKING:
+    from genesis_core.platforms.model import Snapshot
+    from genesis_core.secrets import SecretPolicy
+
+    from .settings import KeyRules
+
+CREATE, UPDATE = "create", "update"
+_NOW = "1970-01-01T00:00:00.000Z"  # reconcile's timestamp is irrelevant here; fixed keeps the plan pure
+
+
+@attrs.frozen
+class PlannedWrite:
+    """One key to write on one target. ``shown``/``current`` are masked displays, never raw secrets."""
+
+    key: str
+    action: str
+    shown: str
+    secret: bool
+    current: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (masked values)."""
+        data: dict[str, Any] = {"key": self.key, "value": self.shown, "secret": self.secret}
+        if self.action == UPDATE:
+            data["current"] = self.current
+        return data
+
+
+@attrs.frozen
+class Skipped:
+    """A key the plan does not write, and why (one line, no value)."""
+
+    key: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"key", "reason"}``."""
+        return {"key": self.key, "reason": self.reason}
+
+
+@attrs.frozen
+class TargetPlan:
+    """What the plan does on one target instance."""
+
+    instance: str
+    kind: str
+    writable: bool
+    writes: tuple[PlannedWrite, ...] = ()
+    cannot_heal: tuple[Skipped, ...] = ()
+    left_alone: tuple[Skipped, ...] = ()
+
+    @property
+    def creates(self) -> tuple[PlannedWrite, ...]:
+        """Return the keys to create."""
+        return tuple(w for w in self.writes if w.action == CREATE)
+
+    @property
+    def updates(self) -> tuple[PlannedWrite, ...]:
+        """Return the keys to update."""
+        return tuple(w for w in self.writes if w.action == UPDATE)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form (masked values)."""
+        return {
+            "kind": self.kind,
+            "writable": self.writable,
+            "create": [w.to_dict() for w in self.creates],
+            "update": [w.to_dict() for w in self.updates],
+            "cannot_heal": [s.to_dict() for s in self.cannot_heal],
+            "left_alone": [s.to_dict() for s in self.left_alone],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Return the plan for this target without any value (for events)."""
+        return {
+            "create": [w.key for w in self.creates],
+            "update": [w.key for w in self.updates],
+            "cannot_heal": [s.to_dict() for s in self.cannot_heal],
+            "left_alone": [s.to_dict() for s in self.left_alone],
+        }
+
+
+@attrs.frozen
+class HealPlan:
+    """The whole plan: one :class:`TargetPlan` per target, in order."""
+
+    reference: str
+    overwrite_conflicts: bool
+    targets: tuple[TargetPlan, ...]
+
+    @property
+    def write_count(self) -> int:
+        """Return how many keys the plan writes."""
+        return sum(len(t.writes) for t in self.targets)
+
+    @property
+    def has_writes(self) -> bool:
+        """Return whether applying the plan would write anything."""
+        return self.write_count > 0
+
+    def writes(self) -> Iterator[tuple[str, PlannedWrite]]:
+        """Yield ``(instance, write)`` in plan order."""
+        for target in self.targets:
+            for write in target.writes:
+                yield target.instance, write
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of creates, updates, cannot-heal and left-alone entries."""
+        return {
+            "create": sum(len(t.creates) for t in self.targets),
+            "update": sum(len(t.updates) for t in self.targets),
+            "cannot_heal": sum(len(t.cannot_heal) for t in self.targets),
+            "left_alone": sum(len(t.left_alone) for t in self.targets),
+            "writes": self.write_count,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form; values appear only as the secret policy shows them."""
+        return {"reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
+                "targets": {t.instance: t.to_dict() for t in self.targets}, "summary": self.counts()}
+
+    def summary(self) -> dict[str, Any]:
+        """Return the plan without any value, not even masked (the event payload)."""
+        return {"reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
+                "targets": {t.instance: t.summary() for t in self.targets}, "counts": self.counts()}
+
+
+class ReferenceValues:
+    """The reference's real values for the planned keys; its repr never shows them."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+
+    def __getitem__(self, key: str) -> str:
+        return self._values[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"<ReferenceValues: {len(self._values)} value(s) hidden>"
+
+    __str__ = __repr__
+
+
+def reference_values(plan: HealPlan, reference: Snapshot) -> ReferenceValues:
+    """Return the reference values the plan's writes need."""
+    needed = {write.key for _instance, write in plan.writes()}
+    values: dict[str, str] = {}
+    for key in needed:
+        value = reference.variables[key].value
+        if value is None:  # the plan never writes an unreadable value
+            raise ValueError(f"{key} is unreadable in the reference")
+        values[key] = value
+    return ReferenceValues(values)
+
+
+def _write_policy(policy: SecretPolicy) -> SecretPolicy:
+    """Return ``policy`` without ``mask_all``: masking everything on screen must not make every write secret."""
+    return attrs.evolve(policy, mask_all=False) if policy.mask_all else policy
+
+
+def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Sequence[str],
+              policy: SecretPolicy, writable: Mapping[str, bool],
+              options: ReconcileOptions | None = None, report: DriftReport | None = None,
+              overwrite_conflicts: bool = False,
+              rules: Mapping[str, KeyRules] | None = None) -> HealPlan:
+    """Return the plan that heals ``targets`` from ``reference``.
+
+    ``snapshots`` must hold the reference and every target; ``writable`` says
+    which targets' adapters can write (missing means no); ``options`` scope
+    keys as ``genesis sync`` does; ``report`` is the reconciliation of all
+    instances (recomputed when ``None``); ``rules`` are per-target key rules.
+    Raises ``KeyError`` when a snapshot is missing.
+    """
+    options = options or ReconcileOptions(secret_policy=policy)
+    if options.secret_policy is None:
+        options = attrs.evolve(options, secret_policy=policy)
+    ref_snapshot = snapshots[reference]
+    for name in targets:
+        if name == reference:
+            raise ValueError(f"{name} is the reference; it cannot be a target")
+        snapshots[name]  # noqa: B018 - KeyError names the missing snapshot
+    if report is None:
+        report = reconcile({n: s.values() for n, s in snapshots.items()}, options, now=_NOW)
+    write_policy = _write_policy(policy)
+    plans = [
+        _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, write_policy,
+                     writable=bool(writable.get(name, False)), overwrite=overwrite_conflicts,
+                     rules=(rules or {}).get(name))
+        for name in targets
+    ]
+    return HealPlan(reference, overwrite_conflicts, tuple(plans))
+
+
+def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport,
+                 options: ReconcileOptions, policy: SecretPolicy, write_policy: SecretPolicy, *,
+                 writable: bool, overwrite: bool, rules: KeyRules | None) -> TargetPlan:
+    """Return the plan for one target."""
+    reference = ref.platform
+    pair = reconcile({reference: ref.values(), name: target.values()}, options, now=_NOW)
+    writes: list[PlannedWrite] = []
+    cannot: list[Skipped] = []
+    left: list[Skipped] = []
+
+    def refusal(key: str, ref_readable: bool) -> str | None:
+        denied = rules.refusal(key) if rules is not None else None
+        if denied is not None:
+            return denied
+        if not ref_readable:
+            return f"unreadable in the reference ({reference}): the platform does not return its value"
+        if not writable:
+            return f"the {target.kind} adapter cannot write variables"
+        return None
+
+    def secret_flag(key: str, value: str, *marks: bool) -> bool:
+        return any(marks) or write_policy.is_secret(key, value)
+
+    for key in pair.missing.get(name, ()):
+        ref_var = ref.variables[key]
+        why = refusal(key, ref_var.readable)
+        if why is not None:
+            cannot.append(Skipped(key, why))
+            continue
+        assert ref_var.value is not None
+        writes.append(PlannedWrite(key, CREATE, policy.show(key, ref_var.value, platform_marked=ref_var.secret),
+                                   secret_flag(key, ref_var.value, ref_var.secret)))
+
+    for key in sorted(pair.conflicts):
+        ref_var, target_var = ref.variables[key], target.variables[key]
+        if not overwrite:
+            left.append(Skipped(key, "conflicting value kept (overwrite_conflicts = false)"))
+            continue
+        why = refusal(key, ref_var.readable)
+        if why is not None:
+            cannot.append(Skipped(key, why))
+            continue
+        assert ref_var.value is not None
+        marked = ref_var.secret or target_var.secret
+        writes.append(PlannedWrite(
+            key, UPDATE, policy.show(key, ref_var.value, platform_marked=marked),
+            secret_flag(key, ref_var.value, marked),
+            current=policy.show(key, target_var.value, platform_marked=marked)))
+
+    for key in pair.missing.get(reference, ()):
+        left.append(Skipped(key, f"extra in {name}, not in the reference ({reference}); never deleted"))
+
+    handled = set(pair.missing.get(name, ())) | set(pair.conflicts)
+    for key in report.missing.get(name, ()):
+        if key not in handled:
+            left.append(Skipped(key, f"missing here, but the reference ({reference}) does not hold it "
+                                     "in scope: nothing to copy"))
+    for key, holders in sorted(report.conflicts.items()):
+        if key in handled or name not in holders or target.variables.get(key) is None \
+                or not target.variables[key].readable:
+            continue
+        ref_var = ref.variables.get(key)
+        if ref_var is None or reference not in holders:
+            left.append(Skipped(key, f"values differ between other instances; the reference ({reference}) "
+                                     "does not hold it"))
+        elif not ref_var.readable:
+            entry = Skipped(key, f"values differ between instances and the reference ({reference}) "
+                                 "value is unreadable")
+            (cannot if overwrite else left).append(entry)
+    writes.sort(key=lambda w: (w.action != CREATE, w.key))
+    return TargetPlan(name, target.kind, writable, tuple(writes),
+                      tuple(sorted(cannot, key=lambda s: s.key)), tuple(sorted(left, key=lambda s: s.key)))
