@@ -17,10 +17,10 @@ EXIT_ERROR = 2
 
 def builtin_commands() -> list[Command]:
     """Return the commands the core itself provides."""
-    from . import cmd_demo, cmd_doctor, cmd_events, cmd_init, cmd_plugins, cmd_publish, cmd_sync
+    from . import cmd_demo, cmd_doctor, cmd_emulate, cmd_events, cmd_init, cmd_plugins, cmd_publish, cmd_sync
 
-    return [cmd_sync.COMMAND, cmd_init.COMMAND, cmd_doctor.COMMAND, cmd_demo.COMMAND, cmd_plugins.COMMAND,
-            cmd_events.COMMAND, cmd_publish.COMMAND]
+    return [cmd_sync.COMMAND, cmd_init.COMMAND, cmd_doctor.COMMAND, cmd_demo.COMMAND, cmd_emulate.COMMAND,
+            cmd_plugins.COMMAND, cmd_events.COMMAND, cmd_publish.COMMAND]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,47 @@
+"""``genesis emulate``: run the platform emulators on 127.0.0.1, seeded with the demo app, until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+
+from .commands import Command
+from .context import CommandContext
+
+KINDS = ("render", "netlify", "github")
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kinds", nargs="*", choices=KINDS, metavar="KIND",
+                        help=f"which emulators to start (default: {' '.join(KINDS)})")
+    parser.add_argument("--port", type=int, default=0,
+                        help="first port to use (default: free ports chosen by the system)")
+    parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
+
+
+def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from ..demo.app_data import drifted_app
+    from ..demo.emulators import running_emulators
+
+    kinds = tuple(dict.fromkeys(args.kinds or KINDS))
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        with running_emulators(drifted_app(), kinds, port=args.port) as emulators:
+            ctx.print("Emulators running on 127.0.0.1 (seeded with the demo app); Ctrl-C to stop.")
+            for running in emulators.values():
+                ctx.print(f"  {running.kind:<8} base_url = \"{running.base_url}\"   "
+                          f"export {running.token_env}={running.token}")
+            ctx.stdout.flush()
+            try:
+                stop.wait(args.seconds)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+COMMAND = Command(name="emulate", help="run emulated Render, Netlify and GitHub APIs on 127.0.0.1 (for trying Genesis)",
+                  configure=_configure, run=_run)

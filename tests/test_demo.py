@@ -1,0 +1,64 @@
+"""`genesis demo` runs the whole flow on emulators; `genesis emulate` serves them until stopped."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("genesis_autonomy", reason="the demo needs every plugin (pip install -r requirements-all.txt)")
+
+
+def test_demo_runs_end_to_end_and_leaves_its_state(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GENESIS_HOME")
+    directory = tmp_path / "demo"
+    code, out, err = run_cli("demo", "--dir", str(directory))
+    assert code == 0, out[-3000:] + err
+    assert "The demo completed: drift found, recorded, reported, healed and verified." in out
+    assert "Drift:" in out and "Parity:" in out and "ledger ok" in out
+    secrets = [line.split("=", 1)[1].strip("'") for line in (directory / ".env").read_text().splitlines()
+               if line.startswith(("STRIPE_SECRET_KEY", "JWT_SECRET", "AWS_SECRET_ACCESS_KEY"))]
+    assert len(secrets) == 3
+    for secret in secrets:
+        assert secret not in out + err
+    # The state stays behind for `genesis events history` and friends.
+    code, out, _ = run_cli("--config", str(directory / "genesis.toml"), "events", "history", "--json", "--limit", "100")
+    topics = [json.loads(line)["_genesis_topic"] for line in out.splitlines()]
+    assert topics.count("envsync.drift") == 1
+    assert topics.index("envsync.commit") > topics.index("autonomy.heal.applied") > topics.index("envsync.drift")
+    assert "autonomy.heal.applied" in topics and "blueprint.warning" in topics
+    assert (directory / ".genesis" / "reports" / "latest.md").exists()
+
+
+def test_demo_refuses_a_directory_it_did_not_make(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "mine.txt").write_text("keep me")
+    code, _, err = run_cli("demo", "--dir", str(tmp_path))
+    assert code == 2 and "was not made by `genesis demo`" in err
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_emulate_serves_until_stopped(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "genesis_core", "emulate", "render", "--seconds", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                            env=dict(os.environ))
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        line = proc.stdout.readline()
+        url = re.search(r'base_url = "([^"]+)"', line).group(1)
+        token = re.search(r"RENDER_API_KEY=(\S+)", line).group(1)
+        request = urllib.request.Request(f"{url}/v1/services/srv-demo0acmeshop0api/env-vars?limit=100",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            items = json.load(response)
+        assert any(item["envVar"]["key"] == "APP_NAME" for item in items)
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
