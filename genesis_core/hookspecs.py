@@ -1,7 +1,7 @@
 """Every hook a Genesis plugin can implement.
 
-One flat module, one hook a function, each with a one-line docstring (the
-first line is what ``genesis plugins --hooks`` and ``docs/hooks.md`` show).
+One flat module, one hook a function, each with a one-line docstring
+(``docs/hooks.md`` documents each one; a test keeps the two in step).
 Hooks that add things to Genesis receive a ``register`` callback; the core
 validates what is registered and reports a plugin that registers nonsense.
 """

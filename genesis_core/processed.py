@@ -53,6 +53,9 @@ class ProcessedEvents:
             db.execute("PRAGMA journal_mode=WAL")
             with db:
                 db.execute(_SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(processed)")}
+                if "note" not in columns:  # a record written by Genesis 0.1.0 pre-releases
+                    db.execute("ALTER TABLE processed ADD COLUMN note TEXT")
         except BaseException:
             db.close()
             raise

@@ -117,3 +117,15 @@ def test_doctor(run_cli, tmp_path: Path) -> None:
     (tmp_path / "b.env").unlink()
     code, out, _ = run_cli("--config", str(cfg), "doctor")
     assert code == 2 and "FAIL  other: b.env: file not found" in out
+
+
+def test_a_secret_published_by_hand_is_stored_only_as_a_fingerprint(run_cli, _isolated_home: Path) -> None:
+    canary = "hunter2-canary-Zq8rT5vX1mN3"
+    code, _, err = run_cli("publish", "app.test", "--data", json.dumps({"db_password": canary, "note": "ok"}))
+    assert code == 0, err
+    code, out, _ = run_cli("events", "history", "--json")
+    event = json.loads(out)
+    assert event["note"] == "ok" and event["db_password"].startswith("<secret fp:")
+    for path in _isolated_home.rglob("*"):
+        if path.is_file():
+            assert canary.encode() not in path.read_bytes(), path

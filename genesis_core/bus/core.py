@@ -285,6 +285,7 @@ class GenesisBus:
         decision = await self.guardian.check(topic, payload, context)
         if not decision.allowed:
             return await self._block(topic, payload, context, decision)
+        payload = self._redact(payload)
         envelope = await self.transport.append(topic, payload, event_id=event_id or fast_event_id(),
                                                timestamp=fast_utc_now(), source=self.source)
         claim = self._claim(envelope)
@@ -310,6 +311,8 @@ class GenesisBus:
             decisions.append(decision)
             if not decision.allowed:
                 topic, clean = BLOCKED_TOPIC, self._notice(topic, clean, merged, decision)
+            else:
+                clean = self._redact(clean)
             rows.append((topic, clean, fast_event_id(), fast_utc_now(), self.source))
         envelopes = await self.transport.append_many(rows)
         claims = [self._claim(envelope) for envelope in envelopes]
@@ -339,6 +342,16 @@ class GenesisBus:
                                                timestamp=fast_utc_now(), source=self.source)
         delivered, failures = await self._run(self._claim(envelope))
         return PublishResult("blocked", envelope, notice["reason"], delivered, failures)
+
+    def _redact(self, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Return ``payload`` as it may be stored: secret values replaced by fingerprints.
+
+        Publishers (``genesis sync``) already mask; this is the store's own guard, so a
+        secret handed to ``publish`` by anyone never reaches the event log in clear.
+        """
+        if self.secret_policy is None or not payload:
+            return payload
+        return self._mask(payload)
 
     def _mask(self, payload: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``payload`` masked by the secret policy, or with every value dropped."""

@@ -168,8 +168,9 @@ BUILTIN_ROLES: dict[str, RolePolicy] = {
     "operator": RolePolicy(allow=(">",), description="a person at the CLI: any topic"),
     "ci": RolePolicy(allow=_CI_TOPICS, description="a CI job: sync and engine topics, "
                                                     "heal plans and alerts"),
-    "engine": RolePolicy(allow=(*_CI_TOPICS, "autonomy.heal.applied", "autonomy.heal.failed"),
-                         description="an engine reacting to events: as ci, plus heal results"),
+    "engine": RolePolicy(allow=(">",), deny=("autonomy.heal.apply",),
+                         description="an engine reacting to events: any topic except the request to "
+                                     "heal automatically (autonomy.heal.apply), which needs a policy"),
 }
 
 

@@ -6,6 +6,7 @@ import argparse
 import signal
 import threading
 
+from ..errors import UsageError
 from .commands import Command
 from .context import CommandContext
 
@@ -13,8 +14,8 @@ KINDS = ("render", "netlify", "github")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kinds", nargs="*", choices=KINDS, metavar="KIND",
-                        help=f"which emulators to start (default: {' '.join(KINDS)})")
+    parser.add_argument("kinds", nargs="*", metavar="KIND",
+                        help=f"which emulators to start: {', '.join(KINDS)} (default: all)")
     parser.add_argument("--port", type=int, default=0,
                         help="first port to use (default: free ports chosen by the system)")
     parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
@@ -24,6 +25,9 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from ..demo.app_data import drifted_app
     from ..demo.emulators import running_emulators
 
+    unknown = [kind for kind in args.kinds if kind not in KINDS]
+    if unknown:
+        raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(KINDS)})")
     kinds = tuple(dict.fromkeys(args.kinds or KINDS))
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..reconciliation import validate_instance_name
 from .commands import Command
 from .context import CommandContext
 
@@ -62,6 +63,10 @@ def render_config(requested: list[str], kinds: dict[str, Any]) -> tuple[str, lis
         if kind_name not in kinds:
             raise UsageError(f"unknown platform kind {kind_name!r} (installed: {', '.join(sorted(kinds))}); "
                              f"install it with `pip install genesis-{kind_name}`")
+        try:
+            validate_instance_name(name)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         if any(existing == name for existing, _ in entries):
             raise UsageError(f"platform name {name!r} given twice; use KIND:NAME to name instances")
         entries.append((name, kind_name))

@@ -53,10 +53,10 @@ class DotenvAdapter(PlatformAdapter):
                 raise table.error("paths", "must list at least one file")
         else:
             raw = (table.str("path", ".env"),)
-        self.paths: tuple[Path, ...] = tuple((instance.base_dir / p).expanduser() for p in raw)
+        self.paths: tuple[Path, ...] = tuple(instance.base_dir / Path(p).expanduser() for p in raw)
         self.optional: bool = table.bool("optional", False)
         write_to = table.str("write_to", None)
-        self.write_path: Path = (instance.base_dir / write_to) if write_to else self.paths[-1]
+        self.write_path: Path = (instance.base_dir / Path(write_to).expanduser()) if write_to else self.paths[-1]
         self._base = instance.base_dir
 
     def _display(self, path: Path) -> str:
