@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,9 +21,37 @@ import httpx
 
 from .errors import PlatformError
 
-USER_AGENT = "genesis-envsync (+https://github.com/genesis-envsync/genesis)"
+USER_AGENT = "genesis-envsync"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+
+
+class RedactURLs(logging.Filter):
+    """Hide the path and query of URLs in httpx's own log lines (a webhook URL is a credential)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(redact_url(arg) if isinstance(arg, (str, httpx.URL)) and
+                                str(arg).startswith(("http://", "https://")) else arg
+                                for arg in record.args)
+        return True
+
+
+def redact_url(url: str | httpx.URL) -> str:
+    """Return ``scheme://host[:port]/…``: where a request went, without a path that may hold a secret."""
+    parsed = httpx.URL(str(url))
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}/…"
+
+
+def install_log_redaction() -> None:
+    """Add :class:`RedactURLs` to the ``httpx`` logger once (idempotent)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, RedactURLs) for f in logger.filters):
+        logger.addFilter(RedactURLs())
+
+
+install_log_redaction()
 
 
 def default_client(timeout: float = DEFAULT_TIMEOUT) -> httpx.AsyncClient:

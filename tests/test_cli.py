@@ -129,3 +129,15 @@ def test_a_secret_published_by_hand_is_stored_only_as_a_fingerprint(run_cli, _is
     for path in _isolated_home.rglob("*"):
         if path.is_file():
             assert canary.encode() not in path.read_bytes(), path
+
+
+def test_log_level_option_and_env(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    code, _, err = run_cli("--log-level", "debug", "publish", "x.y", "--data", "{}")
+    assert code == 0 and logging.getLogger().level == logging.DEBUG
+    monkeypatch.setenv("GENESIS_LOG_LEVEL", "loud")
+    code, _, err = run_cli("plugins")
+    assert code == 2 and "GENESIS_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got 'LOUD'" in err
+    logging.getLogger().handlers.clear()
+    logging.getLogger().setLevel(logging.WARNING)

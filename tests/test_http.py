@@ -476,3 +476,16 @@ def test_error_detail_never_echoes_a_sent_value_or_a_credential() -> None:
     assert "hunter2" not in scrubbed and "<hidden>" in scrubbed
     assert scrub_detail("token ghp_abcdefghijklmnopqrstuvwxyz0123456789 revoked") == "token <hidden> revoked"
     assert scrub_detail("Not Found") == "Not Found"
+
+
+def test_httpx_log_lines_never_show_a_url_path(caplog) -> None:
+    import logging
+
+    from genesis_core.http import install_log_redaction, redact_url
+
+    install_log_redaction()
+    assert redact_url("https://hooks.slack.com/services/T0/B0/SECRETPART?x=1") == "https://hooks.slack.com/…"
+    with caplog.at_level(logging.INFO, logger="httpx"):
+        logging.getLogger("httpx").info('HTTP Request: %s %s "%s %d %s"', "POST",
+                                        "https://hooks.example/services/SECRETPART", "HTTP/1.1", 200, "OK")
+    assert "SECRETPART" not in caplog.text and "https://hooks.example/…" in caplog.text

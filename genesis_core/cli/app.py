@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ..errors import GenesisError
+from ..errors import GenesisError, UsageError
 from .commands import Command
 from .context import CommandContext
 
@@ -35,12 +35,34 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action="version", version=f"genesis {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (default: genesis.toml found upwards)")
     parser.add_argument("--role", metavar="ROLE", help="Guardian role to publish as (default from [guardian])")
+    parser.add_argument("--log-level", metavar="LEVEL", type=str.upper,
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        default=os.environ.get("GENESIS_LOG_LEVEL", "").upper() or None,
+                        help="log to stderr at LEVEL (default: $GENESIS_LOG_LEVEL, else warnings only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in commands:
         child = sub.add_parser(command.name, help=command.help, description=command.help)
         command.configure(child)
         child.set_defaults(_command=command)
     return parser
+
+
+def _configure_logging(level: str | None) -> None:
+    """Send log records at ``level`` and above to stderr, one line each (secrets are never logged)."""
+    import logging
+
+    if level is None:
+        return
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise UsageError(f"GENESIS_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    from ..http import install_log_redaction
+
+    install_log_redaction()
 
 
 def _collect_commands(ctx: CommandContext) -> tuple[list[Command], list[str]]:
@@ -74,6 +96,7 @@ def run(argv: Sequence[str]) -> int:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
+        _configure_logging(args.log_level)
         return int(command.run(args, ctx))
     except GenesisError as exc:
         ctx.error(str(exc))

@@ -24,7 +24,7 @@ from genesis_core.platforms.model import FetchContext, InstanceConfig, Snapshot,
 #: Items requested per page (Render's maximum ``limit``).
 PAGE_SIZE = 100
 #: Pages read before giving up on a cursor chain that never ends.
-MAX_PAGES = 10_000
+MAX_PAGES = 500  # 50,000 variables; a cursor that never ends is an error long before that costs minutes
 
 _RESOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 

@@ -78,6 +78,10 @@ async def deliver(settings: WebhookSettings, body: bytes, *, event_id: str | Non
     """POST ``body`` to the configured webhook and return how it went (never raises for HTTP)."""
     import httpx
 
+    from genesis_core.http import install_log_redaction
+
+    install_log_redaction()  # httpx logs request URLs at INFO; a webhook URL is a credential
+
     env = os.environ if environ is None else environ
     url = settings.url if settings.url is not None else env.get(settings.url_env or "", "")
     if not url:
