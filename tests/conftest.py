@@ -11,13 +11,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point GENESIS_HOME at a fresh directory and keep plugin selection deterministic."""
-    home = tmp_path / "genesis-home"
-    monkeypatch.setenv("GENESIS_HOME", str(home))
-    monkeypatch.delenv("GENESIS_DISABLE_PLUGINS", raising=False)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    return home
+def _isolated_home(genesis_home: Path, fresh_plugin_host: None) -> Path:
+    """Give every test its own GENESIS_HOME and a plugin host that sees what it installs."""
+    return genesis_home
 
 
 @pytest.fixture
@@ -43,28 +39,10 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     os.environ.pop("GENESIS_TEST_SITE", None)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_plugin_host():
-    """Forget the cached plugin host so each test sees the distributions it installs."""
-    from genesis_core.plugins import get_plugin_host
-
-    get_plugin_host.cache_clear()
-    yield
-    get_plugin_host.cache_clear()
-
-
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]):
-    """Return a function running ``genesis ARGS`` in-process: ``(exit_code, stdout, stderr)``."""
-    from genesis_core.cli.main import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
+def run_cli(genesis_cli):
+    """Return ``run(*args) -> (exit_code, stdout, stderr)`` running ``genesis ARGS`` in-process."""
+    return genesis_cli
 
 
 # =====================================================================================

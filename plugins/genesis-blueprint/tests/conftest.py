@@ -12,24 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point GENESIS_HOME at a fresh directory and keep the environment deterministic."""
-    home = tmp_path / "genesis-home"
-    monkeypatch.setenv("GENESIS_HOME", str(home))
-    monkeypatch.delenv("GENESIS_DISABLE_PLUGINS", raising=False)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-    monkeypatch.delenv("GENESIS_FINGERPRINT_KEY", raising=False)
-    return home
-
-
-@pytest.fixture(autouse=True)
-def _fresh_plugin_host():
-    """Forget the cached plugin host between tests."""
-    from genesis_core.plugins import get_plugin_host
-
-    get_plugin_host.cache_clear()
-    yield
-    get_plugin_host.cache_clear()
+def _isolated(genesis_home: Path, fresh_plugin_host: None) -> Path:
+    """Give every test its own GENESIS_HOME and a fresh plugin host (fixtures from genesis_core.testing)."""
+    return genesis_home
 
 
 @pytest.fixture
@@ -41,15 +26,11 @@ def policy():
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch):
+def run_cli(genesis_cli, monkeypatch: pytest.MonkeyPatch):
     """Return ``run(cwd, *args) -> (exit_code, stdout, stderr)`` running ``genesis`` in-process."""
-    from genesis_core.cli.main import main
 
     def run(cwd: Path, *args: str) -> tuple[int, str, str]:
         monkeypatch.chdir(cwd)
-        capsys.readouterr()
-        code = main(list(args))
-        out, err = capsys.readouterr()
-        return code, out, err
+        return genesis_cli(*args)
 
     return run

@@ -1,0 +1,49 @@
+"""pytest fixtures for testing Genesis and its plugins (loaded automatically through ``pytest11``).
+
+None is autouse: a test suite opts in, typically with one autouse fixture in its
+``conftest.py`` that requests ``genesis_home`` and ``fresh_plugin_host``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+#: Variables that would make a test depend on the machine it runs on.
+_UNSET = ("GENESIS_DISABLE_PLUGINS", "GITHUB_STEP_SUMMARY", "GENESIS_FINGERPRINT_KEY", "GENESIS_LOG_LEVEL")
+
+
+@pytest.fixture
+def genesis_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Return a fresh state directory, set as ``GENESIS_HOME``, with machine-dependent variables unset."""
+    home = tmp_path / "genesis-home"
+    monkeypatch.setenv("GENESIS_HOME", str(home))
+    for name in _UNSET:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def fresh_plugin_host() -> Iterator[None]:
+    """Forget the cached plugin host before and after the test, so it sees what the test installs."""
+    from genesis_core.plugins import get_plugin_host
+
+    get_plugin_host.cache_clear()
+    yield
+    get_plugin_host.cache_clear()
+
+
+@pytest.fixture
+def genesis_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Return ``run(*args) -> (exit_code, stdout, stderr)`` running ``genesis ARGS`` in this process."""
+    from genesis_core.cli.main import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
