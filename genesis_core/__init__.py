@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._version import __version__
 
 __all__ = ["__version__", "hookimpl", "hookspec", "reconcile", "ReconcileOptions", "DriftReport"]
@@ -14,7 +12,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # Lazy exports keep ``import genesis_core`` (and so ``genesis --version``) free of imports.
     module = _LAZY.get(name)
     if module is None:

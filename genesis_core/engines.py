@@ -59,3 +59,18 @@ class Engine:
     def _check_name(self, _attr: Any, value: str) -> None:
         if not isinstance(value, str) or not _NAME.match(value):
             raise ValueError(f"engine name must match {_NAME.pattern}, got {value!r}")
+
+    @classmethod
+    def lazy(cls, name: str, factory: str, description: str = "", *,
+             enabled_by_default: bool = True) -> Engine:
+        """Return an engine whose module is imported only when it starts.
+
+        ``factory`` is ``"module:function"`` naming a function that returns the real ``Engine``.
+        """
+        from ._lazy import resolve
+
+        def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
+            engine = resolve(factory)()
+            return engine.subscriptions(ctx)
+
+        return cls(name, subscriptions, description, enabled_by_default)

@@ -141,3 +141,19 @@ def test_log_level_option_and_env(run_cli, monkeypatch: pytest.MonkeyPatch) -> N
     assert code == 2 and "GENESIS_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got 'LOUD'" in err
     logging.getLogger().handlers.clear()
     logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_chosen_command_skips_global_options() -> None:
+    from genesis_core.cli.app import chosen_command
+
+    names = {"sync", "plugins"}
+    assert chosen_command(["--config", "sync", "plugins"], names) == "plugins"
+    assert chosen_command(["--log-level", "debug", "sync", "--json"], names) == "sync"
+    assert chosen_command(["--help"], names) is None
+    assert chosen_command(["nope", "sync"], names) is None
+
+
+def test_help_lists_every_command(run_cli) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_cli("--help")
+    assert exc.value.code == 0

@@ -162,3 +162,29 @@ def test_genesis_plugins_cli_flags_a_broken_plugin(fake_dist, tmp_path: Path) ->
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("broken")][0]
     assert "genesis-broken" in line and "BROKEN" in line and "kaput" in line
     assert "Traceback" not in proc.stderr
+
+
+def test_listing_plugins_imports_no_engine_or_command_module() -> None:
+    code = ("import sys; from genesis_core.cli.main import main; main(['plugins']); "
+            "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('asyncio', 'sqlite3', 'httpx', "
+            "'cryptography', 'websockets', 'nats', 'rich') or (m.endswith(('.engine', '.commands', '.cli')) "
+            "and not m.startswith('genesis_core.'))); "
+            "print('LOADED', loaded)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "LOADED []"
+
+
+def test_lazy_engine_and_command_resolve_on_use() -> None:
+    from genesis_core.cli.commands import Command
+    from genesis_core.engines import Engine
+
+    engine = Engine.lazy("probe", "genesis_core.testing.example_adapter:nonexistent")
+    with pytest.raises(AttributeError):
+        list(engine.subscriptions(None))  # type: ignore[arg-type]
+    command = Command.lazy("probe", "help", "genesis_core.cli.cmd_plugins:COMMAND")
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    assert parser.parse_args(["--json"]).json is True

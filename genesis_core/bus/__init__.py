@@ -13,37 +13,27 @@ is imported when a bus first needs it.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
 
-from .core import (
-    BLOCKED_TOPIC,
-    BoundBus,
-    GenesisBus,
-    PublishResult,
-    RetryReport,
-    current_bus,
-    genesis_bus,
-    get_bus,
-    reset_bus,
-    set_bus,
-)
-from .dispatcher import HandlerFailure, SubscriptionHandle
-from .envelope import Envelope
-from .guardian import Decision, DefaultPolicy, Guardian
-from .topics import topic_matches
-from .transport import DeadLetter, DeadLetterStore, Transport, TransportKind
-
-__all__ = [
-    "BLOCKED_TOPIC", "BoundBus", "DeadLetter", "DeadLetterStore", "Decision", "DefaultPolicy",
-    "Envelope", "GenesisBus", "Guardian", "HandlerFailure", "PublishResult", "RetryReport",
-    "SubscriptionHandle", "Transport", "TransportKind", "configure_bus", "current_bus",
-    "genesis_bus", "get_bus", "reset_bus", "set_bus", "topic_matches",
-]
+_EXPORTS = {
+    "core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus", "PublishResult", "RetryReport", "current_bus",
+             "genesis_bus", "get_bus", "reset_bus", "set_bus"),
+    "dispatcher": ("HandlerFailure", "SubscriptionHandle"),
+    "envelope": ("Envelope",),
+    "guardian": ("Decision", "DefaultPolicy", "Guardian"),
+    "topics": ("topic_matches",),
+    "transport": ("DeadLetter", "DeadLetterStore", "Transport", "TransportKind"),
+    "setup": ("configure_bus",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "configure_bus":
-        from .setup import configure_bus
-
-        return configure_bus
-    raise AttributeError(f"module 'genesis_core.bus' has no attribute {name!r}")
+def __getattr__(name: str) -> object:
+    # Lazy, so importing genesis_core.bus.transport (as plugins do to register) stays cheap.
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genesis_core.bus' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

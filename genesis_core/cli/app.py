@@ -29,8 +29,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"genesis: error: {message}\n")
 
 
-def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
-    """Return the ``genesis`` parser with one sub-parser per command."""
+GLOBAL_OPTIONS_WITH_VALUE = ("--config", "--role", "--log-level")
+
+
+def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
+    """Return the sub-command named in ``argv`` (skipping global options and their values)."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in GLOBAL_OPTIONS_WITH_VALUE:
+            skip = True
+        elif token.startswith("-"):
+            continue
+        else:
+            return token if token in names else None
+    return None
+
+
+def build_parser(commands: Sequence[Command], *, only: str | None = None) -> argparse.ArgumentParser:
+    """Return the ``genesis`` parser with one sub-parser per command.
+
+    With ``only``, just that command's arguments are configured (the others are
+    listed for ``--help``), so a plugin command's module is imported only when used.
+    """
     parser = _Parser(prog="genesis", description="Keep environment variables consistent across platforms.")
     parser.add_argument("-V", "--version", action="version", version=f"genesis {__version__}")
     parser.add_argument("--config", metavar="PATH", help="config file (default: genesis.toml found upwards)")
@@ -42,7 +64,8 @@ def build_parser(commands: Sequence[Command]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in commands:
         child = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.configure(child)
+        if only is None or only == command.name:
+            command.configure(child)
         child.set_defaults(_command=command)
     return parser
 
@@ -85,7 +108,7 @@ def run(argv: Sequence[str]) -> int:
     except GenesisError as exc:
         ctx.error(str(exc))
         return exc.exit_code
-    parser = build_parser(commands)
+    parser = build_parser(commands, only=chosen_command(argv, {c.name for c in commands}))
     args = parser.parse_args(list(argv))
     ctx.config_path = args.config
     ctx.role = args.role

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
-import tempfile
 from typing import Any
 
 from ..errors import GenesisError
@@ -31,6 +29,9 @@ class _Report:
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    import asyncio
+    import tempfile
+
     report = _Report(ctx)
     ctx.print("config")
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import Any
@@ -45,6 +44,8 @@ def _line(event: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    import asyncio
+
     action = args.events_command
     bus = ctx.bus
     if action == "history":

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..reconciliation import validate_instance_name
 from .commands import Command
 from .context import CommandContext
 
@@ -56,6 +55,8 @@ def _table(name: str, kind: Any) -> str:
 
 def render_config(requested: list[str], kinds: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
     """Return the config text and ``[(instance, credential env var)]`` for ``requested`` kinds."""
+    from ..reconciliation import validate_instance_name
+
     entries: list[tuple[str, str]] = [("local", "dotenv")]
     for item in requested:
         kind_name, _, name = item.partition(":")

@@ -19,3 +19,19 @@ class Command:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, CommandContext], int]
+
+    @classmethod
+    def lazy(cls, name: str, help: str, target: str) -> Command:  # noqa: A002 - the field's name
+        """Return a command whose module is imported only when it is used.
+
+        ``target`` is ``"module:attribute"`` naming the real ``Command``.
+        """
+        from .._lazy import resolve
+
+        def configure(parser: argparse.ArgumentParser) -> None:
+            resolve(target).configure(parser)
+
+        def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+            return int(resolve(target).run(args, ctx))
+
+        return cls(name, help, configure, run)

@@ -8,7 +8,10 @@ Errors are one line on stderr: exit 2 for usage, config and platform errors.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+
+TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 def _fast_version(argv: Sequence[str]) -> bool:

@@ -7,7 +7,6 @@ it cannot parse is an error naming the file and line, never a skipped key.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import ClassVar
 
@@ -85,6 +84,8 @@ class DotenvAdapter(PlatformAdapter):
 
     async def fetch(self, ctx: FetchContext) -> Snapshot:
         """Return the merged variables of every path."""
+        import asyncio
+
         return await asyncio.to_thread(self.read)
 
     async def write(self, ctx: FetchContext, key: str, value: str, *, secret: bool) -> None:
@@ -97,6 +98,8 @@ class DotenvAdapter(PlatformAdapter):
             except OSError as exc:
                 raise PlatformError(self.name, f"{self._display(self.write_path)}: cannot write "
                                                f"({type(exc).__name__})") from None
+
+        import asyncio
 
         await asyncio.to_thread(_write)
 

@@ -15,14 +15,17 @@ from genesis_core import hookimpl
 @hookimpl
 def genesis_register_engines(register: Callable[[Any], None]) -> None:
     """Register the ``autonomy`` engine (subscribes ``envsync.drift``)."""
-    from .engine import make_engine
+    from genesis_core.engines import Engine
 
-    register(make_engine())
+    register(Engine.lazy("autonomy", "genesis_autonomy.engine:make_engine",
+                         "alerts on excessive drift; heals envsync.drift when auto_heal = true"))
 
 
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
     """Register ``genesis heal``."""
-    from .commands import COMMAND
+    from genesis_core.cli.commands import Command
 
-    register(COMMAND)
+    register(Command.lazy("heal", "plan (and with --apply, write) the changes that make every platform "
+                                  "match the reference; exit 0 nothing to do, 1 writes planned or failed, 2 error",
+                          "genesis_autonomy.commands:COMMAND"))

@@ -15,14 +15,16 @@ from genesis_core import hookimpl
 @hookimpl
 def genesis_register_engines(register: Callable[[Any], None]) -> None:
     """Register the ``blueprint`` engine (subscribes ``envsync.commit`` and ``envsync.drift``)."""
-    from .engine import make_engine
+    from genesis_core.engines import Engine
 
-    register(make_engine())
+    register(Engine.lazy("blueprint", "genesis_blueprint.engine:make_engine",
+                         "checks envsync results against a schema; publishes blueprint.warning"))
 
 
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
     """Register ``genesis blueprint check|init``."""
-    from .cli import COMMAND
+    from genesis_core.cli.commands import Command
 
-    register(COMMAND)
+    register(Command.lazy("blueprint", "check variables against a schema, or write one (check, init)",
+                          "genesis_blueprint.cli:COMMAND"))

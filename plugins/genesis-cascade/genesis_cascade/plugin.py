@@ -14,14 +14,16 @@ from genesis_core import hookimpl
 @hookimpl
 def genesis_register_engines(register: Callable[[Any], None]) -> None:
     """Register the ``cascade`` engine (subscribes ``envsync.commit``)."""
-    from .engine import make_engine
+    from genesis_core.engines import Engine
 
-    register(make_engine())
+    register(Engine.lazy("cascade", "genesis_cascade.engine:make_engine",
+                         "Push config_update to WebSocket clients on envsync.commit (genesis serve)"))
 
 
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
     """Register ``genesis serve``."""
-    from .command import SERVE_COMMAND
+    from genesis_core.cli.commands import Command
 
-    register(SERVE_COMMAND)
+    register(Command.lazy("serve", "push config_update to frontends over a WebSocket on every envsync.commit",
+                          "genesis_cascade.command:SERVE_COMMAND"))

@@ -15,14 +15,16 @@ from genesis_core import hookimpl
 @hookimpl
 def genesis_register_engines(register: Callable[[Any], None]) -> None:
     """Register the ``steward`` engine (subscribes ``envsync.drift``)."""
-    from .engine import make_engine
+    from genesis_core.engines import Engine
 
-    register(make_engine())
+    register(Engine.lazy("steward", "genesis_steward.engine:make_engine",
+                         "writes drift reports (md, json, html), step summaries and webhooks"))
 
 
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
     """Register ``genesis steward report``."""
-    from .cli import COMMAND
+    from genesis_core.cli.commands import Command
 
-    register(COMMAND)
+    register(Command.lazy("steward", "drift reports: render the latest drift event (report)",
+                          "genesis_steward.cli:COMMAND"))

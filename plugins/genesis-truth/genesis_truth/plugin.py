@@ -10,14 +10,16 @@ from genesis_core import hookimpl
 @hookimpl
 def genesis_register_engines(register: Callable[..., None]) -> None:
     """Register the Truth engine."""
-    from .engine import make_engine
+    from genesis_core.engines import Engine
 
-    register(make_engine())
+    register(Engine.lazy("truth", "genesis_truth.engine:make_engine",
+                         "Signed, Merkle-anchored audit ledger of sync, drift and heal events"))
 
 
 @hookimpl
 def genesis_register_commands(register: Callable[..., None]) -> None:
     """Register ``genesis ledger``."""
-    from .commands import COMMAND
+    from genesis_core.cli.commands import Command
 
-    register(COMMAND)
+    register(Command.lazy("ledger", "inspect, verify and prove entries of the Truth ledger",
+                          "genesis_truth.commands:COMMAND"))
