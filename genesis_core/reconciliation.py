@@ -212,10 +212,9 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
         readable = {value for _name, value in holders if value is not None}
         if len(readable) < 2:
             continue
-        secret = any(
-            policy.is_secret(key, value, platform_marked=key in options.platform_secret_keys.get(name, ()))
-            for name, value in holders if value is not None
-        )
+        marked = any(value is not None and key in options.platform_secret_keys.get(name, ())
+                     for name, value in holders)
+        secret = policy.any_secret(key, readable, platform_marked=marked)
         conflicts[key] = {
             name: MASKED_UNREADABLE if value is None else policy.fingerprint(value) if secret else value
             for name, value in holders

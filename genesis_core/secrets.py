@@ -318,6 +318,22 @@ class SecretPolicy:
             return True
         return value is not None and len(value) >= 8 and _is_guessed_credential(value)
 
+    def any_secret(self, key: str, values: Iterable[str], *, platform_marked: bool = False) -> bool:
+        """Return whether any readable value of ``key`` must not be shown (the name is checked once).
+
+        The same as ``any(is_secret(key, v) for v in values)``, for the reconciler's hot loop.
+        """
+        if self.mask_all or platform_marked:
+            return True
+        values = tuple(values)
+        if any(_is_certain_credential(value) for value in values):
+            return True
+        if self._forced_public(key):
+            return False
+        if self._name_matches(key):
+            return True
+        return any(len(value) >= 8 and _is_guessed_credential(value) for value in values)
+
     def fingerprint(self, value: str) -> str:
         """Return ``<secret fp:xxxxxxxxxxxx>``: 12 hex digits of HMAC-SHA256(key, value)."""
         digest = hmac.new(self.fingerprint_key, _FP_DOMAIN + value.encode("utf-8", "surrogatepass"),

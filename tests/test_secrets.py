@@ -349,3 +349,24 @@ def test_policy_from_config_errors_name_file_and_key(tmp_path: Path, text: str, 
     assert info.value.file == str(tmp_path / "genesis.toml")
     assert info.value.key == key
     assert message in str(info.value)
+
+
+def test_any_secret_agrees_with_is_secret_for_each_value() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from genesis_core.secrets import SecretPolicy
+
+    policy = SecretPolicy(fingerprint_key=b"k" * 32, not_secret=("PUBLIC_*",))
+    keys = st.sampled_from(["DEBUG", "API_TOKEN", "PUBLIC_TOKEN", "URL", "NAME"])
+    values = st.lists(st.one_of(st.text(max_size=30), st.sampled_from(
+        ["ghp_" + "a" * 36, "true", "postgres://u:p4ss@h/db", "x9Kq2LmZ7vB4nR8tY1wE5uI3oP6aS0dF"])),
+                      min_size=1, max_size=4)
+
+    @settings(max_examples=300, deadline=None)
+    @given(keys, values, st.booleans())
+    def check(key: str, vals: list[str], marked: bool) -> None:
+        expected = any(policy.is_secret(key, v, platform_marked=marked) for v in vals)
+        assert policy.any_secret(key, vals, platform_marked=marked) == expected
+
+    check()
