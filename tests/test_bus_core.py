@@ -484,3 +484,31 @@ def test_history_limit_and_topic_pattern(bus: GenesisBus) -> None:
     assert [e.seq for e in bus.history_envelopes(after_seq=everything[2][SEQ_KEY])] == [
         everything[3][SEQ_KEY], everything[4][SEQ_KEY]]
     assert [e.to_event() for e in bus.history(limit=2)] == everything[-2:]
+
+
+def test_normalise_payload_matches_a_json_round_trip() -> None:
+    import json as _json
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from genesis_core.bus.dispatcher import normalise_payload
+    from genesis_core.errors import BusError
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+        max_leaves=20)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(st.text(max_size=5), json_values, max_size=5))
+    def same(payload: dict) -> None:
+        assert normalise_payload("t", payload) == _json.loads(_json.dumps(payload))
+
+    same()
+    for bad in ({"x": float("nan")}, {"x": object()}, {1: "int key"}, {"x": "\ud800"}):
+        try:
+            result = normalise_payload("t", bad)
+        except BusError:
+            continue
+        assert result == _json.loads(_json.dumps(bad, ensure_ascii=True))  # what the encoder accepts

@@ -61,6 +61,43 @@ def encode_payload(topic: str, payload: Mapping[str, Any]) -> tuple[str, dict[st
     return text, _decode(text)
 
 
+_SCALARS = (str, int, bool, type(None))
+
+
+def _plain_copy(value: Any) -> Any:
+    """Return a deep copy of ``value`` if it is plain JSON data with string keys; raise ``TypeError`` if not."""
+    kind = type(value)
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError("non-string key")
+            out[key] = _plain_copy(item)
+        return out
+    if kind is list or kind is tuple:
+        return [_plain_copy(item) for item in value]
+    if kind in _SCALARS:
+        if kind is str:
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise TypeError("lone surrogate") from None
+        return value
+    if kind is float and value == value and value not in (float("inf"), float("-inf")):
+        return value
+    raise TypeError(kind.__name__)
+
+
+def normalise_payload(topic: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a decoded-JSON copy of ``payload`` (fast path for plain data); raise ``BusError`` if not JSON."""
+    if type(payload) is dict:
+        try:
+            return _plain_copy(payload)
+        except (TypeError, RecursionError):
+            pass  # let the encoder give the precise error (or normalise odd types it accepts)
+    return encode_payload(topic, payload)[1]
+
+
 def copy_json(value: Any) -> Any:
     """Return a deep copy of decoded JSON (dicts, lists and immutable scalars)."""
     kind = type(value)

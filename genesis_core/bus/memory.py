@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .dispatcher import copy_json, encode_payload
+from .dispatcher import copy_json, normalise_payload
 from .envelope import Envelope, utc_now
 from .topics import compile_pattern
 from .transport import DeadLetter, DeadLetterStore, Transport
@@ -76,7 +76,7 @@ class MemoryTransport(Transport):
 
     def _store(self, topic: str, payload: Mapping[str, Any], event_id: str, timestamp: str,
                source: str) -> Envelope:
-        _text, decoded = encode_payload(topic, payload)
+        decoded = normalise_payload(topic, payload)
         with self._lock:
             existing = self._by_id.get(event_id)
             if existing is not None:
