@@ -250,3 +250,33 @@ def test_engine_start_errors_are_masked(tmp_path: Path) -> None:
     with pytest.raises(PluginError) as err:
         configure_bus(write_config(tmp_path, ""), host=host, secret_policy=None)
     assert str(err.value) == "engine 'steward' failed to start: RuntimeError: bad key <secret>"
+
+
+class _DistributedMemory(MemoryTransport):
+    """A memory transport that says it is shared between machines, as the NATS one does."""
+
+    distributed = True
+
+
+class _DistributedTransports:
+    @hookimpl
+    def genesis_register_transports(self, register: Any) -> None:
+        from genesis_core.bus.transport import TransportKind
+
+        register(TransportKind("shared", lambda table, state_dir: _DistributedMemory()))
+
+
+@pytest.mark.parametrize(("extra", "started"), [("", set()), ("local_engines = true", {"audit", "quiet"})])
+def test_engines_run_in_workers_when_the_transport_is_distributed(tmp_path: Path, extra: str,
+                                                                  started: set[str]) -> None:
+    config = write_config(tmp_path, f"""
+        [bus]
+        transport = "shared"
+        {extra}
+    """)
+    engines = AuditEngines()
+    host = build_plugin_host(entry_points=False, plugins=(("audit-engines", engines),
+                                                          ("shared", _DistributedTransports())))
+    bus = configure_bus(config, host=host)
+    assert set(engines.contexts) == started
+    assert asyncio.run(bus.publish("envsync.drift", {})).status == "delivered"

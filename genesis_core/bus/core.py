@@ -49,7 +49,7 @@ log = logging.getLogger("genesis.bus")
 BLOCKED_TOPIC = "genesis.blocked"
 MASK = "<masked>"
 #: ``[bus]`` keys the core reads; a transport factory may accept more of its own.
-BUS_KEYS = frozenset({"transport", "state_dir", "handler_timeout", "max_attempts", "source"})
+BUS_KEYS = frozenset({"transport", "state_dir", "handler_timeout", "max_attempts", "source", "local_engines"})
 
 Target = SubscriptionHandle | Handler | str | int
 

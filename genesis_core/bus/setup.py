@@ -68,6 +68,9 @@ def configure_bus(config: Config, *, host: HostLike, role: str | None = None,
 
         secret_policy = policy_from_config(config, state_dir)
     transport = kind.factory(table, state_dir)
+    # With a distributed transport the engines run in `genesis worker`; a publisher starts them
+    # too only when asked, so a webhook or a heal does not happen once per process.
+    local_engines = table.bool("local_engines", not getattr(transport, "distributed", False))
     source = table.str("source", None) or f"urn:genesis:{config.project_dir.name or 'project'}"
     bus = GenesisBus(
         transport,
@@ -79,7 +82,7 @@ def configure_bus(config: Config, *, host: HostLike, role: str | None = None,
         max_attempts=max_attempts,
     )
     try:
-        if start_engines:
+        if start_engines and local_engines:
             start_engines_on(bus, config, host, secret_policy)
     except BaseException:
         bus.close()
