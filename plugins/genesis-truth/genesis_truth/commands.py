@@ -172,6 +172,8 @@ def _run_show(args: argparse.Namespace, ctx: CommandContext) -> int:
         return EXIT_OK
     if not rows:
         ctx.print("no entries" + (f" matching {args.topic}" if args.topic else ""))
+    else:
+        ctx.print(f"{'leaf':>6} {'seq':>8}  {'recorded at':<24}  {'topic':<24} payload")
     for data in rows:
         ctx.print(f"{data['leaf_index']:>6} {data['event_id']:>8}  {data['timestamp']}  "
                   f"{data['topic']:<24} {_summary(data['payload'])}")

@@ -95,11 +95,11 @@ def test_export_key_creates_the_key_with_mode_0600(tmp_path: Path, monkeypatch: 
 def test_show(project: Path) -> None:
     run = ledger_cli("show")
     assert run.code == 0
-    lines = run.out.strip().splitlines()
-    assert len(lines) == 6
+    header, *lines = run.out.strip().splitlines()
+    assert header.split()[:3] == ["leaf", "seq", "recorded"] and len(lines) == 6
     assert "1040" in lines[0] and "envsync.commit" in lines[0]
     run = ledger_cli("show", "--topic", "envsync.drift", "--limit", "2")
-    assert [line.split()[1] for line in run.out.strip().splitlines()] == ["1043", "1045"]
+    assert [line.split()[1] for line in run.out.strip().splitlines()[1:]] == ["1043", "1045"]
     rows = json.loads(ledger_cli("show", "--json", "--topic", "envsync.*", "--limit", "3").out)
     assert [r["event_id"] for r in rows] == [1043, 1044, 1045]
     assert ledger_cli("show", "--topic", "autonomy.>").out.strip() == "no entries matching autonomy.>"
