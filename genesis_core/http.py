@@ -140,11 +140,22 @@ def _short_detail(response: httpx.Response, content: bytes | None = None) -> str
         for field in ("message", "error", "error_description", "detail"):
             value = body.get(field)
             if isinstance(value, str) and value:
-                text = " ".join(value.split())
-                return text[:160]
+                return " ".join(value.split())
             if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return " ".join(value["message"].split())[:160]
+                return " ".join(value["message"].split())
     return ""
+
+
+def _header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
+    """Return the credential parts of request headers (the token after ``Bearer``/``token``, API keys)."""
+    found: list[str] = []
+    for name, value in (headers or {}).items():
+        if name.lower() in ("authorization", "x-api-key", "api-key", "private-token"):
+            found.append(value)
+            _scheme, _, credential = value.partition(" ")
+            if credential:
+                found.append(credential)
+    return tuple(found)
 
 
 def _sent_strings(value: Any) -> list[str]:
@@ -158,24 +169,50 @@ def _sent_strings(value: Any) -> list[str]:
     return []
 
 
-def scrub_detail(detail: str, sent: Any = None) -> str:
-    """Return a platform's error message with echoed request values and credential-like words hidden."""
+DETAIL_LIMIT = 160
+
+
+def _echoes(word: str, sent: list[str]) -> bool:
+    """Return whether ``word`` repeats part of a sent string (4+ characters whole, or any 6 in a row)."""
+    lowered = word.lower()
+    for text in sent:
+        if len(lowered) >= 4 and lowered in text:
+            return True
+        if len(text) >= 6 and any(lowered[i:i + 6] in text for i in range(len(lowered) - 5)):
+            return True
+    return False
+
+
+def scrub_detail(detail: str, sent: Any = None, secrets: tuple[str, ...] = ()) -> str:
+    """Return a platform's error message with echoed request values, ``secrets`` and credential-like words hidden.
+
+    A word is hidden when it repeats four or more characters of something sent, or any six
+    in a row (case-insensitive), or looks like a credential. Scrubbing happens on the whole
+    message; callers truncate afterwards, so a cut can never leave half of a secret behind.
+    """
     from .secrets import looks_like_credential
 
-    for text in sorted(_sent_strings(sent), key=len, reverse=True):
-        detail = detail.replace(text, "<hidden>")
-        flat = " ".join(text.split())
-        if flat and flat != text:
-            detail = detail.replace(flat, "<hidden>")
-    return " ".join("<hidden>" if looks_like_credential(word.strip("'\",.;:()[]{}")) else word
-                    for word in detail.split(" "))
+    sent_lower = [text.lower() for text in (*_sent_strings(sent), *secrets) if len(text) >= 4]
+    words = []
+    for word in detail.split(" "):
+        bare = word.strip("'\"`,.;:()[]{}<>")
+        if bare and (_echoes(bare, sent_lower) or looks_like_credential(bare)):
+            word = "<hidden>"
+        words.append(word)
+    return " ".join(words)
 
 
 def status_error(endpoint: Endpoint, response: httpx.Response, content: bytes | None = None,
-                 sent: Any = None, *, rate_limited: bool = False) -> PlatformError:
-    """Return the ``PlatformError`` for an unexpected HTTP status, saying what to check."""
+                 sent: Any = None, *, rate_limited: bool = False, secrets: tuple[str, ...] = ()) -> PlatformError:
+    """Return the ``PlatformError`` for an unexpected HTTP status, saying what to check.
+
+    The platform's own message is scrubbed of what was sent (a write's error may echo the
+    value, whole or in part), of ``secrets`` and of anything credential-like, then cut.
+    """
     status = response.status_code
-    detail = scrub_detail(_short_detail(response, content), sent)
+    detail = scrub_detail(_short_detail(response, content), sent, secrets)
+    if len(detail) > DETAIL_LIMIT:
+        detail = detail[:DETAIL_LIMIT - 1].rstrip() + "…"
     suffix = f" ({detail})" if detail else ""
     target = f" {endpoint.target}" if endpoint.target else ""
     cred = endpoint.credential_env or "the API token"
@@ -252,6 +289,7 @@ async def request(
     """
     retry = retry or RetryPolicy()
     last_error: PlatformError | None = None
+    secrets = _header_secrets(headers)
     for attempt in range(1, retry.attempts + 1):
         extra = {"timeout": timeout} if timeout is not None else {}
         req = client.build_request(method, url, headers=headers, params=params, json=json_body, **extra)
@@ -283,7 +321,8 @@ async def request(
             await response.aclose()
         wait = rate_limit_wait(response)
         if wait is not None:
-            last_error = status_error(endpoint, response, error_body, json_body, rate_limited=True)
+            last_error = status_error(endpoint, response, error_body, json_body, rate_limited=True,
+                                      secrets=secrets)
             if wait > retry.max_rate_limit_wait:
                 raise PlatformError(endpoint.platform,
                                     f"rate limited (HTTP {response.status_code}): the limit resets in "
@@ -294,11 +333,11 @@ async def request(
                 continue
             raise last_error
         if response.status_code >= 500:
-            last_error = status_error(endpoint, response, error_body, json_body)
+            last_error = status_error(endpoint, response, error_body, json_body, secrets=secrets)
             if attempt < retry.attempts:
                 await sleep(retry.backoff(attempt))
                 continue
-        raise status_error(endpoint, response, error_body, json_body)
+        raise status_error(endpoint, response, error_body, json_body, secrets=secrets)
     assert last_error is not None  # the loop always returns or raises
     raise last_error
 

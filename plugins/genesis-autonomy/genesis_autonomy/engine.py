@@ -145,6 +145,12 @@ class AutonomyEngine:
         plan = prepared.plan
         if not plan.has_writes:
             return NOTHING
+        # The event's numbers are only a trigger: the threshold is checked again on what would
+        # really be written, so a stale, replayed or forged event cannot unlock a large heal.
+        alert = assess(plan.write_count, 0, self.settings.thresholds)
+        if alert is not None:
+            await self._alert(alert, event_id)
+            return ALERTED
         heal_id = new_heal_id()
         payload = planned_payload(plan, heal_id=heal_id, trigger="auto", source_event=event_id)
         await self._publish(PLANNED, payload)

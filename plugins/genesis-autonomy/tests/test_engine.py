@@ -69,6 +69,16 @@ def test_too_much_drift_alerts_instead_of_healing_until_a_person_applies(project
     assert project.run("sync")[0] == 0
 
 
+def test_a_drift_event_understating_the_drift_cannot_unlock_a_large_heal(project, rig, fake_clock) -> None:
+    project.write_config(HEALER.replace("alert_threshold = 50", "alert_threshold = 3"), HEALER_ROLE)
+    r = rig(project.config, fake_clock)
+    event = r.append_drift(fake_clock.now, drift_count=0, platforms=ALL_OK)  # says 0; 11 are real
+    assert r.handle(event) == "alerted"
+    assert _no_writes(project)
+    [alert] = r.events("autonomy.alert")
+    assert alert["reason"] == "drift_count" and alert["drift_count"] > 3
+
+
 def test_the_handler_is_idempotent_on_the_event_id(project, rig, fake_clock) -> None:
     project.write_config(HEALER, HEALER_ROLE)
     r = rig(project.config, fake_clock)
