@@ -156,6 +156,22 @@ class Config:
         return (self.project_dir / ".genesis").resolve()
 
 
+def ensure_state_dir(path: Path) -> Path:
+    """Create the state directory if needed and return it; a ``ConfigError`` when it cannot be one."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError("the state directory is a file, not a directory "
+                          "(check GENESIS_HOME or [bus] state_dir)", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the state directory ({exc.strerror or type(exc).__name__}; "
+                          "check GENESIS_HOME or [bus] state_dir)", file=str(path)) from None
+    if not path.is_dir():
+        raise ConfigError("the state directory is not a directory (check GENESIS_HOME or [bus] state_dir)",
+                          file=str(path))
+    return path
+
+
 def _load_toml(path: Path) -> dict[str, Any]:
     if sys.version_info >= (3, 11):
         import tomllib
@@ -168,6 +184,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
 
 
 def find_config(start: Path | None = None) -> Path | None:

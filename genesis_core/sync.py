@@ -93,8 +93,10 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
         raise ConfigError("no platforms configured: add [platforms.NAME] tables "
                           "(run `genesis init` to write a starter config)", file=where)
     names = list(tables)
-    if only:
+    if only is not None:
         wanted = [n.strip() for n in only if n.strip()]
+        if not wanted:
+            raise UsageError("--only: name at least one platform")
         unknown = [n for n in wanted if n not in tables]
         if unknown:
             raise UsageError(f"--only: unknown platform {', '.join(unknown)} "
@@ -111,13 +113,29 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
         kind_name = table.str("kind", name)
         kind = kinds.get(kind_name)
         if kind is None:
-            hint = f"; install it with `pip install genesis-{kind_name}`" if kind_name not in ("dotenv",) else ""
-            raise table.error("kind", f"unknown platform kind {kind_name!r} "
-                                      f"(installed: {', '.join(sorted(kinds)) or 'none'}){hint}")
+            raise table.error("kind", unknown_kind_message(kind_name, kinds))
         for key in ("include", "exclude"):
             check_patterns(table, key)
         adapters.append(kind.factory(InstanceConfig(name, kind_name, table, config.project_dir)))
     return adapters
+
+
+#: Platform kinds this project publishes as plugins (only these are suggested for ``pip install``).
+OFFICIAL_KINDS = ("render", "netlify", "github", "vercel")
+
+
+def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any]) -> str:
+    """Return what to say about an unknown platform kind: a near miss, or which plugin to install."""
+    import difflib
+
+    installed = ", ".join(sorted(kinds)) or "none"
+    close = difflib.get_close_matches(kind_name, [*kinds, *OFFICIAL_KINDS], n=1, cutoff=0.75)
+    if close and close[0] != kind_name:
+        return f"unknown platform kind {kind_name!r}: did you mean {close[0]!r}? (installed: {installed})"
+    if kind_name in OFFICIAL_KINDS:
+        return (f"platform kind {kind_name!r} is not installed (installed: {installed}); "
+                f"install the genesis-{kind_name} plugin")
+    return f"unknown platform kind {kind_name!r} (installed: {installed})"
 
 
 def check_patterns(table: Any, key: str) -> tuple[str, ...]:
@@ -131,6 +149,11 @@ def check_patterns(table: Any, key: str) -> tuple[str, ...]:
         except ValueError as exc:
             raise table.error(f"{key}[{i}]", f"invalid pattern {pattern!r}: {exc}") from None
     return patterns
+
+
+def usable_key(key: str) -> bool:
+    """Return whether ``key`` can be shown and written safely: printable, no whitespace, not empty."""
+    return bool(key) and key.isprintable() and not any(ch.isspace() for ch in key)
 
 
 Progress = Callable[[str, PlatformStatus], None]
@@ -149,6 +172,10 @@ async def fetch_all(adapters: Iterable[PlatformAdapter], env: Mapping[str, str],
             snapshot = await adapter.fetch(ctx)
             if not isinstance(snapshot, Snapshot):
                 raise PlatformError(adapter.name, f"adapter returned {type(snapshot).__name__}, not a Snapshot")
+            unusable = sum(1 for key in snapshot.variables if not usable_key(key))
+            if unusable:  # such a name could rewrite another line of a file or a terminal
+                raise PlatformError(adapter.name, f"{unusable} variable name(s) are empty or contain spaces or "
+                                                  "control characters (not shown)")
         except PlatformError as exc:
             status = PlatformStatus(adapter.name, adapter.kind, False, 0,
                                     time.perf_counter() - started, exc.reason)

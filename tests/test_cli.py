@@ -157,3 +157,32 @@ def test_help_lists_every_command(run_cli) -> None:
     with pytest.raises(SystemExit) as exc:
         run_cli("--help")
     assert exc.value.code == 0
+
+
+def test_doctor_flags_placeholders_left_by_init(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("init", "dotenv:other")[0] == 0
+    text = (tmp_path / "genesis.toml").read_text().replace('paths = [".env"]', 'path = "REPLACE_ME.env"', 1)
+    (tmp_path / "genesis.toml").write_text(text)
+    code, out, _ = run_cli("doctor", "--offline")
+    assert code == 2 and "FAIL  platforms.local.path still holds the placeholder" in out
+
+
+def test_token_env_must_name_a_variable(tmp_path: Path) -> None:
+    from genesis_core.config import Table
+    from genesis_core.errors import ConfigError
+    from genesis_core.platforms.http_adapter import HttpPlatformAdapter
+    from genesis_core.platforms.model import InstanceConfig
+
+    class Probe(HttpPlatformAdapter):
+        kind = "probe"
+        default_base_url = "https://api.example"
+
+        async def fetch(self, ctx):  # pragma: no cover - never called
+            raise NotImplementedError
+
+    token = "rnd_AbCdEfGhIjKlMnOpQrStUv"
+    with pytest.raises(ConfigError) as err:
+        Probe(InstanceConfig("p", "probe", Table({"token_env": token}, "g.toml", "platforms.p"), tmp_path))
+    assert "platforms.p.token_env: expected the NAME of an environment variable" in str(err.value)
+    assert token not in str(err.value)

@@ -66,3 +66,21 @@ def test_repr_never_shows_values(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("TOKEN=canary-5f2b9c\n")
     snap = fetch(adapter(tmp_path))
     assert "canary-5f2b9c" not in repr(snap) and "canary-5f2b9c" not in repr(snap.variables)
+
+
+@pytest.mark.parametrize("line", ["ghp_abcdefghijklmnopqrstuvwxyz0123456789", "postgres://u:pw@h/db", "JUSTAKEY"])
+def test_a_line_without_equals_is_an_error_that_does_not_echo_it(tmp_path: Path, line: str) -> None:
+    (tmp_path / ".env").write_text(f"A=1\n{line}\n")
+    with pytest.raises(PlatformError) as err:
+        fetch(adapter(tmp_path))
+    assert str(err.value) == "local: .env:2: expected KEY=VALUE (the line has no '=')"
+
+
+def test_invalid_names_are_rejected_on_read_and_write(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("9LIVES=1\n")
+    with pytest.raises(PlatformError, match=r"\.env:1: invalid variable name"):
+        fetch(adapter(tmp_path))
+    (tmp_path / ".env").write_text("A=1\n")
+    with pytest.raises(PlatformError, match="refusing to write an invalid variable name"):
+        asyncio.run(adapter(tmp_path).write(FetchContext(env={}), "NEW\nDEBUG", "true", secret=False))
+    assert (tmp_path / ".env").read_text() == "A=1\n"

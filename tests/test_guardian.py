@@ -350,3 +350,18 @@ def test_handler_errors_never_carry_a_secret(tmp_path: Path, caplog: pytest.LogC
     assert CANARY not in caplog.text
     bus.close()
     assert CANARY.encode() not in _stored_bytes(state)
+
+
+def test_a_decision_whose_allowed_is_not_a_bool_cannot_exist_and_a_forged_one_denies() -> None:
+    with pytest.raises(TypeError):
+        Decision("no")  # type: ignore[arg-type]
+
+    class Forged:
+        name = "forged"
+
+        def genesis_check_permission(self, topic: str, event: Any, context: Any) -> Any:
+            decision = Decision.allow("forged")
+            object.__setattr__(decision, "allowed", "yes")  # bypasses the validator
+            return decision
+
+    assert not check(Guardian.of(Forged()), "a.b").allowed

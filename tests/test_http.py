@@ -489,3 +489,15 @@ def test_httpx_log_lines_never_show_a_url_path(caplog) -> None:
         logging.getLogger("httpx").info('HTTP Request: %s %s "%s %d %s"', "POST",
                                         "https://hooks.example/services/SECRETPART", "HTTP/1.1", 200, "OK")
     assert "SECRETPART" not in caplog.text and "https://hooks.example/…" in caplog.text
+
+
+def test_partial_and_case_changed_echoes_of_a_sent_value_are_hidden_before_the_cut() -> None:
+    from genesis_core.http import DETAIL_LIMIT, scrub_detail
+
+    value = "correct horse battery staple is my long passphrase for the production database"
+    detail = "value rejected: got: " + " ".join(value.split()[:3]).upper() + " " + "x" * 300
+    scrubbed = scrub_detail(detail, {"value": value})
+    assert "CORRECT" not in scrubbed and "HORSE" not in scrubbed and "BATTERY" not in scrubbed
+    assert scrub_detail("rejected Zq9-hunter", {"value": "Zq9-hunter2-correct"}) == "rejected <hidden>"
+    assert scrub_detail("bad token Sh0rtTok3n99", None, ("Bearer Sh0rtTok3n99", "Sh0rtTok3n99")) == "bad token <hidden>"
+    assert DETAIL_LIMIT == 160

@@ -204,7 +204,8 @@ def test_config_errors_are_one_line_exit_2(tmp_path: Path, run_cli) -> None:
     code, out, err = run_cli("--config", str(cfg), "sync")
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert f"{cfg}: platforms.web.kind: unknown platform kind 'renderr'" in err
+    assert f"{cfg}: platforms.web.kind: unknown platform kind 'renderr': did you mean 'render'?" in err
+    assert "pip install" not in err
     code, _, err = run_cli("--config", str(tmp_path / "missing.toml"), "sync")
     assert code == 2 and "missing.toml: file not found" in err
 
@@ -222,3 +223,29 @@ def test_no_platforms_configured(tmp_path: Path, run_cli) -> None:
 ])
 def test_initiated_by(env, expected) -> None:
     assert initiated_by(env) == expected
+
+
+KEY_KIND = """
+from genesis_core import hookimpl
+from genesis_core.platforms.model import PlatformAdapter, PlatformKind, Snapshot, Variable
+
+class OddKeys(PlatformAdapter):
+    kind = "oddkeys"
+    async def fetch(self, ctx):
+        key = "NEW\\nDEBUG"
+        return Snapshot(self.name, self.kind, {key: Variable(key, "true"), "A": Variable("A", "1")})
+
+@hookimpl
+def genesis_register_platforms(register):
+    register(PlatformKind(name="oddkeys", factory=OddKeys))
+"""
+
+
+def test_a_platform_returning_unusable_key_names_is_an_error(tmp_path: Path, run_cli, fake_dist) -> None:
+    fake_dist("genesis-oddkeys", {"oddkeys": "oddkeys_mod"}, {"oddkeys_mod": KEY_KIND})
+    cfg = project(tmp_path, '[platforms.local]\nkind = "dotenv"\n[platforms.odd]\nkind = "oddkeys"\n',
+                  {".env": "A=1\n"})
+    code, out, err = run_cli("--config", str(cfg), "sync")
+    assert code == 2
+    assert "odd: 1 variable name(s) are empty or contain spaces or control characters (not shown)" in err
+    assert "NEW" not in out + err

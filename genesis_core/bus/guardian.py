@@ -43,7 +43,7 @@ _CI_TOPICS = ("envsync.>", "blueprint.>", "steward.>", "truth.>", "cascade.>",
 class Decision:
     """One answer of a permission hook: allowed or not, why, and by whom."""
 
-    allowed: bool
+    allowed: bool = attrs.field(validator=attrs.validators.instance_of(bool))
     reason: str = ""
     by: str = ""
 
@@ -111,14 +111,12 @@ class Guardian:
                 result = await self._resolve(name, result)
             if result is None:
                 continue
-            if result.allowed:
+            if result.allowed is True:
                 if allowed is None:
                     allowed = result if result.by else attrs.evolve(result, by=name)
-            else:
-                if not result.by or not result.reason:
-                    result = attrs.evolve(result, by=result.by or name,
-                                          reason=result.reason or f"denied by {name}")
-                denials.append(result)
+            else:  # anything but a real True denies; rebuilt so a forged value never leaves
+                denials.append(Decision(False, str(result.reason or f"denied by {name}"),
+                                        str(result.by or name)))
         if denials:
             if len(denials) == 1:
                 return denials[0]

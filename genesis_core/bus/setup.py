@@ -61,8 +61,9 @@ def configure_bus(config: Config, *, host: HostLike, role: str | None = None,
         known = ", ".join(sorted(kinds)) or "none installed"
         raise table.error("transport", f"unknown transport {kind_name!r} (known: {known})")
     policy = DefaultPolicy.from_config(config)
-    state_dir = config.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
+    from ..config import ensure_state_dir
+
+    state_dir = ensure_state_dir(config.state_dir)
     if secret_policy is _UNSET:
         from ..secrets import policy_from_config
 

@@ -28,6 +28,14 @@ class _Report:
         self.ctx.print(f"  FAIL  {text}\n        fix: {fix}")
 
 
+def _is_placeholder(value: str) -> bool:
+    return "REPLACE_ME" in value or value == "OWNER/REPO"
+
+
+def _is_network_error(error: str) -> bool:
+    return any(part in error for part in ("could not connect", "timed out", "network error"))
+
+
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
     import tempfile
@@ -74,6 +82,10 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     except GenesisError as exc:
         report.bad(str(exc), "correct the [platforms.*] tables")
         return 2
+    placeholders = [f"platforms.{name}.{key}" for name, table in config.platforms().items()
+                    for key, value in table.items() if isinstance(value, str) and _is_placeholder(value)]
+    for where in placeholders:
+        report.bad(f"{where} still holds the placeholder `genesis init` wrote", "replace it with the real value")
     reachable: list[Any] = []
     for adapter in adapters:
         env_name = getattr(adapter, "token_env", None) or type(adapter).credential_env
@@ -92,6 +104,9 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
                 report.ok(f"{name}: read {status.keys} key(s) in {status.seconds:.2f}s")
             elif type(by_name[name]).credential_env is None:
                 report.bad(f"{name}: {status.error}", f"check the paths in [platforms.{name}]")
+            elif _is_network_error(status.error or ""):
+                report.bad(f"{name}: {status.error}",
+                           f"check the network, a proxy, and base_url in [platforms.{name}]")
             else:
                 report.bad(f"{name}: {status.error}",
                            f"check the identifiers in [platforms.{name}] and what the token may access")

@@ -23,7 +23,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from ..demo.app_data import drifted_app
-    from ..demo.emulators import running_emulators
+    from ..demo.emulators import DEMO_IDS, running_emulators
 
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
@@ -37,6 +37,13 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
             for running in emulators.values():
                 ctx.print(f"  {running.kind:<8} base_url = \"{running.base_url}\"   "
                           f"export {running.token_env}={running.token}")
+            ctx.print("")
+            ctx.print("Tables for your genesis.toml (the demo app's ids):")
+            for running in emulators.values():
+                ctx.print(f"[platforms.{running.kind}]")
+                for key, value in DEMO_IDS[running.kind].items():
+                    ctx.print(f'{key} = "{value}"')
+                ctx.print(f'base_url = "{running.base_url}"')
             ctx.stdout.flush()
             try:
                 stop.wait(args.seconds)

@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from ..errors import GenesisError
 from .commands import Command
 from .context import CommandContext
 
@@ -78,8 +79,11 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         if args.output == "-":
             count = bus.export_jsonl(sys.stdout, topic=args.topic)
         else:
-            with open(args.output, "w", encoding="utf-8") as fh:
-                count = bus.export_jsonl(fh, topic=args.topic)
+            try:
+                with open(args.output, "w", encoding="utf-8") as fh:
+                    count = bus.export_jsonl(fh, topic=args.topic)
+            except OSError as exc:
+                raise GenesisError(f"{args.output}: cannot write ({exc.strerror or type(exc).__name__})") from None
             ctx.error(f"exported {count} event(s) to {args.output}")
         return 0
     if action == "dead-letters":

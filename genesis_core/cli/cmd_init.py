@@ -62,8 +62,9 @@ def render_config(requested: list[str], kinds: dict[str, Any]) -> tuple[str, lis
         kind_name, _, name = item.partition(":")
         name = name or kind_name
         if kind_name not in kinds:
-            raise UsageError(f"unknown platform kind {kind_name!r} (installed: {', '.join(sorted(kinds))}); "
-                             f"install it with `pip install genesis-{kind_name}`")
+            from ..sync import unknown_kind_message
+
+            raise UsageError(unknown_kind_message(kind_name, kinds))
         try:
             validate_instance_name(name)
         except ValueError as exc:

@@ -21,8 +21,10 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
     try:
         payload = json.loads(args.data)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise UsageError(f"--data is not valid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise UsageError("--data is nested too deeply") from None
     if not isinstance(payload, dict):
         raise UsageError("--data must be a JSON object")
     result = asyncio.run(ctx.bus.publish(args.topic, payload, role=ctx.role))

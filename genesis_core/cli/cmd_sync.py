@@ -29,8 +29,12 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from ..sync import run_sync
 
     fmt = "json" if args.json else (args.format or "table")
-    only = [n for n in args.only.split(",")] if args.only else None
+    only = args.only.split(",") if args.only is not None else None
     config = ctx.config
+    if not config.platforms():  # before anything is written to a state dir
+        from ..sync import build_adapters
+
+        build_adapters(config, ctx.host)
     policy = policy_from_config(config, ctx.state_dir, mask_all=True if args.mask_all else None)
     bus = ctx.bus
     progress = _Progress(ctx) if fmt == "table" and not args.no_progress and ctx.stderr.isatty() else None

@@ -35,9 +35,9 @@ class CommandContext:
     @property
     def state_dir(self) -> Path:
         """Return the state directory, created if needed."""
-        path = self.config.state_dir
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        from ..config import ensure_state_dir
+
+        return ensure_state_dir(self.config.state_dir)
 
     @functools.cached_property
     def host(self) -> PluginHost:

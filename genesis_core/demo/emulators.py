@@ -18,6 +18,13 @@ NETLIFY_ACCOUNT = "acme"
 NETLIFY_SITE = "acme-shop-web"
 GITHUB_REPO = "acme/shop"
 
+#: The identifiers a ``[platforms.KIND]`` table needs to reach the demo app on each emulator.
+DEMO_IDS = {
+    "render": {"service_id": RENDER_SERVICE},
+    "netlify": {"account_id": NETLIFY_ACCOUNT, "site_id": NETLIFY_SITE},
+    "github": {"repository": GITHUB_REPO},
+}
+
 #: kind -> (module, emulator class, distribution)
 EMULATORS = {
     "render": ("genesis_render.emulator", "RenderEmulator", "genesis-render"),

@@ -7,6 +7,7 @@ it cannot parse is an error naming the file and line, never a skipped key.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -15,6 +16,8 @@ from .http_adapter import COMMON_KEYS
 from .model import FetchContext, InstanceConfig, PlatformAdapter, PlatformKind, Snapshot, Variable
 
 DOTENV_KEYS = frozenset({"path", "paths", "optional", "write_to"})
+#: What a variable name in a ``.env`` file may look like (POSIX names, plus ``.`` and ``-``).
+DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 
 
 def parse_dotenv(path: Path, display: str | None = None) -> dict[str, str]:
@@ -30,7 +33,14 @@ def parse_dotenv(path: Path, display: str | None = None) -> dict[str, str]:
                                  "cannot parse this line (expected KEY=VALUE, a comment or a blank line)")
             if binding.key is None:
                 continue
-            values[binding.key] = binding.value if binding.value is not None else ""
+            # A line without "=" (python-dotenv reads it as a bare key) is usually a pasted value,
+            # so the line is never echoed back.
+            if binding.value is None or "=" not in binding.original.string:
+                raise ParseError(shown, binding.original.line, "expected KEY=VALUE (the line has no '=')")
+            if not DOTENV_KEY.fullmatch(binding.key):
+                raise ParseError(shown, binding.original.line,
+                                 "invalid variable name (use letters, digits and _ . -, not starting with a digit)")
+            values[binding.key] = binding.value
     return values
 
 
@@ -91,6 +101,9 @@ class DotenvAdapter(PlatformAdapter):
     async def write(self, ctx: FetchContext, key: str, value: str, *, secret: bool) -> None:
         """Set one key in ``write_to`` (default: the last path), rewriting only that line."""
         from dotenv import set_key
+
+        if not DOTENV_KEY.fullmatch(key):
+            raise PlatformError(self.name, "refusing to write an invalid variable name (not shown)")
 
         def _write() -> None:
             try:

@@ -8,6 +8,7 @@ behave the same on every platform.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -16,8 +17,16 @@ from .model import FetchContext, InstanceConfig, PlatformAdapter
 
 #: Keys the core reads from every ``[platforms.NAME]`` table; adapters must accept them.
 COMMON_KEYS = frozenset({"kind", "include", "exclude"})
+#: What an environment variable name looks like.
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Keys :class:`HttpPlatformAdapter` reads.
 HTTP_KEYS = frozenset({"base_url", "timeout", "retries", "token_env"})
+
+
+def _looks_like_credential(text: str) -> bool:
+    from ..secrets import looks_like_credential
+
+    return looks_like_credential(text)
 
 
 class HttpPlatformAdapter(PlatformAdapter):
@@ -37,6 +46,10 @@ class HttpPlatformAdapter(PlatformAdapter):
         self.timeout: float = table.float("timeout", 30.0, minimum=0.05)
         self.retries: int = table.int("retries", 3, minimum=0)
         self.token_env: str | None = table.str("token_env", self.credential_env)
+        if self.token_env is not None and (not ENV_NAME.fullmatch(self.token_env)
+                                           or _looks_like_credential(self.token_env)):
+            raise table.error("token_env", "expected the NAME of an environment variable (like RENDER_API_KEY), "
+                                           "not a token; the value is not shown")
 
     def token(self, ctx: FetchContext) -> str:
         """Return the API token from the environment; raise ``PlatformError`` naming the variable."""

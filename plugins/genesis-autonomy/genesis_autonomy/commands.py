@@ -33,11 +33,17 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="write the plan through the platform APIs, then verify every key")
     parser.add_argument("--json", action="store_true", help="print the plan (and results) as JSON")
     parser.add_argument("--only", metavar="NAME,...", help="heal only these target instances")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list every key left alone, one per line")
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    from genesis_core.errors import ConfigError
+
     from .settings import settings_from_config
 
+    if ctx.config.source is None:
+        raise ConfigError("no genesis.toml (or [tool.genesis] in pyproject.toml) found here or above; "
+                          "run `genesis init` first")
     settings = settings_from_config(ctx.config)
     settings.require_reference()
     return asyncio.run(_heal(args, ctx, settings))
@@ -77,8 +83,9 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plan: HealPlan
     if args.json:
         ctx.print_json({"plan": plan.to_dict(), "applied": False})
     else:
-        _print_plan(ctx, plan)
-        _print_breaker(ctx, breaker)
+        _print_plan(ctx, plan, verbose=args.verbose)
+        if ctx.config.engine("autonomy").bool("auto_heal", False):
+            _print_breaker(ctx, breaker)
         if plan.has_writes:
             ctx.print(f"{plan.write_count} write(s) planned; run `genesis heal --apply` to write them.")
         else:
@@ -106,7 +113,7 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepar
         if args.json:
             ctx.print_json({"plan": plan.to_dict(), "applied": True, "result": None})
         else:
-            _print_plan(ctx, plan)
+            _print_plan(ctx, plan, verbose=args.verbose)
             ctx.print("Nothing to write.")
         return EXIT_OK
     heal_id = new_heal_id()
@@ -124,7 +131,7 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepar
     if args.json:
         ctx.print_json({"plan": plan.to_dict(), "applied": True, "result": result.to_dict()})
     else:
-        _print_plan(ctx, plan)
+        _print_plan(ctx, plan, verbose=args.verbose)
         _print_result(ctx, result)
     return EXIT_OK if result.ok else EXIT_WORK
 
@@ -135,8 +142,16 @@ def _quote(text: str | None) -> str:
     return json.dumps(text, ensure_ascii=False) if text is not None else "-"
 
 
-def _print_plan(ctx: CommandContext, plan: HealPlan) -> None:
-    """Print the plan, values as the secret policy shows them."""
+LISTED_KEYS = 8
+
+
+def _keys(keys: list[str]) -> str:
+    shown = ", ".join(keys[:LISTED_KEYS])
+    return shown + (f" and {len(keys) - LISTED_KEYS} more" if len(keys) > LISTED_KEYS else "")
+
+
+def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -> None:
+    """Print the plan, values as the secret policy shows them; keys left alone grouped by reason."""
     ctx.print(f"Heal plan: reference {plan.reference}, {len(plan.targets)} target(s)"
               + ("" if plan.overwrite_conflicts else ", conflicts kept (overwrite_conflicts = false)"))
     for target in plan.targets:
@@ -153,8 +168,15 @@ def _print_plan(ctx: CommandContext, plan: HealPlan) -> None:
                       + ("  [secret]" if write.secret else ""))
         for skipped in target.cannot_heal:
             ctx.print(f"    ! {skipped.key}: cannot heal: {skipped.reason}")
+        if verbose:
+            for skipped in target.left_alone:
+                ctx.print(f"    = {skipped.key}: left alone: {skipped.reason}")
+            continue
+        by_reason: dict[str, list[str]] = {}
         for skipped in target.left_alone:
-            ctx.print(f"    = {skipped.key}: left alone: {skipped.reason}")
+            by_reason.setdefault(skipped.reason, []).append(skipped.key)
+        for reason, keys in by_reason.items():
+            ctx.print(f"    = {len(keys)} left alone ({reason}): {_keys(keys)}")
 
 
 _MARKS = {"verified": "✓", "unverifiable": "✓", "failed": "✗", "skipped": "-"}

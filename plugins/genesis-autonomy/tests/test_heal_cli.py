@@ -173,16 +173,18 @@ def test_keys_missing_in_the_reference_are_left_alone(project) -> None:
     project.render.set_env(project.service_id, {**project.local, "RENDER_ONLY": "1"})
     code, out, _ = project.run("heal", "--apply", "--only", "render")
     assert code == 0
-    assert "= RENDER_ONLY: left alone: extra in render, not in the reference (local); never deleted" in out
+    assert "= 1 left alone (extra in render, not in the reference (local); never deleted): RENDER_ONLY" in out
     assert project.render.env(project.service_id)["RENDER_ONLY"] == "1"
     assert not [r for r in project.render.requests if r.method == "DELETE"]
+    code, out, _ = project.run("heal", "--verbose", "--only", "render")
+    assert "= RENDER_ONLY: left alone: extra in render, not in the reference (local); never deleted" in out
 
 
 def test_conflicts_are_kept_unless_overwrite_conflicts(project) -> None:
     project.write_config('reference = "local"')
     code, out, _ = project.run("heal", "--apply", "--only", "render")
     assert code == 0
-    assert "= DEBUG: left alone: conflicting value kept (overwrite_conflicts = false)" in out
+    assert "= 1 left alone (conflicting value kept (overwrite_conflicts = false)): DEBUG" in out
     assert project.render.env(project.service_id)["DEBUG"] == "true"
 
 

@@ -150,6 +150,7 @@ def test_a_manual_reset_restarts_the_frequency_count(tmp_path, rig, fake_clock) 
 
 
 def test_the_heal_command_resets_a_tripped_breaker(project) -> None:
+    project.write_config('reference = "local"\noverwrite_conflicts = true\nauto_heal = true')
     breaker = CircuitBreaker(project.home, Thresholds())
     breaker.trip(Alert("frequency", "drift detected 9 times", 2, 9, HOUR))
     code, out, _ = project.run("heal")

@@ -10,6 +10,8 @@ sets, and the rate-limit headers must match.
 
 from __future__ import annotations
 
+import os
+
 import ast
 import base64
 import json
@@ -82,7 +84,10 @@ def actions_records(path: Path) -> list[Record]:
 
 
 def test_reference_files_are_present_and_parse() -> None:
-    assert REFERENCE is not None, "shared/reference/github not found next to the repository"
+    if REFERENCE is None:
+        if os.environ.get("CI"):
+            pytest.fail("shared/reference/github must be next to the repository in CI")
+        pytest.skip("shared/reference/github not found next to the repository (CI always has it)")
     assert len(FILES) >= 10
     methods = {r.method for f in FILES for r in actions_records(f)}
     assert methods == {"GET", "PUT", "POST", "PATCH", "DELETE"}

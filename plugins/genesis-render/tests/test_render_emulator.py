@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +22,9 @@ SERVICE_CASSETTE = REFERENCE / "webservice_env_var_cassette.yaml"
 GROUP_CASSETTE = REFERENCE / "envgroup_env_group_cassette.yaml"
 RATE_HEADERS = ("Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset")
 
-needs_reference = pytest.mark.skipif(not SERVICE_CASSETTE.is_file() or not GROUP_CASSETTE.is_file(),
-                                     reason=f"recorded Render traffic not found in {REFERENCE}")
+needs_reference = pytest.mark.skipif(
+    not os.environ.get("CI") and (not SERVICE_CASSETTE.is_file() or not GROUP_CASSETTE.is_file()),
+    reason=f"recorded Render traffic not found in {REFERENCE} (CI always has it)")
 
 
 def interactions(path: Path, *, path_contains: str) -> list[dict[str, Any]]:

@@ -97,11 +97,18 @@ def _read_json(path: str, what: str) -> Any:
         line = getattr(exc, "lineno", None)
         where = f"{path}:{line}" if line else path
         raise LedgerError(f"{where}: {what} is not valid JSON") from None
+    except RecursionError:
+        raise LedgerError(f"{path}: {what} is nested too deeply") from None
 
 
 def _emit_json(ctx: CommandContext, data: Any, output: str | None) -> None:
     if output:
-        Path(output).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        from .errors import LedgerError
+
+        try:
+            Path(output).write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise LedgerError(f"{output}: cannot write ({exc.strerror or type(exc).__name__})") from None
         ctx.print(f"wrote {output}")
     else:
         ctx.print_json(data)
@@ -268,6 +275,10 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         return _ACTIONS[args.ledger_command](args, ctx)
     except GenesisError as exc:
         ctx.error(str(exc))
+        return EXIT_ERROR
+    except OSError as exc:  # the ledger or a file named on the command line is not what it should be
+        where = f"{exc.filename}: " if exc.filename else ""
+        ctx.error(f"{where}{exc.strerror or type(exc).__name__}")
         return EXIT_ERROR
 
 

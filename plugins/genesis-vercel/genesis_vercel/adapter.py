@@ -243,6 +243,8 @@ class VercelAdapter(HttpPlatformAdapter):
             first = failed[0] if isinstance(failed, list) else None
             if isinstance(first, dict) and isinstance(first.get("error"), dict):
                 code = str(first["error"].get("code") or "")
+            if not re.fullmatch(r"[A-Za-z_]{1,40}", code):  # an error code, never anything echoed
+                code = ""
             raise PlatformError(self.name, f"Vercel did not write {key} ({code or 'unknown error'})")
 
     async def _patch_targets(self, ctx: FetchContext, entry_id: str, targets: list[str]) -> None:
