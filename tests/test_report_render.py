@@ -52,7 +52,7 @@ def test_markdown_report_of_the_seed_drift() -> None:
     assert "- `github` lacks 2: `AUTO_DIAGNOSE`, `CORS_ALLOW_ALL`" in lines
     assert "| Key | `render` | `netlify` | `github` |" in lines
     assert "| `DEBUG` | `false` | `true` | `<secret>` |" in lines
-    assert lines[-1] == ("<sub>Genesis Steward · event \\#1041 · verified 2025-10-11T22:43:00Z · "
+    assert lines[-1] == ("<sub>Genesis · event \\#1041 · verified 2025-10-11T22:43:00Z · "
                          "45 keys in total</sub>")
 
 
@@ -60,7 +60,7 @@ def test_markdown_of_a_minimal_payload() -> None:
     text = render_markdown(build_view({"has_drift": True, "missing_in_github": ["TEST_VAR"]}))
     assert "drift detected, 1 difference across 1 platform" in text
     assert "- `github` lacks 1: `TEST_VAR`" in text
-    assert "event ·" in text
+    assert "<sub>Genesis · verified unknown</sub>" in text
 
 
 def test_markdown_of_parity() -> None:

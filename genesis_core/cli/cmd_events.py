@@ -58,6 +58,8 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
                 ctx.print(json.dumps(envelope.to_cloudevent(), sort_keys=True, default=str))
             return 0
         events = bus.get_event_history(limit=args.limit, topic=args.topic)
+        if events and not args.json:
+            ctx.print(f"{'seq':>6}  {'stored at':<24}  {'topic':<24} payload")
         for event in events:
             ctx.print(json.dumps(event, sort_keys=True, default=str) if args.json else _line(event))
         if not events and not args.json:

@@ -51,6 +51,8 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         ctx.stdout.write(render_markdown(build_view({**outcome.payload, "_genesis_topic": outcome.topic})))
     else:
         render_table(outcome, ctx)
+    if len(outcome.results.statuses) < 2:
+        ctx.error("only one platform was compared, so there is nothing it could differ from")
     if outcome.blocked_reason:
         ctx.error(f"the Guardian blocked {outcome.topic}: {outcome.blocked_reason}")
     for name in outcome.results.failed:

@@ -72,6 +72,15 @@ def _listed(keys: Iterable[str], limit: int, render: Any) -> str:
     return shown
 
 
+def _footer(view: DriftView) -> list[str]:
+    """Return the footer parts: the event (when stored), when it was verified, how many keys."""
+    parts = [f"event #{view.seq}"] if view.seq is not None else []
+    parts.append(f"verified {view.verified_at or view.timestamp or 'unknown'}")
+    if view.total_keys is not None:
+        parts.append(f"{_plural(view.total_keys, 'key')} in total")
+    return parts
+
+
 def render_markdown(view: DriftView) -> str:
     """Return the report as GitHub-flavoured Markdown."""
     icon = "⛔" if view.errors else "⚠️" if view.has_drift else "✅"
@@ -109,11 +118,7 @@ def render_markdown(view: DriftView) -> str:
         lines.append("")
     if not view.has_drift and not view.errors:
         lines += ["Every platform holds the same keys with the same values.", ""]
-    footer = [f"event #{view.seq}" if view.seq is not None else "event",
-              f"verified {view.verified_at or view.timestamp or 'unknown'}"]
-    if view.total_keys is not None:
-        footer.append(f"{_plural(view.total_keys, 'key')} in total")
-    lines.append("<sub>Genesis Steward · " + md_text(" · ".join(footer)) + "</sub>")
+    lines.append("<sub>Genesis · " + md_text(" · ".join(_footer(view))) + "</sub>")
     return "\n".join(lines) + "\n"
 
 
@@ -197,13 +202,9 @@ def render_html(view: DriftView) -> str:
             cells = "".join(f"<td>{_code(shown[n])}</td>" if n in shown else "<td>—</td>" for n in names)
             parts.append(f"<tr><td>{_code(key)}</td>{cells}</tr>")
         parts.append("</tbody></table>")
-    if not view.has_drift:
+    if not view.has_drift and not view.errors:
         parts.append("<p>Every platform holds the same keys with the same values.</p>")
-    footer = [f"event #{view.seq}" if view.seq is not None else "event",
-              f"verified {view.verified_at or view.timestamp or 'unknown'}"]
-    if view.total_keys is not None:
-        footer.append(f"{_plural(view.total_keys, 'key')} in total")
-    parts.append(f"<footer>Genesis Steward · {_h(' · '.join(footer))}</footer></body></html>")
+    parts.append(f"<footer>Genesis · {_h(' · '.join(_footer(view)))}</footer></body></html>")
     return "\n".join(parts) + "\n"
 
 
