@@ -83,6 +83,8 @@ class Table(Mapping[str, Any]):
         value = self._get(key, (int, float), "a number", default)
         if value is not None and not isinstance(value, bool):
             value = float(value)
+            if value != value or value in (float("inf"), float("-inf")):
+                raise self.error(key, "expected a finite number")
             if minimum is not None and value < minimum:
                 raise self.error(key, f"must be at least {minimum}, got {value}")
         return value

@@ -74,6 +74,8 @@ def test_state_dir_defaults_to_project_dot_genesis(tmp_path: Path, monkeypatch: 
     ({"n": "3"}, lambda t: t.int("n"), "t.n: expected an integer, got a string"),
     ({"n": True}, lambda t: t.int("n"), "t.n: expected an integer, got true or false"),
     ({"n": 0}, lambda t: t.int("n", minimum=1), "t.n: must be at least 1, got 0"),
+    ({"f": float("nan")}, lambda t: t.float("f", minimum=0.0), "t.f: expected a finite number"),
+    ({"f": float("inf")}, lambda t: t.float("f"), "t.f: expected a finite number"),
     ({}, lambda t: t.str("s"), "t.s: is required (a string)"),
     ({"l": ["a", 2]}, lambda t: t.str_list("l"), "t.l[1]: expected a string, got an integer"),
     ({"c": "x"}, lambda t: t.choice("c", ("a", "b")), "t.c: expected one of a, b, got 'x'"),
