@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from genesis_core.bus.core import GenesisBus  # noqa: F401  (the bus must exist for sync)
 from genesis_core.sync import initiated_by
 
 CANARY = "sk_live_CANARY9f8e7d6c5b4a3928"

@@ -723,7 +723,6 @@ def build_default_bus() -> GenesisBus:
 
 def get_bus() -> GenesisBus:
     """Return the process bus, building the default one on first use."""
-    global _current, _owned
     bus = _current
     if bus is not None:
         return bus

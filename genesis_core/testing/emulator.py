@@ -270,6 +270,18 @@ class EmulatorServer:
             self._server.server_close()
             self._server = None
 
+    def run_until_interrupted(self, banner: str) -> int:
+        """Start, print ``banner`` (``{url}`` is replaced by the base URL), serve until Ctrl-C; return 0."""
+        self.start()
+        print(banner.replace("{url}", self.base_url), flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+        return 0
+
     def __enter__(self) -> EmulatorServer:
         return self.start()
 

@@ -28,7 +28,6 @@ import itertools
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -576,15 +575,7 @@ def serve(argv: list[str] | None = None) -> int:
             emulator.set_variable(args.repository, name, str(value))
         for name, value in dict(seed.get("secrets", {})).items():
             emulator.set_secret(args.repository, name, str(value))
-    emulator.start()
-    print(f"GitHub emulator for {args.repository} on {emulator.base_url} (Ctrl-C stops)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
-    return 0
+    return emulator.run_until_interrupted(f"GitHub emulator for {args.repository} on {{url}} (Ctrl-C stops)")
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use

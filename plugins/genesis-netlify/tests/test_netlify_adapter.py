@@ -177,7 +177,7 @@ class ScriptedList(NetlifyEmulator):
         super().__init__(**kwargs)
 
     def register_routes(self) -> None:
-        self.route("GET", rf"/api/v1/accounts/[^/]+/env", lambda request, match: Response(200, self.body))
+        self.route("GET", r"/api/v1/accounts/[^/]+/env", lambda request, match: Response(200, self.body))
 
 
 def env_var(key: str = "A", values: Any = None, **extra: Any) -> dict[str, Any]:

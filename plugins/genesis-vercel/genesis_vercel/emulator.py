@@ -37,7 +37,6 @@ import itertools
 import json
 import math
 import re
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -392,15 +391,8 @@ def serve(argv: list[str] | None = None) -> int:
             seed: Mapping[str, Any] = json.load(fh)
         for key, value in seed.items():
             emulator.add_env(pid, key, str(value))
-    emulator.start()
-    print(f"Vercel emulator for project {args.project} ({pid}) on {emulator.base_url} (Ctrl-C stops)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
-    return 0
+    return emulator.run_until_interrupted(
+        f"Vercel emulator for project {args.project} ({pid}) on {{url}} (Ctrl-C stops)")
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
