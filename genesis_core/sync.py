@@ -72,6 +72,8 @@ class SyncOutcome:
     payload: dict[str, Any]
     topic: str
     blocked_reason: str | None = None
+    #: Engine handlers that failed on the result event (kept in the dead-letter store for retry).
+    handler_failures: tuple[Any, ...] = ()
 
 
 def initiated_by(environ: Mapping[str, str] | None = None) -> str:
@@ -267,4 +269,4 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
     blocked = published.reason if published.status != "delivered" else None
     if blocked is not None:
         code = EXIT_ERROR
-    return SyncOutcome(code, results, report, payload, topic, blocked)
+    return SyncOutcome(code, results, report, payload, topic, blocked, tuple(published.failures))

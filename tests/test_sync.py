@@ -248,3 +248,29 @@ def test_a_platform_returning_unusable_key_names_is_an_error(tmp_path: Path, run
     assert code == 2
     assert "odd: 1 variable name(s) are empty or contain spaces or control characters (not shown)" in err
     assert "NEW" not in out + err
+
+
+FAILING_ENGINE = """
+from genesis_core import hookimpl
+from genesis_core.engines import Engine, Subscription
+
+def _boom(event):
+    raise RuntimeError("ledger disk is full")
+
+@hookimpl
+def genesis_register_engines(register):
+    register(Engine("fragile", lambda ctx: [Subscription(("envsync.*",), _boom, "record")]))
+"""
+
+
+def test_an_engine_failing_on_the_result_is_reported_and_kept_for_retry(tmp_path: Path, run_cli,
+                                                                        fake_dist) -> None:
+    fake_dist("genesis-fragile", {"fragile": "fragile_mod"}, {"fragile_mod": FAILING_ENGINE})
+    env = "A=1\n"
+    cfg = project(tmp_path, THREE, {".env": env, ".env.staging": env, ".env.prod": env})
+    code, _, err = run_cli("--config", str(cfg), "sync")
+    assert code == 0  # the comparison itself completed
+    assert "engine handler fragile:record failed on envsync.commit" in err
+    assert "genesis events retry" in err
+    code, out, _ = run_cli("--config", str(cfg), "events", "dead-letters", "--json")
+    assert any(d["subscriber"] == "fragile:record" and d["topic"] == "envsync.commit" for d in json.loads(out))

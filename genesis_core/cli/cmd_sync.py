@@ -57,6 +57,9 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         ctx.error(f"the Guardian blocked {outcome.topic}: {outcome.blocked_reason}")
     for name in outcome.results.failed:
         ctx.error(f"{name}: {outcome.results.statuses[name].error}")
+    for failure in outcome.handler_failures:
+        ctx.error(f"engine handler {failure.subscriber} failed on {outcome.topic}: {failure.error} "
+                  "(kept for retry: `genesis events retry`)")
     return outcome.exit_code
 
 
