@@ -92,18 +92,15 @@ def _checkpoint_reason(checkpoint: object, key: Ed25519PublicKey) -> str | None:
     return None
 
 
-def explain_inclusion_proof(proof: object, public_key: str | bytes | Ed25519PublicKey) -> str | None:
-    """Return why ``proof`` is not a valid inclusion proof under ``public_key``, or ``None`` if it is.
-
-    The public key embedded in the proof is ignored: trust comes only from the
-    key the caller supplies.
-    """
+def _open(proof: object, public_key: str | bytes | Ed25519PublicKey, kind: str
+          ) -> str | tuple[Ed25519PublicKey, dict[str, Any]]:
+    """Return ``(key, checkpoint)`` when ``proof`` is a ``kind`` object with a valid signed checkpoint, else why not."""
     try:
         key = _key(public_key)
     except KeyProblem as exc:
         return str(exc)
-    if not isinstance(proof, dict) or proof.get("type") != INCLUSION_TYPE:
-        return f"not a {INCLUSION_TYPE} object"
+    if not isinstance(proof, dict) or proof.get("type") != kind:
+        return f"not a {kind} object"
     if proof.get("version") != PROOF_VERSION:
         return f"unsupported proof version {proof.get('version')!r}"
     checkpoint = proof.get("checkpoint")
@@ -111,6 +108,19 @@ def explain_inclusion_proof(proof: object, public_key: str | bytes | Ed25519Publ
     if reason:
         return reason
     assert isinstance(checkpoint, dict)
+    return key, checkpoint
+
+
+def explain_inclusion_proof(proof: object, public_key: str | bytes | Ed25519PublicKey) -> str | None:
+    """Return why ``proof`` is not a valid inclusion proof under ``public_key``, or ``None`` if it is.
+
+    The public key embedded in the proof is ignored: trust comes only from the
+    key the caller supplies.
+    """
+    opened = _open(proof, public_key, INCLUSION_TYPE)
+    if isinstance(opened, str):
+        return opened
+    key, checkpoint = opened
     size, index = proof.get("tree_size"), proof.get("leaf_index")
     if size != checkpoint["size"]:
         return "tree_size differs from the checkpoint size"
@@ -143,19 +153,10 @@ def explain_consistency_proof(proof: object, public_key: str | bytes | Ed25519Pu
     ``trusted`` is a checkpoint the caller kept earlier; when given, the
     proof's old tree must be exactly that checkpoint's (size, root).
     """
-    try:
-        key = _key(public_key)
-    except KeyProblem as exc:
-        return str(exc)
-    if not isinstance(proof, dict) or proof.get("type") != CONSISTENCY_TYPE:
-        return f"not a {CONSISTENCY_TYPE} object"
-    if proof.get("version") != PROOF_VERSION:
-        return f"unsupported proof version {proof.get('version')!r}"
-    checkpoint = proof.get("checkpoint")
-    reason = _checkpoint_reason(checkpoint, key)
-    if reason:
-        return reason
-    assert isinstance(checkpoint, dict)
+    opened = _open(proof, public_key, CONSISTENCY_TYPE)
+    if isinstance(opened, str):
+        return opened
+    key, checkpoint = opened
     old_size, old_root = proof.get("old_size"), _hashes([proof.get("old_root")])
     if not isinstance(old_size, int) or isinstance(old_size, bool) or old_root is None:
         return "old_size/old_root are malformed"
