@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -62,37 +62,53 @@ def encode_payload(topic: str, payload: Mapping[str, Any]) -> tuple[str, dict[st
 
 
 _SCALARS = (str, int, bool, type(None))
+_IMMUTABLE_SCALARS = frozenset((int, bool, type(None)))
+
+
+def _check_text(value: str) -> str:
+    """Return ``value`` if it encodes as UTF-8; raise ``TypeError`` for a lone surrogate."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TypeError("lone surrogate") from None
+    return value
 
 
 def _plain_copy(value: Any) -> Any:
     """Return a deep copy of ``value`` if it is plain JSON data with string keys; raise ``TypeError`` if not."""
     kind = type(value)
     if kind is dict:
-        out = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                raise TypeError("non-string key")
-            out[key] = _plain_copy(item)
-        return out
+        return _copy_object(value)
     if kind is list or kind is tuple:
         return [_plain_copy(item) for item in value]
     if kind in _SCALARS:
-        if kind is str:
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise TypeError("lone surrogate") from None
-        return value
+        return _check_text(value) if kind is str else value
     if kind is float and value == value and value not in (float("inf"), float("-inf")):
         return value
     raise TypeError(kind.__name__)
+
+
+def _copy_object(value: dict[Any, Any]) -> dict[str, Any]:
+    """``_plain_copy`` of a dict."""
+    out = value.copy()
+    for key, item in out.items():  # replacing values while iterating is safe
+        if type(key) is not str:
+            raise TypeError("non-string key")
+        item_kind = type(item)
+        if item_kind is str:
+            if not item.isascii():
+                _check_text(item)
+        elif item_kind not in _IMMUTABLE_SCALARS:
+            out[key] = _plain_copy(item)
+    return out
 
 
 def normalise_payload(topic: str, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Return a decoded-JSON copy of ``payload`` (fast path for plain data); raise ``BusError`` if not JSON."""
     if type(payload) is dict:
         try:
-            return _plain_copy(payload)
+            return _copy_object(payload)
         except (TypeError, RecursionError):
             pass  # let the encoder give the precise error (or normalise odd types it accepts)
     return encode_payload(topic, payload)[1]
@@ -117,13 +133,32 @@ _CONTAINERS = (dict, list)
 
 def make_event(envelope: Envelope) -> dict[str, Any]:
     """Return the delivered form of ``envelope``: a fresh copy of the payload plus ``_genesis_*`` keys."""
+    return event_template(envelope)[0]
+
+
+def event_template(envelope: Envelope) -> tuple[dict[str, Any], Callable[[dict[str, Any]], dict[str, Any]]]:
+    """Return ``(event, copy)``: the delivered form of ``envelope`` and how to copy it for one more subscriber.
+
+    ``copy`` is ``dict.copy`` when no payload value is a container (a shallow copy is then a
+    deep one), else ``copy_json``.
+    """
     payload = envelope.payload
-    event = copy_json(payload) if type(payload) is dict else _decode(_ENCODER.encode(dict(payload)))
+    if type(payload) is not dict:
+        payload = _decode(_ENCODER.encode(dict(payload)))
+    event = payload.copy()
+    copy: Callable[[dict[str, Any]], dict[str, Any]] = dict.copy
+    for item in payload.values():
+        if type(item) in _CONTAINERS:  # nested data: copy it deeply, here and per subscriber
+            for key, value in event.items():  # replacing values while iterating is safe
+                if type(value) in _CONTAINERS:
+                    event[key] = copy_json(value)
+            copy = copy_json
+            break
     event[TOPIC_KEY] = envelope.topic
     event[SEQ_KEY] = envelope.seq
     event[TIMESTAMP_KEY] = envelope.timestamp
     event[ID_KEY] = envelope.event_id
-    return event
+    return event, copy
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:
@@ -171,7 +206,8 @@ class Subscriber:
     """One subscription: patterns, handler, its options and its delivery turns."""
 
     __slots__ = ("id", "name", "patterns", "compiled", "handler", "is_async", "timeout",
-                 "threaded", "inline", "active", "next_ticket", "serving", "finished", "waiters")
+                 "threaded", "inline", "active", "next_ticket", "serving", "finished", "waiters",
+                 "alone")
 
     def __init__(self, patterns: Iterable[str], handler: Handler, *, name: str,
                  timeout: float | None, thread: bool | None, sub_id: int | None = None) -> None:
@@ -185,6 +221,7 @@ class Subscriber:
         if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
             raise BusError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.name = name
+        self.alone = (name,)  # ``handler_chain`` while it handles a top-level publish
         self.handler = handler
         self.is_async = _is_async(handler)
         self.timeout = float(timeout) if timeout is not None else None
@@ -226,7 +263,8 @@ class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: dict[int, Subscriber] = {}
-        self._cache: dict[str, tuple[Subscriber, ...]] = {}
+        #: topic -> (matching subscribers, their names)
+        self._cache: dict[str, tuple[tuple[Subscriber, ...], tuple[str, ...]]] = {}
 
     # -- membership
     def add(self, subscriber: Subscriber) -> None:
@@ -286,25 +324,42 @@ class Registry:
 
     def match(self, topic: str) -> tuple[Subscriber, ...]:
         """Return the subscribers whose patterns match ``topic``, in subscription order."""
+        return self._matching(topic)[0]
+
+    def _matching(self, topic: str) -> tuple[tuple[Subscriber, ...], tuple[str, ...]]:
         found = self._cache.get(topic)
         if found is None:
             with self._lock:
-                found = tuple(s for s in sorted(self._subscribers.values(), key=lambda s: s.id)
-                              if s.matches(topic))
+                subscribers = tuple(s for s in sorted(self._subscribers.values(), key=lambda s: s.id)
+                                    if s.matches(topic))
+                found = (subscribers, tuple(s.name for s in subscribers))
                 if len(self._cache) >= self._CACHE_LIMIT:
                     self._cache.clear()
                 self._cache[topic] = found
         return found
 
     # -- turns
+    def claim(self, topic: str) -> tuple[tuple[Subscriber, ...], tuple[str, ...], list[int]]:
+        """Return the subscribers of ``topic``, their names, and one ticket for each, taken atomically."""
+        found, names = self._cache.get(topic) or self._matching(topic)
+        tickets = []
+        if found:
+            with self._lock:
+                for sub in found:
+                    ticket = sub.next_ticket
+                    tickets.append(ticket)
+                    sub.next_ticket = ticket + 1
+        return found, names, tickets
+
     def take_tickets(self, subscribers: tuple[Subscriber, ...]) -> list[int]:
         """Return one ticket per subscriber, all taken atomically."""
+        tickets = []
         with self._lock:
-            tickets = []
             for sub in subscribers:
-                tickets.append(sub.next_ticket)
-                sub.next_ticket += 1
-            return tickets
+                ticket = sub.next_ticket
+                tickets.append(ticket)
+                sub.next_ticket = ticket + 1
+        return tickets
 
     def wait_for_turn(self, sub: Subscriber, ticket: int) -> asyncio.Future[None] | None:
         """Return ``None`` if it is ``ticket``'s turn now, else a future that completes when it is."""
@@ -319,22 +374,45 @@ class Registry:
     def release(self, sub: Subscriber, ticket: int) -> None:
         """Mark ``ticket`` finished and wake the subscriber's next waiting ticket, if any."""
         with self._lock:
-            if ticket == sub.serving and not sub.finished:  # the usual, in-order case
-                sub.serving = ticket + 1
-                if not sub.waiters:
-                    return
-                wake = sub.waiters.pop(sub.serving, None)
-            else:
-                sub.waiters.pop(ticket, None)
-                if ticket < sub.serving:
-                    return
-                sub.finished.add(ticket)
-                while sub.serving in sub.finished:
-                    sub.finished.discard(sub.serving)
-                    sub.serving += 1
-                wake = sub.waiters.pop(sub.serving, None)
+            wake = self._finish_turn(sub, ticket)
         if wake is not None:
             _wake(*wake)
+
+    def release_many(self, subscribers: Sequence[Subscriber], tickets: Sequence[int],
+                     start: int = 0, stop: int | None = None) -> None:
+        """``release`` ``tickets[i]`` of ``subscribers[i]`` for ``i`` in ``start:stop``, under one lock."""
+        if start or (stop is not None and stop < len(subscribers)):
+            subscribers, tickets = subscribers[start:stop], tickets[start:stop]
+        wakes = None
+        with self._lock:
+            for sub, ticket in zip(subscribers, tickets):
+                if ticket == sub.serving and not sub.finished and not sub.waiters:
+                    sub.serving = ticket + 1  # the usual case, as in _finish_turn
+                    continue
+                wake = self._finish_turn(sub, ticket)
+                if wake is not None:
+                    wakes = [wake] if wakes is None else [*wakes, wake]
+        if wakes is not None:
+            for wake in wakes:
+                _wake(*wake)
+
+    @staticmethod
+    def _finish_turn(sub: Subscriber, ticket: int
+                     ) -> tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None:
+        """Record ``ticket`` as finished (the lock is held); return the waiter to wake, if any."""
+        if ticket == sub.serving and not sub.finished:  # the usual, in-order case
+            sub.serving = ticket + 1
+            if not sub.waiters:
+                return None
+            return sub.waiters.pop(sub.serving, None)
+        sub.waiters.pop(ticket, None)
+        if ticket < sub.serving:
+            return None
+        sub.finished.add(ticket)
+        while sub.serving in sub.finished:
+            sub.finished.discard(sub.serving)
+            sub.serving += 1
+        return sub.waiters.pop(sub.serving, None)
 
 
 def _wake(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
@@ -429,7 +507,7 @@ async def call_handler(sub: Subscriber, event: dict[str, Any],
             if result is not None and inspect.isawaitable(result):
                 await _bounded(result, timeout)
             elif timeout is not None and time.perf_counter() - started > timeout:
-                _warn_slow(sub, time.perf_counter() - started, timeout)
+                warn_slow(sub, time.perf_counter() - started, timeout)
         return None
     except _Expired:
         return HandlerFailure(sub.name, f"timed out after {timeout:g}s", True)
@@ -457,7 +535,7 @@ def call_inline(sub: Subscriber, event: dict[str, Any], chain: tuple[str, ...],
         if result is not None and inspect.isawaitable(result):
             return result
         if timeout is not None and time.perf_counter() - started > timeout:
-            _warn_slow(sub, time.perf_counter() - started, timeout)
+            warn_slow(sub, time.perf_counter() - started, timeout)
         return None
     except Exception as exc:
         return HandlerFailure(sub.name, one_line(exc))
@@ -485,7 +563,8 @@ async def await_result(sub: Subscriber, awaitable: Any, chain: tuple[str, ...],
         handler_chain.reset(token)
 
 
-def _warn_slow(sub: Subscriber, elapsed: float, timeout: float) -> None:
+def warn_slow(sub: Subscriber, elapsed: float, timeout: float) -> None:
+    """Log that the inline handler of ``sub`` ran past ``timeout`` (it cannot be stopped inline)."""
     log.warning("sync handler %s ran %.1fs inline (over its %.1fs timeout); subscribe it with "
                 "thread=True so the timeout can be enforced", sub.name, elapsed, timeout)
 

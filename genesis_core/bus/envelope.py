@@ -6,9 +6,7 @@ import copy
 import datetime as _dt
 import uuid
 from collections.abc import Mapping
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 TOPIC_KEY = "_genesis_topic"
 SEQ_KEY = "_genesis_seq"
@@ -39,9 +37,12 @@ def strip_reserved(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
 
 
-@attrs.frozen
-class Envelope:
-    """An event as the bus stores it: payload plus topic, sequence, time and id."""
+class Envelope(NamedTuple):
+    """An event as the bus stores it: payload plus topic, sequence, time and id.
+
+    An immutable record (a named tuple rather than an attrs class: one is made
+    per event, and a tuple is built in half the time).
+    """
 
     seq: int
     event_id: str

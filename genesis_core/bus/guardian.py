@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -62,6 +62,56 @@ def _plugin_name(plugin: object) -> str:
     return str(getattr(plugin, "name", None) or type(plugin).__name__)
 
 
+_ARGNAMES = ("topic", "event", "context")
+#: One permission hook: (plugin name, function, its argument names or None for a policy object,
+#: whether it takes exactly ``topic, event, context`` in that order).
+_Check = tuple[str, Callable[..., Any], "tuple[str, ...] | None", bool]
+
+
+def _takes_arguments_in_order(function: Callable[..., Any]) -> bool:
+    """Return whether ``function(topic, event, context)`` binds exactly like the keyword call."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return ([p.name for p in parameters] == list(_ARGNAMES)
+            and all(p.kind is p.POSITIONAL_OR_KEYWORD for p in parameters))
+
+
+class _Verdict:
+    """Folds the hooks' answers with the veto rule: any deny wins, else the first allow."""
+
+    __slots__ = ("allowed", "denials")
+
+    def __init__(self) -> None:
+        self.allowed: Decision | None = None
+        self.denials: list[Decision] = []
+
+    def add(self, name: str, result: Decision | None) -> None:
+        """Count one hook's answer (``None`` abstains)."""
+        if result is None:
+            return
+        if result.allowed is True:
+            if self.allowed is None:
+                self.allowed = result if result.by else attrs.evolve(result, by=name)
+        else:  # anything but a real True denies; rebuilt so a forged value never leaves
+            self.denials.append(Decision(False, str(result.reason or f"denied by {name}"),
+                                         str(result.by or name)))
+
+    def decision(self) -> Decision:
+        """Return the combined decision (fail closed when nobody allowed)."""
+        denials = self.denials
+        if denials:
+            if len(denials) == 1:
+                return denials[0]
+            reason = "; ".join(d.reason for d in denials)
+            by = ",".join(dict.fromkeys(d.by for d in denials))
+            return Decision.deny(reason, by)
+        if self.allowed is None:
+            return Decision.deny("no permission hook allowed this publish (fail closed)", "guardian")
+        return self.allowed
+
+
 class Guardian:
     """Asks every permission hook (from a plugin manager and/or extra policy objects); veto rule."""
 
@@ -73,6 +123,8 @@ class Guardian:
         for policy in self.policies:
             if not callable(getattr(policy, HOOK_NAME, None)):
                 raise BusError(f"{_plugin_name(policy)} has no {HOOK_NAME} method")
+        self._impls: list[Any] = []
+        self._checks: tuple[_Check, ...] = self._build([])
 
     @classmethod
     def of(cls, *policies: object, hook_timeout: float = 10.0) -> Guardian:
@@ -81,51 +133,84 @@ class Guardian:
 
     def checks(self) -> list[tuple[str, Callable[..., Any], tuple[str, ...] | None]]:
         """Return ``(name, function, argnames)`` for every permission hook, plugin manager first."""
-        found: list[tuple[str, Callable[..., Any], tuple[str, ...] | None]] = []
+        return [(name, function, argnames) for name, function, argnames, _ in self._current()]
+
+    def _build(self, impls: list[Any]) -> tuple[_Check, ...]:
+        found: list[_Check] = []
+        for impl in impls:
+            argnames = tuple(impl.argnames)
+            found.append((impl.plugin_name, impl.function, argnames, argnames == _ARGNAMES))
+        for policy in self.policies:
+            function = getattr(policy, HOOK_NAME)
+            found.append((_plugin_name(policy), function, None, _takes_arguments_in_order(function)))
+        return tuple(found)
+
+    def _current(self) -> tuple[_Check, ...]:
+        """Return the hooks to ask, rebuilt only when the plugin manager's implementations change."""
         if self.pm is not None:
             caller = getattr(self.pm.hook, HOOK_NAME, None)
-            if caller is not None:
-                for impl in caller.get_hookimpls():
-                    found.append((impl.plugin_name, impl.function, tuple(impl.argnames)))
-        for policy in self.policies:
-            found.append((_plugin_name(policy), getattr(policy, HOOK_NAME), None))
-        return found
+            impls = caller.get_hookimpls() if caller is not None else []
+            if impls != self._impls:
+                self._checks, self._impls = self._build(impls), impls
+        return self._checks
 
     async def check(self, topic: str, event: Mapping[str, Any], context: Mapping[str, Any]
                     ) -> Decision:
         """Return the combined decision for publishing ``event`` on ``topic`` in ``context``."""
-        checks = self.checks()
+        decision = self.gate(topic, event, context)
+        return decision if type(decision) is Decision else await decision
+
+    def gate(self, topic: str, event: Mapping[str, Any], context: Mapping[str, Any]
+             ) -> Decision | Awaitable[Decision]:
+        """Return ``check``'s decision at once, or an awaitable of it if a hook answered asynchronously.
+
+        The bus calls this so that a gate of synchronous hooks costs no coroutine.
+        """
+        checks = self._checks if self.pm is None else self._current()
         if not checks:
             return Decision.deny("no permission hook is registered (fail closed)", "guardian")
-        arguments = {"topic": topic, "event": event, "context": context}
-        allowed: Decision | None = None
-        denials: list[Decision] = []
-        for name, function, argnames in checks:
-            kwargs = arguments if argnames is None or len(argnames) == 3 else {
-                k: arguments[k] for k in argnames if k in arguments}
+        if len(checks) == 1 and checks[0][3]:  # the usual case: one hook, called positionally
             try:
-                result = function(**kwargs)
+                first = checks[0][1](topic, event, context)
             except Exception as exc:
-                result = self._raised(name, exc)
+                first = self._raised(checks[0][0], exc)
+            if type(first) is Decision and first.allowed is True and first.by:
+                return first  # it allows, and there is nothing to combine
+        else:
+            first = self._ask(checks[0], topic, event, context)
+        verdict = _Verdict()
+        for index, check in enumerate(checks):
+            result = first if index == 0 else self._ask(check, topic, event, context)
             if type(result) is not Decision and result is not None:
-                result = await self._resolve(name, result)
-            if result is None:
-                continue
-            if result.allowed is True:
-                if allowed is None:
-                    allowed = result if result.by else attrs.evolve(result, by=name)
-            else:  # anything but a real True denies; rebuilt so a forged value never leaves
-                denials.append(Decision(False, str(result.reason or f"denied by {name}"),
-                                        str(result.by or name)))
-        if denials:
-            if len(denials) == 1:
-                return denials[0]
-            reason = "; ".join(d.reason for d in denials)
-            by = ",".join(dict.fromkeys(d.by for d in denials))
-            return Decision.deny(reason, by)
-        if allowed is None:
-            return Decision.deny("no permission hook allowed this publish (fail closed)", "guardian")
-        return allowed
+                return self._gate_rest(checks, index, result, topic, event, context, verdict)
+            verdict.add(check[0], result)
+        return verdict.decision()
+
+    async def _gate_rest(self, checks: tuple[_Check, ...], index: int, pending: Any, topic: str,
+                         event: Mapping[str, Any], context: Mapping[str, Any], verdict: _Verdict
+                         ) -> Decision:
+        """Finish ``gate`` from hook ``index`` on, whose answer ``pending`` still needs resolving."""
+        verdict.add(checks[index][0], await self._resolve(checks[index][0], pending))
+        for check in checks[index + 1:]:
+            result = self._ask(check, topic, event, context)
+            if type(result) is not Decision and result is not None:
+                result = await self._resolve(check[0], result)
+            verdict.add(check[0], result)
+        return verdict.decision()
+
+    def _ask(self, check: _Check, topic: str, event: Mapping[str, Any],
+             context: Mapping[str, Any]) -> Any:
+        """Return what one hook answered (a ``Decision``, ``None``, or anything it returned)."""
+        name, function, argnames, positional = check
+        try:
+            if positional:
+                return function(topic, event, context)
+            if argnames is None:  # a policy object: its method is called with keywords
+                return function(topic=topic, event=event, context=context)
+            arguments = {"topic": topic, "event": event, "context": context}
+            return function(**{k: arguments[k] for k in argnames if k in arguments})
+        except Exception as exc:
+            return self._raised(name, exc)
 
     @staticmethod
     def _raised(name: str, exc: BaseException) -> Decision:

@@ -8,7 +8,6 @@ in memory, so nothing survives the process.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,7 +64,7 @@ class MemoryTransport(Transport):
         self._lock = threading.Lock()
         self._events: list[Envelope] = []
         self._by_id: dict[str, Envelope] = {}
-        self._counts: Counter[str] = Counter()
+        self._counts: dict[str, int] = {}
         self._seq = 0
         self._dead_letters = MemoryDeadLetters()
 
@@ -85,8 +84,12 @@ class MemoryTransport(Transport):
             envelope = Envelope(self._seq, event_id, topic, timestamp, decoded, source)
             self._events.append(envelope)
             self._by_id[event_id] = envelope
-            self._counts[topic] += 1
+            counts = self._counts
+            counts[topic] = counts.get(topic, 0) + 1
             return envelope
+
+    #: Storing in memory never waits, so the bus stores without a coroutine.
+    append_now = _store
 
     async def append(self, topic: str, payload: Mapping[str, Any], *, event_id: str,
                      timestamp: str, source: str) -> Envelope:

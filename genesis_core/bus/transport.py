@@ -53,6 +53,11 @@ class Transport(abc.ABC):
 
     name: str = "abstract"
 
+    #: ``append_now(topic, payload, event_id, timestamp, source) -> Envelope``: what ``append``
+    #: does, for a transport that stores without waiting (the in-memory one).  When the class that
+    #: defines ``append`` also defines this, the bus calls it instead of awaiting ``append``.
+    append_now: Callable[[str, Mapping[str, Any], str, str, str], Envelope] | None = None
+
     async def append_many(self, events: Sequence[tuple[str, Mapping[str, Any], str, str, str]]
                           ) -> list[Envelope]:
         """Store ``(topic, payload, event_id, timestamp, source)`` tuples in order; return them.
