@@ -349,7 +349,8 @@ class GenesisBus:
             decision = await decision
         if not decision.allowed:
             return await self._block(topic, payload, context, decision)
-        payload = self._redact(payload)
+        if self.secret_policy is not None:
+            payload = self._redact(payload)
         append_now = self._append_now
         if append_now is not None:
             envelope = append_now(topic, payload, event_id or fast_event_id(), fast_utc_now(),
@@ -467,34 +468,29 @@ class GenesisBus:
 
         Inline handlers whose turn it is are called right here, with no coroutine
         and one lock for all their turns; the first subscriber that needs an
-        await (its turn, an async or threaded handler, a returned coroutine) or
-        a failure to record hands the rest to ``_deliver_rest``.  ``chain`` is
+        await (its turn, an async or threaded handler, a returned coroutine), was
+        unsubscribed meanwhile, or failed hands the rest to ``_deliver_rest``.  ``chain`` is
         the publisher's ``handler_chain``; ``names`` are the subscribers' names,
         if the caller has them.
         """
         warn_after = self.handler_timeout or _NEVER
         template, copy = event_template(envelope)
+        set_chain = handler_chain.set
         last = len(subscribers) - 1
-        skipped: list[int] | None = None
         index = 0
         pending: Any = None
         token = None  # the first handler's: resetting it restores the chain of the caller
         try:
             started = perf_counter()
             for index, sub in enumerate(subscribers):
-                if not sub.inline or (not nested and sub.serving != tickets[index]):
+                if not sub.direct or (not nested and sub.serving != tickets[index]):
                     break
-                if not sub.active:  # unsubscribed after the event was claimed
-                    if skipped is None:
-                        skipped = []
-                    skipped.append(index)
-                    continue
                 # Every subscriber gets its own copy; the last one may keep the template.
                 event = template if index == last else copy(template)
                 if token is None:
-                    token = handler_chain.set(chain + sub.alone if chain else sub.alone)
+                    token = set_chain(chain + sub.alone if chain else sub.alone)
                 else:
-                    handler_chain.set(chain + sub.alone if chain else sub.alone)
+                    set_chain(chain + sub.alone if chain else sub.alone)
                 try:
                     result = sub.handler(event)
                 except Exception as exc:
@@ -516,13 +512,10 @@ class GenesisBus:
             if token is not None:
                 handler_chain.reset(token)
         self._registry.release_many(subscribers, tickets, 0, index)
-        if index > last and not skipped and names is not None:
-            return names, ()
-        delivered = [sub.name for position, sub in enumerate(subscribers[:index])
-                     if skipped is None or position not in skipped]
         if index > last:
-            return tuple(delivered), ()
+            return names if names is not None else tuple(s.name for s in subscribers), ()
         claim = _Claim(envelope, subscribers, tuple(tickets), nested)
+        delivered = [sub.name for sub in subscribers[:index]]
         return self._deliver_rest(claim, index, pending, template, copy, delivered)
 
     async def _deliver_rest(self, claim: _Claim, start: int, pending: Any, template: dict[str, Any],

@@ -206,8 +206,8 @@ class Subscriber:
     """One subscription: patterns, handler, its options and its delivery turns."""
 
     __slots__ = ("id", "name", "patterns", "compiled", "handler", "is_async", "timeout",
-                 "threaded", "inline", "active", "next_ticket", "serving", "finished", "waiters",
-                 "alone")
+                 "threaded", "inline", "active", "direct", "next_ticket", "serving", "finished",
+                 "waiters", "alone")
 
     def __init__(self, patterns: Iterable[str], handler: Handler, *, name: str,
                  timeout: float | None, thread: bool | None, sub_id: int | None = None) -> None:
@@ -230,6 +230,8 @@ class Subscriber:
         self.threaded = (not self.is_async) and (thread if thread is not None else timeout is not None)
         self.inline = not self.is_async and not self.threaded
         self.active = True
+        #: Inline and still subscribed: the bus may call it straight from ``publish``.
+        self.direct = self.inline
         self.next_ticket = 0
         self.serving = 0
         self.finished: set[int] = set()
@@ -303,7 +305,7 @@ class Registry:
             else:
                 chosen = [s for s in self._subscribers.values() if s.handler == target]
             for sub in chosen:
-                sub.active = False
+                sub.active = sub.direct = False
                 del self._subscribers[sub.id]
             if chosen:
                 self._cache.clear()

@@ -77,13 +77,12 @@ class MemoryTransport(Transport):
                source: str) -> Envelope:
         decoded = normalise_payload(topic, payload)
         with self._lock:
-            existing = self._by_id.get(event_id)
-            if existing is not None:
+            envelope = Envelope(self._seq + 1, event_id, topic, timestamp, decoded, source)
+            existing = self._by_id.setdefault(event_id, envelope)
+            if existing is not envelope:  # stored before: publishing is idempotent on the id
                 return existing
             self._seq += 1
-            envelope = Envelope(self._seq, event_id, topic, timestamp, decoded, source)
             self._events.append(envelope)
-            self._by_id[event_id] = envelope
             counts = self._counts
             counts[topic] = counts.get(topic, 0) + 1
             return envelope
