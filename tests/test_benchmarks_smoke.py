@@ -90,6 +90,7 @@ def test_bus_quick_compares_transports_with_blinker_and_pyee() -> None:
     head, body = table(output, "in-memory bus vs bare dispatch (one await publish after another)")
     assert column(head, body, "receivers") == ["1", "4"]
     assert body[1][head.index("result")] in VERDICTS
+    assert all(cell.endswith("/s") for cell in column(head, body, "bus") + column(head, body, "blinker"))
 
 
 def test_ledger_quick_measures_the_10k_ledger() -> None:
