@@ -344,12 +344,13 @@ class Registry:
     def claim(self, topic: str) -> tuple[tuple[Subscriber, ...], tuple[str, ...], list[int]]:
         """Return the subscribers of ``topic``, their names, and one ticket for each, taken atomically."""
         found, names = self._cache.get(topic) or self._matching(topic)
-        tickets = []
+        tickets: list[int] = []
         if found:
+            take = tickets.append
             with self._lock:
                 for sub in found:
                     ticket = sub.next_ticket
-                    tickets.append(ticket)
+                    take(ticket)
                     sub.next_ticket = ticket + 1
         return found, names, tickets
 

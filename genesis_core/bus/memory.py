@@ -64,7 +64,6 @@ class MemoryTransport(Transport):
         self._lock = threading.Lock()
         self._events: list[Envelope] = []
         self._by_id: dict[str, Envelope] = {}
-        self._counts: dict[str, int] = {}
         self._seq = 0
         self._dead_letters = MemoryDeadLetters()
 
@@ -77,14 +76,13 @@ class MemoryTransport(Transport):
                source: str) -> Envelope:
         decoded = normalise_payload(topic, payload)
         with self._lock:
-            envelope = Envelope(self._seq + 1, event_id, topic, timestamp, decoded, source)
+            seq = self._seq + 1
+            envelope = Envelope(seq, event_id, topic, timestamp, decoded, source)
             existing = self._by_id.setdefault(event_id, envelope)
             if existing is not envelope:  # stored before: publishing is idempotent on the id
                 return existing
-            self._seq += 1
+            self._seq = seq
             self._events.append(envelope)
-            counts = self._counts
-            counts[topic] = counts.get(topic, 0) + 1
             return envelope
 
     #: Storing in memory never waits, so the bus stores without a coroutine.
@@ -132,7 +130,11 @@ class MemoryTransport(Transport):
     def stats(self) -> dict[str, int]:
         """Return ``{topic: count}``."""
         with self._lock:
-            return dict(sorted(self._counts.items()))
+            topics = [envelope.topic for envelope in self._events]
+        counts: dict[str, int] = {}
+        for topic in topics:  # counted on demand: a publish keeps no tally
+            counts[topic] = counts.get(topic, 0) + 1
+        return dict(sorted(counts.items()))
 
     def get(self, seq: int) -> Envelope | None:
         """Return the event with sequence ``seq``, or ``None``."""
