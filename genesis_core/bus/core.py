@@ -446,9 +446,8 @@ class GenesisBus:
     # ------------------------------------------------------------ delivery
     def _claim(self, envelope: Envelope) -> _Claim:
         """Take this event's turn with every matching subscriber (no await in here)."""
-        subscribers = self._registry.match(envelope.topic)
-        tickets = tuple(self._registry.take_tickets(subscribers)) if subscribers else ()
-        return _Claim(envelope, subscribers, tickets, bool(handler_chain.get()))
+        subscribers, _names, tickets = self._registry.claim(envelope.topic)
+        return _Claim(envelope, subscribers, tuple(tickets), bool(handler_chain.get()))
 
     def _release(self, claim: _Claim, start: int) -> None:
         self._registry.release_many(claim.subscribers, claim.tickets, start)
@@ -467,11 +466,11 @@ class GenesisBus:
         """Deliver an event whose turns are taken; return ``(delivered, failures)``, or an awaitable of them.
 
         Inline handlers whose turn it is are called right here, with no coroutine
-        and one lock for all their turns; the first subscriber that needs an
+        and one lock for all their turns.  The first subscriber that needs an
         await (its turn, an async or threaded handler, a returned coroutine), was
-        unsubscribed meanwhile, or failed hands the rest to ``_deliver_rest``.  ``chain`` is
-        the publisher's ``handler_chain``; ``names`` are the subscribers' names,
-        if the caller has them.
+        unsubscribed meanwhile, or failed hands the rest to ``_deliver_rest``.
+        ``chain`` is the publisher's ``handler_chain``; ``names`` are the
+        subscribers' names, if the caller has them.
         """
         warn_after = self.handler_timeout or _NEVER
         template, copy = event_template(envelope)

@@ -354,16 +354,6 @@ class Registry:
                     sub.next_ticket = ticket + 1
         return found, names, tickets
 
-    def take_tickets(self, subscribers: tuple[Subscriber, ...]) -> list[int]:
-        """Return one ticket per subscriber, all taken atomically."""
-        tickets = []
-        with self._lock:
-            for sub in subscribers:
-                ticket = sub.next_ticket
-                tickets.append(ticket)
-                sub.next_ticket = ticket + 1
-        return tickets
-
     def wait_for_turn(self, sub: Subscriber, ticket: int) -> asyncio.Future[None] | None:
         """Return ``None`` if it is ``ticket``'s turn now, else a future that completes when it is."""
         with self._lock:
