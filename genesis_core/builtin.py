@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ._markers import hookimpl
+
+if TYPE_CHECKING:
+    from .platforms.model import InstanceConfig, PlatformAdapter
+
+
+def _make_dotenv_adapter(instance: InstanceConfig) -> PlatformAdapter:
+    """Return a :class:`~genesis_core.platforms.dotenv.DotenvAdapter` for one ``[platforms.NAME]`` table."""
+    from .platforms.dotenv import DotenvAdapter
+
+    return DotenvAdapter(instance)
+
+
+_DOTENV_EXAMPLE = '''paths = [".env"]                 # later files override earlier ones, e.g. [".env", ".env.local"]
+# optional = false               # a missing file is an error unless optional = true
+# exclude = ["VITE_*"]           # keys this platform is not expected to have'''
 
 
 @hookimpl
 def genesis_register_platforms(register: Callable[[Any], None]) -> None:
-    """Register the ``dotenv`` platform kind."""
-    from .platforms.dotenv import DOTENV_KIND
+    """Register the ``dotenv`` platform kind (its adapter module is imported when an instance is built)."""
+    from .platforms.model import PlatformKind
 
-    register(DOTENV_KIND)
+    register(PlatformKind(
+        name="dotenv",
+        factory=_make_dotenv_adapter,
+        description="local .env files (python-dotenv syntax); later paths override earlier ones",
+        credential_env=None,
+        supports_write=True,
+        config_example=_DOTENV_EXAMPLE,
+    ))
 
 
 @hookimpl
@@ -25,7 +47,8 @@ def genesis_register_transports(register: Callable[[Any], None]) -> None:
 
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
-    """Register ``genesis new-adapter``."""
-    from .scaffold import NEW_ADAPTER_COMMAND
+    """Register ``genesis new-adapter`` (``scaffold`` is imported only when the command is used)."""
+    from .cli.commands import Command
 
-    register(NEW_ADAPTER_COMMAND)
+    register(Command.lazy("new-adapter", "create a plugin distribution for a new platform adapter",
+                          "genesis_core.scaffold:NEW_ADAPTER_COMMAND"))

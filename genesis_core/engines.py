@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .bus.core import GenesisBus
     from .config import Config, Table
     from .secrets import SecretPolicy

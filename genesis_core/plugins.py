@@ -92,13 +92,11 @@ class PluginHost:
 
     def load_entry_points(self, *, disabled: frozenset[str] | None = None) -> None:
         """Load every ``genesis`` entry point one by one, recording the broken ones."""
-        from importlib.metadata import entry_points
+        from .discovery import find_entry_points
 
         disabled = disabled_names() if disabled is None else disabled
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.name if dist is not None else "?"
-            version = dist.version if dist is not None else ""
+        for ep in find_entry_points(ENTRY_POINT_GROUP):
+            dist_name, version = ep.distribution, ep.version
             if ep.name in disabled:
                 self._infos[ep.name] = PluginInfo(ep.name, dist_name, version, disabled=True)
                 continue

@@ -186,3 +186,56 @@ def test_token_env_must_name_a_variable(tmp_path: Path) -> None:
         Probe(InstanceConfig("p", "probe", Table({"token_env": token}, "g.toml", "platforms.p"), tmp_path))
     assert "platforms.p.token_env: expected the NAME of an environment variable" in str(err.value)
     assert token not in str(err.value)
+
+
+def test_builtin_command_table_matches_each_commands_module() -> None:
+    import importlib
+
+    from genesis_core.cli.app import BUILTIN_COMMANDS
+
+    for name, text, module in BUILTIN_COMMANDS:
+        real = importlib.import_module(f"genesis_core.cli.{module}").COMMAND
+        assert (real.name, real.help) == (name, text), module
+
+
+def test_plugins_on_a_current_cache_imports_no_other_command_and_no_metadata_scan(tmp_path: Path) -> None:
+    # What `genesis plugins` must not import: the metadata scanner (the cache answers), the other
+    # commands' modules, the scaffold and logging (no --log-level given).  The checkout under test
+    # may have been installed moments ago, so the settle time is waived for this check.
+    code = ("import sys, genesis_core.discovery as d; d.SETTLE_SECONDS = -1e12; "
+            "from genesis_core.cli.main import main; main(['plugins']); "
+            "avoid = ('importlib.metadata', 'genesis_core.scaffold', 'logging', 'genesis_core.cli.cmd_sync', "
+            "'genesis_core.cli.cmd_demo', 'genesis_core.cli.cmd_events', 'genesis_core.cli.cmd_doctor'); "
+            "print('LOADED', sorted(m for m in avoid if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if k != "GENESIS_NO_PLUGIN_CACHE"}
+    env["GENESIS_CACHE_DIR"] = str(tmp_path / "cache")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+            for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    assert len(list((tmp_path / "cache").glob("entry-points-*.json"))) == 1
+    first, second = (r.stdout.splitlines()[-1] for r in runs)
+    assert first == "LOADED ['importlib.metadata']"  # the first run scanned and filled the cache
+    assert second == "LOADED []"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h", "sync"], ["--config", "x.toml", "--help", "plugins"]])
+def test_help_before_a_command_lists_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from genesis_core.cli.app import BUILTIN_COMMANDS
+    from genesis_core.cli.main import main
+    from genesis_core.plugins import get_plugin_host
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ") and line.split()}
+    expected = {name for name, _, _ in BUILTIN_COMMANDS} | set(get_plugin_host().commands())
+    assert expected <= listed, expected - listed
+
+
+def test_a_commands_own_help_is_its_own(run_cli, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        run_cli("events", "--help")
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: genesis events") and "history" in out and "compare every" not in out

@@ -84,3 +84,14 @@ def test_invalid_names_are_rejected_on_read_and_write(tmp_path: Path) -> None:
     with pytest.raises(PlatformError, match="refusing to write an invalid variable name"):
         asyncio.run(adapter(tmp_path).write(FetchContext(env={}), "NEW\nDEBUG", "true", secret=False))
     assert (tmp_path / ".env").read_text() == "A=1\n"
+
+
+def test_the_registered_dotenv_kind_builds_a_working_adapter(tmp_path: Path) -> None:
+    from genesis_core.plugins import build_plugin_host
+
+    kind = build_plugin_host(entry_points=False).platform_kinds()["dotenv"]
+    assert kind.supports_write and kind.credential_env is None and 'paths = [".env"]' in kind.config_example
+    (tmp_path / ".env").write_text("A=1\n")
+    built = kind.factory(InstanceConfig("local", "dotenv", Table({}, "genesis.toml", "platforms.local"), tmp_path))
+    assert isinstance(built, DotenvAdapter)
+    assert fetch(built).values() == {"A": "1"}

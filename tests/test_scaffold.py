@@ -208,3 +208,16 @@ def test_guide_code_blocks_are_real() -> None:
             compile(body, f"{DOC.name} block {index} {path or ''}", "exec")
         elif lang == "toml":
             tomllib.loads(body)
+
+
+def test_new_adapter_is_registered_lazily_with_the_real_command(tmp_path: Path) -> None:
+    from genesis_core.plugins import build_plugin_host
+
+    registered = build_plugin_host(entry_points=False).commands()["new-adapter"]
+    assert registered is not NEW_ADAPTER_COMMAND and registered.help == NEW_ADAPTER_COMMAND.help
+    parser = argparse.ArgumentParser()
+    registered.configure(parser)  # resolves to the real command's arguments
+    args = parser.parse_args(["acme", "--dest", str(tmp_path)])
+    out = io.StringIO()
+    assert registered.run(args, CommandContext(stdout=out, stderr=io.StringIO())) == 0
+    assert (tmp_path / "genesis-acme" / "pyproject.toml").is_file()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..config import Table
     from .envelope import Envelope
 

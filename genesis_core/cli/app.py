@@ -15,12 +15,24 @@ from .context import CommandContext
 EXIT_ERROR = 2
 
 
-def builtin_commands() -> list[Command]:
-    """Return the commands the core itself provides."""
-    from . import cmd_demo, cmd_doctor, cmd_emulate, cmd_events, cmd_init, cmd_plugins, cmd_publish, cmd_sync
+#: Every built-in command: name, help and the module holding its ``COMMAND``.  Each module is
+#: imported only when its command is chosen (``tests/test_cli.py`` keeps this table and the
+#: modules' ``COMMAND`` in step).
+BUILTIN_COMMANDS = (
+    ("sync", "compare every configured platform; exit 0 parity, 1 drift, 2 error", "cmd_sync"),
+    ("init", "write a commented genesis.toml for the platforms you name", "cmd_init"),
+    ("doctor", "check config, credentials, plugins, state dir and platforms", "cmd_doctor"),
+    ("demo", "run the whole flow on emulated Render, Netlify and GitHub (no credentials)", "cmd_demo"),
+    ("emulate", "run emulated Render, Netlify and GitHub APIs on 127.0.0.1 (for trying Genesis)", "cmd_emulate"),
+    ("plugins", "list installed plugins, what they register, and broken ones", "cmd_plugins"),
+    ("events", "inspect the event store: history, stats, tail, export, dead letters", "cmd_events"),
+    ("publish", "publish one event (checked by the Guardian)", "cmd_publish"),
+)
 
-    return [cmd_sync.COMMAND, cmd_init.COMMAND, cmd_doctor.COMMAND, cmd_demo.COMMAND, cmd_emulate.COMMAND,
-            cmd_plugins.COMMAND, cmd_events.COMMAND, cmd_publish.COMMAND]
+
+def builtin_commands() -> list[Command]:
+    """Return the commands the core itself provides (each module is imported on first use)."""
+    return [Command.lazy(name, text, f"{__package__}.{module}:COMMAND") for name, text, module in BUILTIN_COMMANDS]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,13 +45,19 @@ GLOBAL_OPTIONS_WITH_VALUE = ("--config", "--role", "--log-level")
 
 
 def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
-    """Return the sub-command named in ``argv`` (skipping global options and their values)."""
+    """Return the sub-command named in ``argv`` (skipping global options and their values).
+
+    ``None`` when there is none, it is unknown, or ``-h``/``--help`` comes first (the
+    whole command list is then wanted).
+    """
     skip = False
     for token in argv:
         if skip:
             skip = False
         elif token in GLOBAL_OPTIONS_WITH_VALUE:
             skip = True
+        elif token in ("-h", "--help"):
+            return None
         elif token.startswith("-"):
             continue
         else:
@@ -50,8 +68,8 @@ def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
 def build_parser(commands: Sequence[Command], *, only: str | None = None) -> argparse.ArgumentParser:
     """Return the ``genesis`` parser with one sub-parser per command.
 
-    With ``only``, just that command's arguments are configured (the others are
-    listed for ``--help``), so a plugin command's module is imported only when used.
+    With ``only`` (the command ``argv`` names), the parser holds just that command's
+    sub-parser, so no other command's module is imported and no parser is built for it.
     """
     parser = _Parser(prog="genesis", description="Keep environment variables consistent across platforms.")
     parser.add_argument("-V", "--version", action="version", version=f"genesis {__version__}")
@@ -63,19 +81,20 @@ def build_parser(commands: Sequence[Command], *, only: str | None = None) -> arg
                         help="log to stderr at LEVEL (default: $GENESIS_LOG_LEVEL, else warnings only)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in commands:
+        if only is not None and only != command.name:
+            continue
         child = sub.add_parser(command.name, help=command.help, description=command.help)
-        if only is None or only == command.name:
-            command.configure(child)
+        command.configure(child)
         child.set_defaults(_command=command)
     return parser
 
 
 def _configure_logging(level: str | None) -> None:
     """Send log records at ``level`` and above to stderr, one line each (secrets are never logged)."""
-    import logging
-
     if level is None:
         return
+    import logging
+
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise UsageError(f"GENESIS_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR, got {level!r}")
     handler = logging.StreamHandler(sys.stderr)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..bus.core import GenesisBus
     from ..config import Config
     from ..plugins import PluginHost

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from ..errors import ParseError, PlatformError
 from .http_adapter import COMMON_KEYS
-from .model import FetchContext, InstanceConfig, PlatformAdapter, PlatformKind, Snapshot, Variable
+from .model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot, Variable
 
 DOTENV_KEYS = frozenset({"path", "paths", "optional", "write_to"})
 #: What a variable name in a ``.env`` file may look like (POSIX names, plus ``.`` and ``-``).
@@ -119,15 +119,3 @@ class DotenvAdapter(PlatformAdapter):
     def describe(self) -> str:
         """Return the files this instance reads."""
         return ", ".join(self._display(p) for p in self.paths)
-
-
-DOTENV_KIND = PlatformKind(
-    name="dotenv",
-    factory=DotenvAdapter,
-    description="local .env files (python-dotenv syntax); later paths override earlier ones",
-    credential_env=None,
-    supports_write=True,
-    config_example='''paths = [".env"]                 # later files override earlier ones, e.g. [".env", ".env.local"]
-# optional = false               # a missing file is an error unless optional = true
-# exclude = ["VITE_*"]           # keys this platform is not expected to have''',
-)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import attrs
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import httpx
 
     from ..config import Table

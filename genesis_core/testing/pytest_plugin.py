@@ -12,14 +12,19 @@ from pathlib import Path
 import pytest
 
 #: Variables that would make a test depend on the machine it runs on.
-_UNSET = ("GENESIS_DISABLE_PLUGINS", "GITHUB_STEP_SUMMARY", "GENESIS_FINGERPRINT_KEY", "GENESIS_LOG_LEVEL")
+_UNSET = ("GENESIS_DISABLE_PLUGINS", "GITHUB_STEP_SUMMARY", "GENESIS_FINGERPRINT_KEY", "GENESIS_LOG_LEVEL",
+          "GENESIS_NO_PLUGIN_CACHE")
 
 
 @pytest.fixture
 def genesis_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Return a fresh state directory, set as ``GENESIS_HOME``, with machine-dependent variables unset."""
+    """Return a fresh state directory, set as ``GENESIS_HOME``, with machine-dependent variables unset.
+
+    The plugin discovery cache goes to a fresh ``GENESIS_CACHE_DIR`` next to it, never the user's.
+    """
     home = tmp_path / "genesis-home"
     monkeypatch.setenv("GENESIS_HOME", str(home))
+    monkeypatch.setenv("GENESIS_CACHE_DIR", str(tmp_path / "genesis-cache"))
     for name in _UNSET:
         monkeypatch.delenv(name, raising=False)
     return home

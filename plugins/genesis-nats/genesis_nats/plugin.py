@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from genesis_core import hookimpl
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from genesis_core.bus.transport import Transport
     from genesis_core.config import Table
 

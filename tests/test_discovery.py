@@ -1,0 +1,195 @@
+"""Entry-point discovery: the cache serves unchanged installs and never hides an install, removal or edit."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from genesis_core.discovery import FoundEntryPoint, cache_dir, cache_path, find_entry_points, load_value
+from genesis_core.plugins import build_plugin_host
+
+GOOD = """
+from genesis_core import hookimpl
+
+@hookimpl
+def genesis_register_platforms(register):
+    from genesis_core.platforms.dotenv import DotenvAdapter
+    from genesis_core.platforms.model import PlatformKind
+    register(PlatformKind(name="cachedkind", factory=DotenvAdapter, description="test"))
+"""
+
+
+def settle(site: Path) -> None:
+    """Date everything under ``site`` (and ``site`` itself) a minute back, as an install long done."""
+    then = time.time_ns() - 60 * 10**9
+    for path in [site, *site.rglob("*")]:
+        os.utime(path, ns=(then, then))
+
+
+def names(found: list[FoundEntryPoint]) -> dict[str, str]:
+    return {ep.name: ep.value for ep in found}
+
+
+@pytest.fixture
+def no_discovery(monkeypatch: pytest.MonkeyPatch):
+    """Return a function that makes ``importlib.metadata.entry_points`` fail, proving the cache answered."""
+    def forbid() -> None:
+        def refuse(**_kwargs: object) -> None:
+            raise AssertionError("importlib.metadata was scanned although the cache is current")
+
+        monkeypatch.setattr(importlib.metadata, "entry_points", refuse)
+
+    return forbid
+
+
+def test_an_unchanged_install_is_served_from_the_cache(fake_dist, no_discovery) -> None:
+    site = fake_dist("genesis-cached", {"cached": "cached_mod"}, {"cached_mod": GOOD}, version="1.2")
+    settle(site)
+    first = find_entry_points()
+    assert Path(cache_path()).is_file()
+    assert FoundEntryPoint("cached", "cached_mod", "genesis-cached", "1.2") in first
+    no_discovery()
+    assert find_entry_points() == first
+
+
+def test_the_cached_plugins_are_still_loaded_and_registered(fake_dist, no_discovery) -> None:
+    site = fake_dist("genesis-cached", {"cached": "cached_mod", "kaput": "kaput_mod"},
+                     {"cached_mod": GOOD, "kaput_mod": "raise ImportError('kaput')"})
+    settle(site)
+    build_plugin_host()
+    no_discovery()
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert "cachedkind" in host.platform_kinds()
+    assert infos["cached"].distribution == "genesis-cached" and not infos["cached"].broken
+    assert infos["kaput"].broken and "ImportError: kaput" in (infos["kaput"].error or "")
+
+
+def test_installing_a_distribution_is_seen_on_the_next_run(fake_dist) -> None:
+    site = fake_dist("genesis-one", {"one": "one_mod"}, {"one_mod": GOOD})
+    settle(site)
+    assert "two" not in names(find_entry_points())
+    fake_dist("genesis-two", {"two": "two_mod"}, {"two_mod": GOOD})
+    assert names(find_entry_points())["two"] == "two_mod"
+
+
+def test_removing_a_distribution_is_seen_on_the_next_run(fake_dist) -> None:
+    site = fake_dist("genesis-gone", {"gone": "gone_mod"}, {"gone_mod": GOOD})
+    settle(site)
+    assert "gone" in names(find_entry_points())
+    shutil.rmtree(site / "genesis_gone-0.1.dist-info")
+    assert "gone" not in names(find_entry_points())
+
+
+def test_an_entry_point_edited_in_place_is_seen_on_the_next_run(fake_dist) -> None:
+    site = fake_dist("genesis-edit", {"edit": "old_mod"}, {"old_mod": GOOD})
+    settle(site)
+    assert names(find_entry_points())["edit"] == "old_mod"
+    (site / "genesis_edit-0.1.dist-info" / "entry_points.txt").write_text("[genesis]\nedit = new_mod\n")
+    assert names(find_entry_points())["edit"] == "new_mod"
+
+
+def test_metadata_changed_within_the_settle_time_is_not_cached(fake_dist) -> None:
+    fake_dist("genesis-fresh", {"fresh": "fresh_mod"}, {"fresh_mod": GOOD})
+    assert "fresh" in names(find_entry_points())
+    assert not Path(cache_path()).exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"{not json", b"[]", b'{"format": 1}', b"\xff\xfe"])
+def test_a_corrupt_cache_file_means_discovery(fake_dist, content: bytes) -> None:
+    site = fake_dist("genesis-c", {"c": "c_mod"}, {"c_mod": GOOD})
+    settle(site)
+    path = Path(cache_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    assert names(find_entry_points())["c"] == "c_mod"
+    assert b'"c_mod"' in path.read_bytes()  # rewritten whole
+
+
+def test_a_cache_file_of_another_user_is_not_trusted(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = fake_dist("genesis-u", {"u": "u_mod"}, {"u_mod": GOOD})
+    settle(site)
+    find_entry_points()
+    scans = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(cache_path()).st_uid + 1)
+    assert "u" in names(find_entry_points())
+    assert scans == [{"group": "genesis"}]
+
+
+def test_a_cache_that_cannot_be_written_is_not_an_error(fake_dist, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    site = fake_dist("genesis-w", {"w": "w_mod"}, {"w_mod": GOOD})
+    settle(site)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("GENESIS_CACHE_DIR", str(blocker / "cache"))
+    assert "w" in names(find_entry_points())
+    assert not (blocker / "cache").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_the_cache_can_be_turned_off(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = fake_dist("genesis-off", {"off": "off_mod"}, {"off_mod": GOOD})
+    settle(site)
+    monkeypatch.setenv("GENESIS_NO_PLUGIN_CACHE", "1")
+    assert "off" in names(find_entry_points())
+    assert not Path(cache_path()).exists()
+
+
+def test_the_cache_is_keyed_by_sys_path(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = fake_dist("genesis-k", {"k": "k_mod"}, {"k_mod": GOOD})
+    settle(site)
+    before = cache_path()
+    find_entry_points()
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(site)])
+    assert cache_path() != before
+    assert "k" not in names(find_entry_points())
+
+
+def test_the_cache_directory_follows_the_environment(tmp_path: Path) -> None:
+    assert cache_dir({"GENESIS_CACHE_DIR": "/x/genesis", "XDG_CACHE_HOME": "/y"}) == "/x/genesis"
+    if os.name != "nt":
+        assert cache_dir({"XDG_CACHE_HOME": "/y"}) == os.path.join("/y", "genesis")
+        assert cache_dir({}) == os.path.join(os.path.expanduser("~"), ".cache", "genesis")
+    assert Path(cache_path(directory=str(tmp_path))).parent == tmp_path
+
+
+def test_the_cache_file_holds_no_more_than_discovery_found(fake_dist) -> None:
+    import json
+
+    site = fake_dist("genesis-j", {"j": "j_mod:thing"}, {"j_mod": "thing = 1"})
+    settle(site)
+    find_entry_points()
+    data = json.loads(Path(cache_path()).read_text())
+    assert set(data) == {"format", "group", "executable", "path", "stamps", "entry_points"}
+    assert {"name": "j", "value": "j_mod:thing", "distribution": "genesis-j", "version": "0.1"} in data["entry_points"]
+    stamped = {stamp[0] for stamp in data["stamps"]}
+    assert str(site) in stamped
+    assert str(site / "genesis_j-0.1.dist-info" / "entry_points.txt") in stamped
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("os.path", os.path),
+    ("os.path:join", os.path.join),
+    ("os:path.join", os.path.join),
+    ("os.path : join", os.path.join),
+    ("os.path:join [extra1, extra2]", os.path.join),
+])
+def test_entry_point_values_load_like_importlib_metadata(value: str, expected: object) -> None:
+    assert load_value(value) is expected
+    assert importlib.metadata.EntryPoint("x", value, "genesis").load() is expected
+
+
+@pytest.mark.parametrize("value", ["", ":join", "os:", "os.:x", "1os:x", "os:path.", "os path"])
+def test_a_malformed_entry_point_value_is_a_clear_error(value: str) -> None:
+    with pytest.raises(ValueError, match="malformed entry point value"):
+        load_value(value)
+
