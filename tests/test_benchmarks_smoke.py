@@ -118,6 +118,10 @@ def test_cli_quick_times_the_three_commands() -> None:
     for name, result in zip(column(head, body, "command")[1:], column(head, body, "result")[1:]):
         if result == "MISS":  # a miss is explained by an import breakdown
             assert f"### {name}: costliest imports by importer" in output
+    head, body = table(output, "floors (what a command cannot go below) and the discovery cache")
+    assert column(head, body, "compared with") == ["genesis --version", "genesis plugins", "genesis plugins"]
+    assert column(head, body, "reference")[-1] == "genesis plugins (discovery cache off)"
+    assert all(cell.endswith("x") for cell in column(head, body, "that command / this"))
 
 
 def test_run_all_runs_the_chosen_scripts() -> None:
