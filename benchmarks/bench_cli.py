@@ -165,13 +165,15 @@ def import_tables(label: str, runs: list[list[Import]], top: int = 15) -> list[T
     first = Table(f"{label}: costliest imports by importer (python -X importtime, median of {len(runs)})",
                   ["module", "imported by", "cumulative", "share of all imports"],
                   note=f"all imports together: {fmt_seconds(total / 1e6)} (sum of own times)")
-    edges = sorted(((statistics.median(times), module, importer)
+    # An import missing from some runs (a cache filled by the first run) counts 0 in those.
+    edges = sorted(((statistics.median(times + [0] * (len(runs) - len(times))), module, importer)
                     for (module, importer), times in cumulative.items()), reverse=True)
     for median, module, importer in edges[:top]:
         first.add(module, importer or "(top level)", fmt_seconds(median / 1e6),
                   f"{median / total:.0%}" if total else "-")
     second = Table(f"{label}: own import time by top-level package", ["package", "modules", "own time", "share"])
-    packages = sorted(((statistics.median(v), k) for k, v in own_by_package.items()), reverse=True)
+    packages = sorted(((statistics.median(v + [0] * (len(runs) - len(v))), k)
+                       for k, v in own_by_package.items()), reverse=True)
     for own, package in packages[:top]:
         second.add(package, len(modules[package]), fmt_seconds(own / 1e6), f"{own / total:.0%}" if total else "-")
     return [first, second]

@@ -112,6 +112,30 @@ def test_a_corrupt_cache_file_means_discovery(fake_dist, content: bytes) -> None
     assert b'"c_mod"' in path.read_bytes()  # rewritten whole
 
 
+@pytest.mark.parametrize("damage", [
+    lambda d: d.update(stamps=[["only-a-path"]]),
+    lambda d: d.update(stamps="not a list"),
+    lambda d: d.update(entry_points=[["c", "c_mod"]]),
+    lambda d: d.update(entry_points=[{"name": "c"}]),
+    lambda d: d.update(format=2),
+    lambda d: d.update(group="other"),
+    lambda d: d.update(path=["/elsewhere"]),
+    lambda d: d.update(executable="/other/python"),
+])
+def test_a_cache_file_of_the_wrong_shape_means_discovery(fake_dist, damage) -> None:
+    import json
+
+    site = fake_dist("genesis-c", {"c": "c_mod"}, {"c_mod": GOOD})
+    settle(site)
+    find_entry_points()
+    path = Path(cache_path())
+    data = json.loads(path.read_text())
+    data["entry_points"] = [{"name": "c", "value": "planted_mod", "distribution": "x", "version": "9"}]
+    damage(data)
+    path.write_text(json.dumps(data))
+    assert names(find_entry_points())["c"] == "c_mod"
+
+
 def test_a_cache_file_of_another_user_is_not_trusted(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
     site = fake_dist("genesis-u", {"u": "u_mod"}, {"u_mod": GOOD})
     settle(site)
