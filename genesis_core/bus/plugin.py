@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .._markers import hookimpl
 from .transport import Transport, TransportKind
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..config import Table
 
 
