@@ -4,9 +4,10 @@
 imports ``email``, ``zipfile`` and ``csv`` to do it: most of the start-up time of
 every ``genesis`` command.  What it finds for the ``genesis`` group (name, value,
 distribution, version) is kept in ``<cache dir>/entry-points-<key>.json``, stamped
-with the modification times of every ``sys.path`` entry and of each metadata
-directory and ``entry_points.txt`` it came from.  Installing, removing or
-upgrading a distribution changes a stamp, so the next run discovers again.
+with the modification times of every ``sys.path`` entry and of every installed
+distribution's metadata directory and ``entry_points.txt`` (not only the plugins':
+a distribution can gain a ``[genesis]`` section in place).  Installing, removing,
+upgrading or editing a distribution changes a stamp, so the next run discovers again.
 
 Only discovery is cached: every plugin is still imported and registered one by
 one on every run, so a broken plugin is always reported.  The cache is an
@@ -20,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 import time
 import zlib
@@ -103,8 +105,8 @@ def find_entry_points(group: str = ENTRY_POINT_GROUP, *, use_cache: bool | None 
     """Return the installed entry points of ``group`` sorted by name, from the cache when it is current."""
     if use_cache is None:
         use_cache = not os.environ.get(NO_CACHE_ENV)
-    if not use_cache:
-        return _discover(group)[0]
+    if not use_cache or not all(isinstance(entry, str) for entry in sys.path):
+        return _discover(group)[0]  # a Path or bytes entry on sys.path cannot be keyed: scan
     path = cache_path(group)
     cached = _read(path, group)
     if cached is not None:
@@ -118,17 +120,18 @@ def find_entry_points(group: str = ENTRY_POINT_GROUP, *, use_cache: bool | None 
 
 def _discover(group: str) -> tuple[list[FoundEntryPoint], list[Stamp]]:
     """Return the group's entry points read through ``importlib.metadata``, and what they depend on."""
-    from importlib.metadata import entry_points
+    from importlib.metadata import distributions, entry_points
 
     stamps = _path_stamps()  # taken first: a change made while scanning makes the result stale
+    for dist in distributions():
+        where = getattr(dist, "_path", None)  # PathDistribution's metadata directory
+        if where is not None:
+            stamps += [_stamp(str(where)), _stamp(os.path.join(str(where), "entry_points.txt"))]
     found = []
     for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
         found.append(FoundEntryPoint(ep.name, ep.value, dist.name if dist is not None else "?",
                                      dist.version if dist is not None else ""))
-        where = getattr(dist, "_path", None)  # PathDistribution's metadata directory
-        if where is not None:
-            stamps += [_stamp(str(where)), _stamp(os.path.join(str(where), "entry_points.txt"))]
     found.sort(key=lambda e: e.name)
     return found, stamps
 
@@ -136,9 +139,13 @@ def _discover(group: str) -> tuple[list[FoundEntryPoint], list[Stamp]]:
 def _read(path: str, group: str) -> list[FoundEntryPoint] | None:
     """Return the cached entry points, or ``None`` when the file is missing, foreign, corrupt or stale."""
     try:
-        with open(path, "rb") as handle:
-            if hasattr(os, "getuid") and os.fstat(handle.fileno()).st_uid != os.getuid():
-                return None  # only trust a file this user wrote: it names modules to import
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with open(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o022:
+                return None  # not a plain file, or others may change it: it names modules to import
+            if hasattr(os, "getuid") and info.st_uid != os.getuid():
+                return None  # only trust a file this user wrote
             data = json.loads(handle.read())
         if (data["format"] != CACHE_FORMAT or data["group"] != group
                 or data["executable"] != sys.executable or data["path"] != sys.path):
@@ -148,20 +155,25 @@ def _read(path: str, group: str) -> list[FoundEntryPoint] | None:
                 return None
         return [FoundEntryPoint(str(e["name"]), str(e["value"]), str(e["distribution"]), str(e["version"]))
                 for e in data["entry_points"]]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
 def _write(path: str, group: str, found: list[FoundEntryPoint], stamps: list[Stamp]) -> None:
-    """Store ``found`` atomically; a cache that cannot be written is simply not used."""
+    """Store ``found`` atomically, readable by this user only; a cache that cannot be written is not used."""
+    import tempfile
+
     data = {"format": CACHE_FORMAT, "group": group, "executable": sys.executable, "path": sys.path,
             "stamps": stamps, "entry_points": [attrs.asdict(e) for e in found]}
-    temporary = f"{path}.{os.getpid()}.tmp"
+    directory = os.path.dirname(path)
+    temporary = None
     try:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as handle:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".entry-points-", suffix=".tmp")
+        with open(fd, "w", encoding="utf-8") as handle:  # mkstemp: O_EXCL, mode 0600
             json.dump(data, handle)
         os.replace(temporary, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+    except (OSError, TypeError, ValueError):
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from genesis_core import discovery
 from genesis_core.discovery import FoundEntryPoint, cache_dir, cache_path, find_entry_points, load_value
 from genesis_core.plugins import build_plugin_host
 
@@ -34,6 +35,23 @@ def settle(site: Path) -> None:
 
 def names(found: list[FoundEntryPoint]) -> dict[str, str]:
     return {ep.name: ep.value for ep in found}
+
+
+@pytest.fixture(autouse=True)
+def _no_settle_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the cache be written even when an unrelated sys.path entry changed moments ago.
+
+    The test fakes are dated back with ``settle``; the settle rule has its own test.
+    """
+    monkeypatch.setattr(discovery, "SETTLE_SECONDS", 0.0)
+
+
+def warm(site: Path) -> list[FoundEntryPoint]:
+    """Date ``site`` back, discover, and check the cache was written; return what was found."""
+    settle(site)
+    found = find_entry_points()
+    assert Path(cache_path()).is_file(), "the cache was not written, so this test would test nothing"
+    return found
 
 
 @pytest.fixture
@@ -73,29 +91,91 @@ def test_the_cached_plugins_are_still_loaded_and_registered(fake_dist, no_discov
 
 def test_installing_a_distribution_is_seen_on_the_next_run(fake_dist) -> None:
     site = fake_dist("genesis-one", {"one": "one_mod"}, {"one_mod": GOOD})
-    settle(site)
-    assert "two" not in names(find_entry_points())
+    assert "two" not in names(warm(site))
     fake_dist("genesis-two", {"two": "two_mod"}, {"two_mod": GOOD})
     assert names(find_entry_points())["two"] == "two_mod"
 
 
 def test_removing_a_distribution_is_seen_on_the_next_run(fake_dist) -> None:
     site = fake_dist("genesis-gone", {"gone": "gone_mod"}, {"gone_mod": GOOD})
-    settle(site)
-    assert "gone" in names(find_entry_points())
+    assert "gone" in names(warm(site))
     shutil.rmtree(site / "genesis_gone-0.1.dist-info")
     assert "gone" not in names(find_entry_points())
 
 
 def test_an_entry_point_edited_in_place_is_seen_on_the_next_run(fake_dist) -> None:
     site = fake_dist("genesis-edit", {"edit": "old_mod"}, {"old_mod": GOOD})
-    settle(site)
-    assert names(find_entry_points())["edit"] == "old_mod"
+    assert names(warm(site))["edit"] == "old_mod"
     (site / "genesis_edit-0.1.dist-info" / "entry_points.txt").write_text("[genesis]\nedit = new_mod\n")
     assert names(find_entry_points())["edit"] == "new_mod"
 
 
-def test_metadata_changed_within_the_settle_time_is_not_cached(fake_dist) -> None:
+def test_a_distribution_that_gains_a_genesis_entry_point_in_place_is_seen(fake_dist) -> None:
+    # e.g. `setup.py develop` rewriting an egg-info: nothing that was a plugin changed
+    site = fake_dist("genesis-later", {"later": "later_mod"}, {"later_mod": GOOD})
+    info = site / "genesis_later-0.1.dist-info"
+    (info / "entry_points.txt").write_text("[console_scripts]\nlater = later_mod:main\n")
+    assert "later" not in names(warm(site))
+    (info / "entry_points.txt").write_text("[console_scripts]\nlater = later_mod:main\n[genesis]\nlater = later_mod\n")
+    assert names(find_entry_points())["later"] == "later_mod"
+
+
+def test_a_distribution_that_gains_an_entry_points_file_is_seen(fake_dist) -> None:
+    site = fake_dist("genesis-bare", {"bare": "bare_mod"}, {"bare_mod": GOOD})
+    info = site / "genesis_bare-0.1.dist-info"
+    (info / "entry_points.txt").unlink()
+    assert "bare" not in names(warm(site))
+    (info / "entry_points.txt").write_text("[genesis]\nbare = bare_mod\n")
+    assert names(find_entry_points())["bare"] == "bare_mod"
+
+
+def test_a_path_object_on_sys_path_is_scanned_not_cached(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    site = fake_dist("genesis-p", {"p": "p_mod"}, {"p_mod": GOOD})
+    settle(site)
+    monkeypatch.setattr(sys, "path", [*sys.path, Path("/nonexistent/genesis-test")])
+    assert "p" in names(find_entry_points())
+    assert not Path(cache_dir()).exists() or not list(Path(cache_dir()).iterdir())
+    assert "p" in {i.name for i in build_plugin_host().plugin_infos()}
+
+
+def test_the_cache_file_is_private_to_its_user(fake_dist) -> None:
+    site = fake_dist("genesis-m", {"m": "m_mod"}, {"m_mod": GOOD})
+    warm(site)
+    assert os.stat(cache_path()).st_mode & 0o777 == 0o600
+    assert [p.name for p in Path(cache_dir()).iterdir()] == [Path(cache_path()).name]  # no temporary left
+
+
+@pytest.mark.parametrize("tamper", ["group-writable", "symlink", "deeply nested"])
+def test_a_cache_file_others_could_change_is_not_trusted(fake_dist, tamper: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    site = fake_dist("genesis-t", {"t": "t_mod"}, {"t_mod": GOOD})
+    warm(site)
+    path = Path(cache_path())
+    data = json.loads(path.read_text())
+    data["entry_points"] = [{"name": "t", "value": "planted_mod", "distribution": "x", "version": "9"}]
+    if tamper == "group-writable":
+        path.write_text(json.dumps(data))
+        path.chmod(0o620)
+    elif tamper == "symlink":
+        elsewhere = path.with_name("elsewhere.json")
+        elsewhere.write_text(json.dumps(data))
+        elsewhere.chmod(0o600)
+        path.unlink()
+        path.symlink_to(elsewhere)
+    else:
+        path.write_text("[" * 100_000 + "]" * 100_000)
+        path.chmod(0o600)
+    scans = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: scans.append(kw) or real(**kw))
+    assert names(find_entry_points())["t"] == "t_mod"
+    assert scans == [{"group": "genesis"}]
+
+
+def test_metadata_changed_within_the_settle_time_is_not_cached(fake_dist, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(discovery, "SETTLE_SECONDS", 2.0)
     fake_dist("genesis-fresh", {"fresh": "fresh_mod"}, {"fresh_mod": GOOD})
     assert "fresh" in names(find_entry_points())
     assert not Path(cache_path()).exists()
