@@ -239,3 +239,40 @@ def test_a_commands_own_help_is_its_own(run_cli, capsys: pytest.CaptureFixture[s
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: genesis events") and "history" in out and "compare every" not in out
+
+
+BROKEN_COMMAND_PLUGIN = """
+from genesis_core import hookimpl
+
+@hookimpl
+def genesis_register_commands(register):
+    from genesis_core.cli.commands import Command
+    register(Command.lazy("broken-cmd", "a command whose module is gone", "no_such_module_xyz:COMMAND"))
+"""
+
+
+def test_a_plugin_command_that_cannot_load_breaks_neither_help_nor_other_commands(
+        fake_dist, capsys: pytest.CaptureFixture[str]) -> None:
+    from genesis_core.cli.main import main
+
+    fake_dist("genesis-brokencmd", {"brokencmd": "brokencmd_mod"}, {"brokencmd_mod": BROKEN_COMMAND_PLUGIN})
+    for argv in (["--help"], ["-h", "sync"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+        captured = capsys.readouterr()
+        assert "broken-cmd" in captured.out and "Traceback" not in captured.err
+    assert main(["plugins"]) == 0
+    capsys.readouterr()
+    assert main(["broken-cmd"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("genesis: broken-cmd: the command could not be loaded (ModuleNotFoundError")
+
+
+@pytest.mark.parametrize("role_option", ["--role", "--rol", "--r", "--role=ci"])
+def test_global_options_may_be_abbreviated_as_argparse_allows(role_option: str, run_cli) -> None:
+    code, out, err = run_cli(*([role_option] if "=" in role_option else [role_option, "ci"]), "plugins")
+    assert (code, err) == (0, "")
+    assert "platforms: dotenv" in out
+

@@ -44,6 +44,14 @@ class _Parser(argparse.ArgumentParser):
 GLOBAL_OPTIONS_WITH_VALUE = ("--config", "--role", "--log-level")
 
 
+def _abbreviates_option_with_value(token: str) -> bool:
+    """Return whether argparse expands ``token`` (``--rol``) to a global option that takes a value."""
+    if not token.startswith("--") or len(token) < 3 or "=" in token:
+        return False
+    matches = [option for option in (*GLOBAL_OPTIONS_WITH_VALUE, "--version", "--help") if option.startswith(token)]
+    return len(matches) == 1 and matches[0] in GLOBAL_OPTIONS_WITH_VALUE
+
+
 def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
     """Return the sub-command named in ``argv`` (skipping global options and their values).
 
@@ -54,7 +62,7 @@ def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
     for token in argv:
         if skip:
             skip = False
-        elif token in GLOBAL_OPTIONS_WITH_VALUE:
+        elif token in GLOBAL_OPTIONS_WITH_VALUE or _abbreviates_option_with_value(token):
             skip = True
         elif token in ("-h", "--help"):
             return None
@@ -69,7 +77,10 @@ def build_parser(commands: Sequence[Command], *, only: str | None = None) -> arg
     """Return the ``genesis`` parser with one sub-parser per command.
 
     With ``only`` (the command ``argv`` names), the parser holds just that command's
-    sub-parser, so no other command's module is imported and no parser is built for it.
+    sub-parser, configured, so no other command's module is imported.  Without it
+    (help, no command, an unknown one) every command is listed by name and help,
+    none is configured or can run, so a plugin command that cannot load cannot
+    break ``--help``.
     """
     parser = _Parser(prog="genesis", description="Keep environment variables consistent across platforms.")
     parser.add_argument("-V", "--version", action="version", version=f"genesis {__version__}")
@@ -84,8 +95,9 @@ def build_parser(commands: Sequence[Command], *, only: str | None = None) -> arg
         if only is not None and only != command.name:
             continue
         child = sub.add_parser(command.name, help=command.help, description=command.help)
-        command.configure(child)
-        child.set_defaults(_command=command)
+        if only is not None:
+            command.configure(child)
+            child.set_defaults(_command=command)
     return parser
 
 
@@ -127,7 +139,15 @@ def run(argv: Sequence[str]) -> int:
     except GenesisError as exc:
         ctx.error(str(exc))
         return exc.exit_code
-    parser = build_parser(commands, only=chosen_command(argv, {c.name for c in commands}))
+    only = chosen_command(argv, {c.name for c in commands})
+    try:
+        parser = build_parser(commands, only=only)
+    except Exception as exc:  # a plugin command whose module cannot be imported or configured
+        if os.environ.get("GENESIS_DEBUG"):
+            raise
+        ctx.error(f"{only}: the command could not be loaded ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+                  "`genesis plugins` shows which plugin provides it")
+        return EXIT_ERROR
     args = parser.parse_args(list(argv))
     ctx.config_path = args.config
     ctx.role = args.role
