@@ -71,7 +71,7 @@ class PluginHost:
         self._cache: dict[str, Any] = {}
 
     # -- loading ------------------------------------------------------------------------
-    def add_plugin(self, plugin: object, name: str, *, distribution: str = "genesis-core",
+    def add_plugin(self, plugin: object, name: str, *, distribution: str = "genesis-envsync",
                    version: str = "") -> bool:
         """Register ``plugin`` under ``name``; return False (and record why) if that fails."""
         try:

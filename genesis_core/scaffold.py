@@ -1,6 +1,6 @@
 """``genesis new-adapter NAME``: write a plugin distribution for a new platform adapter.
 
-The distribution (``genesis-NAME/``) holds a pyproject with the ``genesis`` entry
+The distribution (``genesis-envsync-NAME/``) holds a pyproject with the ``genesis`` entry
 point, a working adapter for a small HTTP API, an emulator of that API and a
 test module that runs the adapter contract against it.  It installs with pip
 and passes its own tests before the author changes a line.
@@ -27,8 +27,14 @@ _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _PACKAGE = re.compile(r"^[a-z_][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{\{[A-Za-z_]+\}\}")
 MAX_NAME_LENGTH = 40
-#: Names that belong to Genesis' own distributions.
-RESERVED_NAMES = frozenset({"core", "testing", "dotenv", "local", "render", "netlify", "github", "vercel"})
+#: Every distribution is named this plus the adapter's name (``genesis-envsync-acme``).
+DIST_PREFIX = "genesis-envsync-"
+#: Names that belong to Genesis' own distributions, extras and kinds.
+RESERVED_NAMES = frozenset({
+    "core", "testing", "all", "dotenv", "local",
+    "render", "netlify", "github", "vercel", "heroku", "fly", "railway", "aws", "aws-ssm",
+    "aws-secrets-manager", "vault", "truth", "blueprint", "steward", "cascade", "autonomy", "nats",
+})
 #: Template file (under ``scaffold_templates/``) -> path in the distribution; ``package`` is replaced.
 TEMPLATES = {
     "pyproject.toml.tmpl": "pyproject.toml",
@@ -67,14 +73,15 @@ def _placeholders(name: str, package: str) -> dict[str, str]:
     from ._version import __version__
 
     words = re.split(r"[-_]", name)
-    major_minor = ".".join(__version__.split(".")[:2])
+    major, minor = (int(part) for part in __version__.split(".")[:2])
     return {
         "{{kind}}": name,
-        "{{dist}}": f"genesis-{name}",
+        "{{dist}}": DIST_PREFIX + name,
         "{{package}}": package,
         "{{Class}}": "".join(word.capitalize() for word in words),
         "{{ENV}}": "_".join(word.upper() for word in words) + "_TOKEN",
-        "{{core_version}}": major_minor,
+        "{{core_version}}": f"{major}.{minor}",
+        "{{core_next}}": f"{major}.{minor + 1}",
     }
 
 
@@ -97,12 +104,12 @@ def render_files(name: str, *, package: str | None = None) -> dict[str, str]:
 
 
 def scaffold_adapter(name: str, dest: Path, *, package: str | None = None) -> list[Path]:
-    """Write ``dest/genesis-NAME/`` and return the paths of the files written."""
+    """Write ``dest/genesis-envsync-NAME/`` and return the paths of the files written."""
     files = render_files(name, package=package)
     dest = Path(dest)
     if dest.exists() and not dest.is_dir():
         raise ScaffoldError(f"{dest} is not a directory")
-    root = dest / f"genesis-{name}"
+    root = dest / (DIST_PREFIX + name)
     if root.exists():
         raise ScaffoldError(f"{root} already exists; remove it or choose another --dest")
     written: list[Path] = []
@@ -120,9 +127,9 @@ def scaffold_adapter(name: str, dest: Path, *, package: str | None = None) -> li
 # -- the CLI command ---------------------------------------------------------------------
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", help="the platform kind, e.g. 'acme' (makes genesis-acme/)")
+    parser.add_argument("name", help="the platform kind, e.g. 'acme' (makes genesis-envsync-acme/)")
     parser.add_argument("--dest", type=Path, default=Path("."), metavar="DIR",
-                        help="directory to create genesis-NAME/ in (default: the current directory)")
+                        help="directory to create genesis-envsync-NAME/ in (default: the current directory)")
     parser.add_argument("--package", default=None, metavar="PACKAGE",
                         help="Python package name (default: genesis_NAME)")
 
@@ -140,14 +147,14 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     except GenesisError as exc:
         ctx.error(str(exc))
         return 2
-    root = Path(args.dest) / f"genesis-{args.name}"
+    root = Path(args.dest) / (DIST_PREFIX + args.name)
     ctx.print(f"created {_shown(root)}/ with {len(written)} files:")
     for path in written:
         ctx.print(f"  {_shown(path)}")
     ctx.print("")
     ctx.print("next steps:")
     ctx.print(f"  cd {_shown(root)}")
-    ctx.print("  pip install -e '.[test]'")
+    ctx.print("  pip install -e '.[testing]'")
     ctx.print("  pytest            # the adapter contract passes against the bundled emulator")
     ctx.print("  then change adapter.py and emulator.py to match the real API, keeping pytest green")
     ctx.print("  (see docs/writing-an-adapter.md)")

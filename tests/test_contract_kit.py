@@ -157,7 +157,7 @@ def test_contract_module_explains_the_missing_testing_extra() -> None:
             "try:\n    import genesis_core.testing.contract\n"
             "except ImportError as exc:\n    print(exc)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "pip install 'genesis-core[testing]'" in out
+    assert "pip install 'genesis-envsync[testing]'" in out
 
 
 # -- the suite catches broken adapters ---------------------------------------------------

@@ -34,7 +34,7 @@ def test_builtins_are_registered_as_the_core_plugin() -> None:
     assert "dotenv" in host.platform_kinds()
     assert {"embedded", "memory"} <= set(host.transports())
     core = [i for i in host.plugin_infos() if i.name == "core"][0]
-    assert core.distribution == "genesis-core" and not core.broken
+    assert core.distribution == "genesis-envsync" and not core.broken
     assert "genesis_register_platforms" in core.hooks
 
 

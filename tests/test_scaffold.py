@@ -33,7 +33,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Scaffold ``acme-cloud`` and pip-install it into a private site dir; return ``(dist, site)``."""
     base = tmp_path_factory.mktemp("scaffold")
     scaffold_adapter("acme-cloud", base)
-    dist, site = base / "genesis-acme-cloud", base / "site"
+    dist, site = base / "genesis-envsync-acme-cloud", base / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
                     "--disable-pip-version-check", "--no-index", "--target", str(site), str(dist)],
                    check=True, capture_output=True, text=True, timeout=180)
@@ -71,7 +71,7 @@ print(json.dumps({"value": ep.value, "dist": ep.dist.name, "file": module.__file
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
     assert found["value"] == "genesis_acme_cloud.plugin"
-    assert found["dist"] == "genesis-acme-cloud"
+    assert found["dist"] == "genesis-envsync-acme-cloud"
     assert found["version"] == "0.1.0"
     assert Path(found["file"]).is_relative_to(site)  # the installed copy, not the source tree
     assert (found["credential_env"], found["writes"], found["error"]) == ("ACME_CLOUD_TOKEN", True, None)
@@ -86,9 +86,10 @@ def test_rendered_names() -> None:
     assert "class AcmeCloudAdapter(HttpPlatformAdapter):" in adapter
     assert 'kind = "acme-cloud"' in adapter and 'credential_env = "ACME_CLOUD_TOKEN"' in adapter
     pyproject = tomllib.loads(files["pyproject.toml"])
-    assert pyproject["project"]["name"] == "genesis-acme-cloud"
+    assert pyproject["project"]["name"] == "genesis-envsync-acme-cloud"
     assert pyproject["project"]["entry-points"]["genesis"] == {"acme-cloud": "genesis_acme_cloud.plugin"}
-    assert pyproject["project"]["dependencies"] == ["genesis-core>=0.1"]
+    assert pyproject["project"]["dependencies"] == ["genesis-envsync>=0.1,<0.2"]
+    assert set(pyproject["project"]["optional-dependencies"]) == {"testing"}
     for path, text in files.items():
         assert not re.search(r"\{\{[A-Za-z_]+\}\}", text), f"{path} has a placeholder left"
         if path.endswith(".py"):
@@ -97,11 +98,11 @@ def test_rendered_names() -> None:
 
 def test_custom_package_name(tmp_path: Path) -> None:
     written = scaffold_adapter("acme", tmp_path, package="acme_genesis")
-    assert tmp_path / "genesis-acme" / "acme_genesis" / "adapter.py" in written
-    pyproject = tomllib.loads((tmp_path / "genesis-acme" / "pyproject.toml").read_text())
+    assert tmp_path / "genesis-envsync-acme" / "acme_genesis" / "adapter.py" in written
+    pyproject = tomllib.loads((tmp_path / "genesis-envsync-acme" / "pyproject.toml").read_text())
     assert pyproject["project"]["entry-points"]["genesis"] == {"acme": "acme_genesis.plugin"}
     assert "from acme_genesis.adapter import AcmeAdapter" in (
-        tmp_path / "genesis-acme" / "tests" / "test_contract.py").read_text()
+        tmp_path / "genesis-envsync-acme" / "tests" / "test_contract.py").read_text()
 
 
 @pytest.mark.parametrize(("name", "message"), [
@@ -136,11 +137,11 @@ def test_bad_package_is_refused(tmp_path: Path) -> None:
 
 
 def test_existing_directory_is_never_overwritten(tmp_path: Path) -> None:
-    (tmp_path / "genesis-acme").mkdir()
-    (tmp_path / "genesis-acme" / "keep.txt").write_text("mine")
-    with pytest.raises(ScaffoldError, match=r"genesis-acme already exists; remove it or choose another --dest"):
+    (tmp_path / "genesis-envsync-acme").mkdir()
+    (tmp_path / "genesis-envsync-acme" / "keep.txt").write_text("mine")
+    with pytest.raises(ScaffoldError, match=r"genesis-envsync-acme already exists; remove it or choose another --dest"):
         scaffold_adapter("acme", tmp_path)
-    assert [p.name for p in (tmp_path / "genesis-acme").iterdir()] == ["keep.txt"]
+    assert [p.name for p in (tmp_path / "genesis-envsync-acme").iterdir()] == ["keep.txt"]
 
 
 def test_dest_that_is_a_file(tmp_path: Path) -> None:
@@ -168,9 +169,9 @@ def _run_command(argv: list[str]) -> tuple[int, str, str]:
 def test_command_writes_and_lists_the_files(tmp_path: Path) -> None:
     code, out, err = _run_command(["acme", "--dest", str(tmp_path)])
     assert (code, err) == (0, "")
-    assert (tmp_path / "genesis-acme" / "genesis_acme" / "adapter.py").is_file()
-    assert "genesis-acme/genesis_acme/adapter.py" in out
-    assert "pip install -e '.[test]'" in out
+    assert (tmp_path / "genesis-envsync-acme" / "genesis_acme" / "adapter.py").is_file()
+    assert "genesis-envsync-acme/genesis_acme/adapter.py" in out
+    assert "pip install -e '.[testing]'" in out
 
 
 def test_command_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -220,4 +221,4 @@ def test_new_adapter_is_registered_lazily_with_the_real_command(tmp_path: Path) 
     args = parser.parse_args(["acme", "--dest", str(tmp_path)])
     out = io.StringIO()
     assert registered.run(args, CommandContext(stdout=out, stderr=io.StringIO())) == 0
-    assert (tmp_path / "genesis-acme" / "pyproject.toml").is_file()
+    assert (tmp_path / "genesis-envsync-acme" / "pyproject.toml").is_file()

@@ -2,7 +2,7 @@
 
 A transport stores events durably and hands out their sequence numbers; the
 bus itself does the Guardian check and delivers to local handlers.  The
-embedded SQLite transport is the default; ``genesis-nats`` registers another.
+embedded SQLite transport is the default; ``genesis-envsync-nats`` registers another.
 """
 
 from __future__ import annotations

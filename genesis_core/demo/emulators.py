@@ -27,9 +27,9 @@ DEMO_IDS = {
 
 #: kind -> (module, emulator class, distribution)
 EMULATORS = {
-    "render": ("genesis_render.emulator", "RenderEmulator", "genesis-render"),
-    "netlify": ("genesis_netlify.emulator", "NetlifyEmulator", "genesis-netlify"),
-    "github": ("genesis_github.emulator", "GitHubEmulator", "genesis-github"),
+    "render": ("genesis_render.emulator", "RenderEmulator", "genesis-envsync-render"),
+    "netlify": ("genesis_netlify.emulator", "NetlifyEmulator", "genesis-envsync-netlify"),
+    "github": ("genesis_github.emulator", "GitHubEmulator", "genesis-envsync-github"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Helpers for testing Genesis and its plugins (install ``genesis-core[testing]``).
+"""Helpers for testing Genesis and its plugins (install ``genesis-envsync[testing]``).
 
 Hypothesis strategies for snapshots (:mod:`.strategies`), the adapter contract
 suite (:mod:`.contract`), the emulator base (:mod:`.emulator`) and an example

@@ -17,7 +17,7 @@ The suite then checks fetch (tricky values, empty platform, pagination at page
 boundaries, unreadable values), every error path (a platform that cannot be
 read raises ``PlatformError``, never returns an empty snapshot), writes
 (surgical round-trips) and that no token or value leaks into exceptions,
-reprs, logs or output.  It needs pytest: ``pip install 'genesis-core[testing]'``.
+reprs, logs or output.  It needs pytest: ``pip install 'genesis-envsync[testing]'``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ try:
     import pytest
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
-        "genesis_core.testing.contract needs pytest: pip install 'genesis-core[testing]'"
+        "genesis_core.testing.contract needs pytest: pip install 'genesis-envsync[testing]'"
     ) from exc
 
 from ..errors import PlatformError

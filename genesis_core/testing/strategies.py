@@ -1,6 +1,6 @@
 """Hypothesis strategies for environment snapshots, for Genesis and for third-party tests.
 
-Needs the ``testing`` extra: ``pip install genesis-core[testing]``.  Every
+Needs the ``testing`` extra: ``pip install genesis-envsync[testing]``.  Every
 function returns a ``SearchStrategy``; the docstring says what it draws.
 """
 

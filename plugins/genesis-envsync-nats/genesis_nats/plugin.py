@@ -1,0 +1,48 @@
+"""Entry-point module of ``genesis-envsync-nats``: hook implementations only, everything else lazy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from genesis_core import hookimpl
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from genesis_core.bus.transport import Transport
+    from genesis_core.config import Table
+
+DESCRIPTION = "NATS JetStream stream shared by every process; engines run in `genesis worker`"
+WORKER_HELP = "run the engines as durable NATS JetStream consumers ([bus] transport = \"nats\")"
+NATS_HELP = "inspect the NATS JetStream stream behind the bus"
+
+
+def _factory(table: Table, state_dir: Path) -> Transport:
+    from .transport import from_config
+
+    return from_config(table, state_dir)
+
+
+@hookimpl
+def genesis_register_transports(register: Callable[..., None]) -> None:
+    """Register the ``nats`` transport."""
+    from genesis_core.bus.transport import TransportKind
+
+    register(TransportKind("nats", _factory, DESCRIPTION))
+
+
+@hookimpl
+def genesis_register_commands(register: Callable[..., Any]) -> None:
+    """Register ``genesis worker`` and ``genesis nats`` (their module loads when one is used)."""
+    from genesis_core.cli.commands import Command
+
+    lazy = getattr(Command, "lazy", None)
+    if lazy is None:  # a core without lazy commands
+        from .commands import NATS_COMMAND, WORKER_COMMAND
+
+        register(WORKER_COMMAND)
+        register(NATS_COMMAND)
+        return
+    register(lazy("worker", WORKER_HELP, "genesis_nats.commands:WORKER_COMMAND"))
+    register(lazy("nats", NATS_HELP, "genesis_nats.commands:NATS_COMMAND"))
