@@ -1,6 +1,6 @@
 """The emulator answers like GitHub: replay recorded GitHub traffic and compare.
 
-The reference files (``shared/reference/github/*.txt``, PyGithub replay data) hold
+The reference files (``reference/*.txt`` beside this test: PyGithub replay data, see its README) hold
 records of ten lines separated by a blank line: scheme, method, host, port, path,
 request headers, request body, status, response headers, response body.  Every
 request on a secrets/variables/public-key path is sent to a fresh emulator
@@ -9,8 +9,6 @@ sets, and the rate-limit headers must match.
 """
 
 from __future__ import annotations
-
-import os
 
 import ast
 import base64
@@ -30,17 +28,9 @@ from genesis_github.sealing import seal
 TOKEN = "ghp_replaytoken"
 
 
-def _reference_dir() -> Path | None:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        for candidate in (parent / "shared" / "reference" / "github", parent.parent / "shared" / "reference" / "github"):
-            if candidate.is_dir():
-                return candidate
-    return None
-
-
-REFERENCE = _reference_dir()
-FILES = sorted(REFERENCE.glob("*.txt")) if REFERENCE else []
+#: PyGithub's replay files, copied into the repository (source and licence in reference/README.md).
+REFERENCE = Path(__file__).resolve().parent / "reference"
+FILES = sorted(REFERENCE.glob("*.txt"))
 ACTIONS_PATH = re.compile(r"^(?P<scope>.+?)/(?P<what>secrets|variables)(?:/(?P<name>[^/?]+))?$")
 
 #: Keys the emulator adds to a recording that a real answer has: the organization-variables
@@ -84,11 +74,7 @@ def actions_records(path: Path) -> list[Record]:
 
 
 def test_reference_files_are_present_and_parse() -> None:
-    if REFERENCE is None:
-        if os.environ.get("CI"):
-            pytest.fail("shared/reference/github must be next to the repository in CI")
-        pytest.skip("shared/reference/github not found next to the repository (CI always has it)")
-    assert len(FILES) >= 10
+    assert len(FILES) >= 10, f"the replay files are missing from {REFERENCE}"
     methods = {r.method for f in FILES for r in actions_records(f)}
     assert methods == {"GET", "PUT", "POST", "PATCH", "DELETE"}
 
@@ -202,8 +188,8 @@ def test_emulator_answers_like_the_recording(path: Path) -> None:
 
 def test_secret_names_are_stored_in_upper_case_as_recorded() -> None:
     """PUT .../secrets/secret_name, then GET answers ``"name": "SECRET_NAME"`` (as in the recording)."""
-    path = REFERENCE / "Environment.testEnvironmentSecret.txt" if REFERENCE else None
-    assert path is not None and path.is_file()
+    path = REFERENCE / "Environment.testEnvironmentSecret.txt"
+    assert path.is_file()
     records = actions_records(path)
     emulator = GitHubEmulator(token=TOKEN)
     seed_for(emulator, records)

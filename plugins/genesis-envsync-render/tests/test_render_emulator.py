@@ -1,8 +1,6 @@
-"""The Render emulator replays recorded Render API traffic (../shared/reference/render/*.yaml)."""
+"""The Render emulator replays recorded Render API traffic (reference/*.yaml beside this test; see its README)."""
 
 from __future__ import annotations
-
-import os
 
 import json
 from collections.abc import Iterator
@@ -12,19 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import yaml  # the testing extra installs PyYAML (it reads the recorded cassettes)
 from genesis_render.emulator import RenderEmulator
 from genesis_render.testing import SERVICE_ID
 
-yaml = pytest.importorskip("yaml", reason="PyYAML reads the recorded Render cassettes (testing extra)")
-
-REFERENCE = Path(__file__).resolve().parents[3].parent / "shared" / "reference" / "render"
+REFERENCE = Path(__file__).resolve().parent / "reference"
 SERVICE_CASSETTE = REFERENCE / "webservice_env_var_cassette.yaml"
 GROUP_CASSETTE = REFERENCE / "envgroup_env_group_cassette.yaml"
 RATE_HEADERS = ("Ratelimit-Limit", "Ratelimit-Remaining", "Ratelimit-Reset")
-
-needs_reference = pytest.mark.skipif(
-    not os.environ.get("CI") and (not SERVICE_CASSETTE.is_file() or not GROUP_CASSETTE.is_file()),
-    reason=f"recorded Render traffic not found in {REFERENCE} (CI always has it)")
 
 
 def interactions(path: Path, *, path_contains: str) -> list[dict[str, Any]]:
@@ -61,7 +54,6 @@ def assert_same_headers(recorded: dict[str, Any], response: httpx.Response) -> N
         assert response.headers["content-type"] == recorded["response"]["headers"]["Content-Type"][0]
 
 
-@needs_reference
 def test_service_env_var_traffic_replays_identically(emulator: RenderEmulator, client: httpx.Client) -> None:
     recorded_calls = interactions(SERVICE_CASSETTE, path_contains="/env-vars")
     service_id = urlsplit(recorded_calls[0]["request"]["url"]).path.split("/")[3]
@@ -93,7 +85,6 @@ def test_service_env_var_traffic_replays_identically(emulator: RenderEmulator, c
     assert emulator.env(service_id) == {}  # the recorded PUT null cleared everything
 
 
-@needs_reference
 def test_env_group_traffic_replays_identically(emulator: RenderEmulator, client: httpx.Client) -> None:
     created = interactions(GROUP_CASSETTE, path_contains="/v1/env-groups")[0]
     assert created["request"]["method"] == "POST"
