@@ -7,6 +7,7 @@ for plugin code too.
 
 from __future__ import annotations
 
+import builtins
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -29,7 +30,11 @@ def _type_name(value: Any) -> str:
 
 @attrs.frozen
 class Table(Mapping[str, Any]):
-    """A read-only TOML table that knows its file and dotted path, for error messages."""
+    """A read-only TOML table that knows its file and dotted path, for error messages.
+
+    Its methods ``str``, ``int``, ``float`` and ``bool`` shadow the built-in names inside the
+    class body, so annotations after them spell ``builtins.str`` and so on.
+    """
 
     data: Mapping[str, Any]
     file: str = "<defaults>"
@@ -71,14 +76,14 @@ class Table(Mapping[str, Any]):
             raise self.error(key, "must not be empty")
         return value
 
-    def int(self, key: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
+    def int(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.int | None = None) -> Any:
         """Return an integer value, optionally bounded below."""
         value = self._get(key, (int,), "an integer", default)
         if minimum is not None and isinstance(value, int) and value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
         return value
 
-    def float(self, key: str, default: Any = _MISSING, *, minimum: float | None = None) -> Any:
+    def float(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.float | None = None) -> Any:
         """Return a number as float, optionally bounded below."""
         value = self._get(key, (int, float), "a number", default)
         if value is not None and not isinstance(value, bool):
@@ -89,11 +94,11 @@ class Table(Mapping[str, Any]):
                 raise self.error(key, f"must be at least {minimum}, got {value}")
         return value
 
-    def bool(self, key: str, default: Any = _MISSING) -> Any:
+    def bool(self, key: builtins.str, default: Any = _MISSING) -> Any:
         """Return ``true``/``false``."""
         return self._get(key, (bool,), "true or false", default)
 
-    def str_list(self, key: str, default: Any = _MISSING) -> Any:
+    def str_list(self, key: builtins.str, default: Any = _MISSING) -> Any:
         """Return a list of strings as a tuple; a single string is accepted as a one-item list."""
         value = self._get(key, (list, str), "a list of strings", default)
         if isinstance(value, str):
@@ -105,19 +110,19 @@ class Table(Mapping[str, Any]):
             return tuple(value)
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
+    def choice(self, key: builtins.str, choices: tuple[builtins.str, ...], default: Any = _MISSING) -> Any:
         """Return a string that must be one of ``choices``."""
         value = self.str(key, default)
         if value is not default and value not in choices:
             raise self.error(key, f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def table(self, key: str) -> Table:
+    def table(self, key: builtins.str) -> Table:
         """Return a sub-table (empty when absent)."""
         value = self._get(key, (dict,), "a table", {})
         return Table(value, self.file, self.key_path(key))
 
-    def check_known(self, known: set[str] | frozenset[str] | tuple[str, ...]) -> None:
+    def check_known(self, known: set[builtins.str] | frozenset[builtins.str] | tuple[builtins.str, ...]) -> None:
         """Raise ``ConfigError`` for any key not in ``known`` (typos fail loudly)."""
         for key in self.data:
             if key not in known:

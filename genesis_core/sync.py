@@ -170,27 +170,27 @@ async def fetch_all(adapters: Iterable[PlatformAdapter], env: Mapping[str, str],
 
     async def one(adapter: PlatformAdapter) -> tuple[Snapshot | None, PlatformStatus]:
         started = time.perf_counter()
+        snapshot: Snapshot | None = None
         try:
-            snapshot = await adapter.fetch(ctx)
-            if not isinstance(snapshot, Snapshot):
-                raise PlatformError(adapter.name, f"adapter returned {type(snapshot).__name__}, not a Snapshot")
-            unusable = sum(1 for key in snapshot.variables if not usable_key(key))
+            fetched = await adapter.fetch(ctx)
+            if not isinstance(fetched, Snapshot):
+                raise PlatformError(adapter.name, f"adapter returned {type(fetched).__name__}, not a Snapshot")
+            unusable = sum(1 for key in fetched.variables if not usable_key(key))
             if unusable:  # such a name could rewrite another line of a file or a terminal
                 raise PlatformError(adapter.name, f"{unusable} variable name(s) are empty or contain spaces or "
                                                   "control characters (not shown)")
         except PlatformError as exc:
             status = PlatformStatus(adapter.name, adapter.kind, False, 0,
                                     time.perf_counter() - started, exc.reason)
-            snapshot = None
         except Exception as exc:  # an adapter bug is still this platform's failure, and only its
             status = PlatformStatus(adapter.name, adapter.kind, False, 0, time.perf_counter() - started,
                                     f"adapter failed unexpectedly ({type(exc).__name__}); "
                                     "run with GENESIS_DEBUG=1 for details")
             if os.environ.get("GENESIS_DEBUG"):
                 raise
-            snapshot = None
         else:
-            status = PlatformStatus(adapter.name, adapter.kind, True, len(snapshot),
+            snapshot = fetched
+            status = PlatformStatus(adapter.name, adapter.kind, True, len(fetched),
                                     time.perf_counter() - started)
         if on_done is not None:
             on_done(adapter.name, status)

@@ -276,3 +276,22 @@ def test_global_options_may_be_abbreviated_as_argparse_allows(role_option: str, 
     assert (code, err) == (0, "")
     assert "platforms: dotenv" in out
 
+
+
+def test_publish_json_shows_the_stored_event_and_the_handlers(run_cli) -> None:
+    """`--json` printed only the status (it called a ``to_dict`` that PublishResult lacks)."""
+    code, out, _ = run_cli("publish", "envsync.drift", "--data", '{"has_drift": true}', "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert shown["status"] == "delivered" and shown["topic"] == "envsync.drift" and shown["reason"] is None
+    assert shown["event"]["seq"] == 1 and shown["event"]["topic"] == "envsync.drift"
+    assert shown["event"]["id"] and shown["event"]["timestamp"]
+    assert isinstance(shown["delivered"], list) and shown["failures"] == []
+    code, text, _ = run_cli("publish", "envsync.drift", "--data", "{}")
+    assert f"to {len(shown['delivered'])} handler(s)" in text
+
+    code, out, _ = run_cli("--role", "stranger", "publish", "autonomy.heal.apply", "--data", "{}", "--json")
+    blocked = json.loads(out)
+    assert code == 2
+    assert blocked["status"] == "blocked" and blocked["reason"]
+    assert blocked["event"]["topic"] == "genesis.blocked" and blocked["delivered"] == []

@@ -93,3 +93,31 @@ def test_table_defaults_and_single_string_list() -> None:
     assert table.float("f") == 2.0
     assert table.bool("missing", False) is False
     assert table.table("sub") == Table({}, "f.toml", "t.sub")
+
+
+def test_table_annotations_name_types_not_the_methods_that_shadow_them() -> None:
+    """``Table.str`` (and ``int``, ``float``, ``bool``) shadow the built-ins in the class body.
+
+    An annotation written after them is read in that scope (by type checkers, and by Python
+    itself without ``from __future__ import annotations``): ``key: str`` named the method.
+    Evaluated with the class namespace as it stood when each method was defined, every
+    annotation must be made of types.
+    """
+    import inspect
+    import types
+
+    import genesis_core.config as module
+    from genesis_core.config import Table
+
+    def parts(value: object) -> list[object]:
+        args = getattr(value, "__args__", ())
+        return [value, *(part for arg in args for part in parts(arg))]
+
+    seen: dict[str, object] = {}
+    for name, member in vars(Table).items():
+        if inspect.isfunction(member) and member.__code__.co_filename == module.__file__:  # not attrs'
+            for param, annotation in member.__annotations__.items():
+                value = eval(annotation, dict(vars(module)), dict(seen))  # noqa: S307 - our own source
+                bad = [p for p in parts(value) if isinstance(p, types.FunctionType)]
+                assert not bad, f"Table.{name}: {param}: {annotation!r} names {bad}"
+        seen[name] = member
