@@ -17,6 +17,7 @@ import attrs
 
 from .bus.envelope import utc_now
 from .errors import ConfigError, GenesisError, PlatformError, UsageError
+from .first_party import KINDS as FIRST_PARTY_KINDS
 from .platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
 from .reconciliation import validate_instance_name
 
@@ -123,7 +124,7 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
 
 
 #: Platform kinds this project publishes as plugins (only these are suggested for ``pip install``).
-OFFICIAL_KINDS = ("render", "netlify", "github", "vercel")
+OFFICIAL_KINDS = tuple(FIRST_PARTY_KINDS)
 
 
 def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any]) -> str:
@@ -136,7 +137,7 @@ def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any]) -> str:
         return f"unknown platform kind {kind_name!r}: did you mean {close[0]!r}? (installed: {installed})"
     if kind_name in OFFICIAL_KINDS:
         return (f"platform kind {kind_name!r} is not installed (installed: {installed}); "
-                f"install the genesis-{kind_name} plugin")
+                f"install {FIRST_PARTY_KINDS[kind_name]}: pip install {FIRST_PARTY_KINDS[kind_name]}")
     return f"unknown platform kind {kind_name!r} (installed: {installed})"
 
 

@@ -58,8 +58,11 @@ def configure_bus(config: Config, *, host: HostLike, role: str | None = None,
     kinds = dict(host.transports())
     kind = kinds.get(kind_name)
     if kind is None:
+        from ..first_party import TRANSPORTS, install_command
+
         known = ", ".join(sorted(kinds)) or "none installed"
-        raise table.error("transport", f"unknown transport {kind_name!r} (known: {known})")
+        hint = f"; {install_command([TRANSPORTS[kind_name]])}" if kind_name in TRANSPORTS else ""
+        raise table.error("transport", f"unknown transport {kind_name!r} (known: {known}){hint}")
     policy = DefaultPolicy.from_config(config)
     from ..config import ensure_state_dir
 

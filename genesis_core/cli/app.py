@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from .. import first_party
 from .._version import __version__
 from ..errors import GenesisError, UsageError
 from .commands import Command
@@ -52,11 +53,11 @@ def _abbreviates_option_with_value(token: str) -> bool:
     return len(matches) == 1 and matches[0] in GLOBAL_OPTIONS_WITH_VALUE
 
 
-def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
-    """Return the sub-command named in ``argv`` (skipping global options and their values).
+def first_positional(argv: Sequence[str]) -> str | None:
+    """Return the first token of ``argv`` that is neither a global option nor its value.
 
-    ``None`` when there is none, it is unknown, or ``-h``/``--help`` comes first (the
-    whole command list is then wanted).
+    ``None`` when there is none or ``-h``/``--help`` comes first (the whole command list is
+    then wanted).
     """
     skip = False
     for token in argv:
@@ -69,8 +70,18 @@ def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
         elif token.startswith("-"):
             continue
         else:
-            return token if token in names else None
+            return token
     return None
+
+
+def chosen_command(argv: Sequence[str], names: set[str]) -> str | None:
+    """Return the sub-command named in ``argv`` (skipping global options and their values).
+
+    ``None`` when there is none, it is unknown, or ``-h``/``--help`` comes first (the
+    whole command list is then wanted).
+    """
+    token = first_positional(argv)
+    return token if token in names else None
 
 
 def build_parser(commands: Sequence[Command], *, only: str | None = None) -> argparse.ArgumentParser:
@@ -140,6 +151,11 @@ def run(argv: Sequence[str]) -> int:
         ctx.error(str(exc))
         return exc.exit_code
     only = chosen_command(argv, {c.name for c in commands})
+    wanted = first_positional(argv) if only is None else None
+    if wanted in first_party.COMMANDS:  # a first-party plugin's command, not installed here
+        ctx.error(first_party.missing(f"`genesis {wanted}`", first_party.COMMANDS[wanted],
+                                      ctx.host.plugin_infos()))
+        return EXIT_ERROR
     try:
         parser = build_parser(commands, only=only)
     except Exception as exc:  # a plugin command whose module cannot be imported or configured

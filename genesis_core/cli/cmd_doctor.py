@@ -36,11 +36,42 @@ def _is_network_error(error: str) -> bool:
     return any(part in error for part in ("could not connect", "timed out", "network error"))
 
 
+def _install(report: _Report) -> None:
+    """Report the installed genesis-envsync, and any other distribution that ships ``genesis_core``."""
+    from .._version import __version__
+    from ..first_party import CORE, clashing_distributions
+
+    report.ctx.print("install")
+    report.ok(f"{CORE} {__version__}")
+    for name, other in clashing_distributions():
+        report.bad(f"{name} {other} is installed here too: an unrelated project (or Genesis before its "
+                   "rename) that also ships the genesis_core package, so one overwrites the other's files",
+                   f"pip uninstall {name} {CORE}, then pip install {CORE} (or \"{CORE}[all]\")")
+
+
+def _engine_tables(report: _Report, config: Any, host: Any) -> None:
+    """Report ``[engines.NAME]`` tables (not ``enabled = false``) that no installed plugin serves."""
+    from .. import first_party
+
+    engines = host.engines()
+    for name in config.section("engines"):
+        table = config.engine(name)
+        if name in engines or table.get("enabled") is False:
+            continue
+        if name in first_party.ENGINES:
+            report.bad(f"[engines.{name}] is configured but the {name} engine is not available",
+                       first_party.missing(f"the {name} engine", first_party.ENGINES[name], host.plugin_infos()))
+        else:
+            report.bad(f"[engines.{name}] is configured but no installed plugin provides an engine named {name!r}",
+                       "check the name (`genesis plugins` lists the engines) or remove the table")
+
+
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
     import tempfile
 
     report = _Report(ctx)
+    _install(report)
     ctx.print("config")
     try:
         config = ctx.config
@@ -63,6 +94,7 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         report.bad(f"plugin {problem.plugin}: {problem.hook}: {problem.error}", "report it to the plugin's authors")
     loaded = [i.name for i in host.plugin_infos() if not i.broken and not i.disabled]
     report.ok(f"{len(loaded)} plugin(s) loaded: {', '.join(loaded)}")
+    _engine_tables(report, config, host)
 
     ctx.print("state dir")
     state = config.state_dir

@@ -25,11 +25,11 @@ DEMO_IDS = {
     "github": {"repository": GITHUB_REPO},
 }
 
-#: kind -> (module, emulator class, distribution)
+#: kind -> (module, emulator class); the plugin providing each is in ``first_party.KINDS``.
 EMULATORS = {
-    "render": ("genesis_render.emulator", "RenderEmulator", "genesis-envsync-render"),
-    "netlify": ("genesis_netlify.emulator", "NetlifyEmulator", "genesis-envsync-netlify"),
-    "github": ("genesis_github.emulator", "GitHubEmulator", "genesis-envsync-github"),
+    "render": ("genesis_render.emulator", "RenderEmulator"),
+    "netlify": ("genesis_netlify.emulator", "NetlifyEmulator"),
+    "github": ("genesis_github.emulator", "GitHubEmulator"),
 }
 
 
@@ -52,12 +52,13 @@ TOKEN_ENV = {"render": "RENDER_API_KEY", "netlify": "NETLIFY_AUTH_TOKEN", "githu
 
 
 def _emulator_class(kind: str) -> Any:
-    module, cls, dist = EMULATORS[kind]
+    from ..first_party import KINDS, missing
+
+    module, cls = EMULATORS[kind]
     try:
         return getattr(importlib.import_module(module), cls)
     except ImportError:
-        raise GenesisError(f"the {kind} emulator needs the {dist} plugin: "
-                           "pip install -r requirements-all.txt (from the Genesis repository)") from None
+        raise GenesisError(missing(f"the {kind} emulator", KINDS[kind])) from None
 
 
 def seed(kind: str, server: Any, app: DemoApp) -> None:

@@ -45,8 +45,11 @@ def run_demo(directory: Path, *, say: Callable[[str], None],
     """Run every step, printing narration with ``say`` and commands through ``genesis``; return the exit code."""
     missing = [name for name in REQUIRED_PLUGINS if name not in installed]
     if missing:
-        raise GenesisError(f"genesis demo needs these plugins: {', '.join(missing)}; "
-                           "install everything with: pip install -r requirements-all.txt")
+        from ..first_party import ENGINES, KINDS, install_command
+
+        dists = [KINDS.get(name) or ENGINES[name] for name in missing]
+        raise GenesisError(f"genesis demo needs these plugins: {', '.join(missing)}; {install_command(dists)} "
+                           "(from a Genesis checkout: pip install -r requirements-all.txt)")
     directory = directory.resolve()
     prepare_dir(directory)
     app = drifted_app()
