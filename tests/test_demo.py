@@ -62,3 +62,46 @@ def test_emulate_serves_until_stopped(tmp_path: Path) -> None:
         assert proc.wait(timeout=20) == 0
     finally:
         proc.kill()
+
+
+def test_emulate_writes_the_env_its_emulators_were_seeded_with(tmp_path: Path) -> None:
+    """`--env .env`: the emulated Render service holds exactly the .env's values (secrets included)."""
+    from dotenv import dotenv_values
+
+    proc = subprocess.Popen([sys.executable, "-m", "genesis_core", "emulate", "render", "--env", ".env",
+                             "--seconds", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=dict(os.environ))
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        url = re.search(r'base_url = "([^"]+)"', lines[1]).group(1)
+        token = re.search(r"RENDER_API_KEY=(\S+)", lines[1]).group(1)
+        assert lines[3].startswith("wrote .env: the demo app's 31 variables")
+        request = urllib.request.Request(f"{url}/v1/services/srv-demo0acmeshop0api/env-vars?limit=100",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            seeded = {item["envVar"]["key"]: item["envVar"]["value"] for item in json.load(response)}
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    written = dotenv_values(tmp_path / ".env")
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    assert seeded == {k: v for k, v in written.items() if k != "FEATURE_RECOMMENDATIONS"}  # Render's drift
+    assert written["STRIPE_SECRET_KEY"].startswith("sk_live_")
+    assert written["STRIPE_SECRET_KEY"] not in "".join(lines) + out  # written to the file, never printed
+    assert "[platforms.render]" in out and "[platforms.netlify]" not in out
+
+
+def test_emulate_env_replaces_only_a_file_it_wrote(tmp_path: Path, run_cli) -> None:
+    mine = tmp_path / ".env"
+    mine.write_text("REAL_SECRET=keep-me\n")
+    code, out, err = run_cli("emulate", "render", "--env", str(mine), "--seconds", "0")
+    assert code == 2 and out == ""
+    assert "the file exists and was not written by Genesis' demo" in err and len(err.splitlines()) == 1
+    assert mine.read_text() == "REAL_SECRET=keep-me\n"
+    ours = tmp_path / "demo.env"
+    for _ in range(2):  # the second run replaces what the first wrote
+        code, out, _ = run_cli("emulate", "render", "--env", str(ours), "--seconds", "0")
+        assert code == 0 and f"wrote {ours}" in out
+    assert ours.read_text().startswith("# acme-shop: the reference environment (Genesis demo)\n")

@@ -4,12 +4,22 @@ Commands come from ```sh blocks, one per line. They run in document order in one
 project (the demo app: a local .env plus emulated Render, Netlify and GitHub on 127.0.0.1),
 so a page that drifts from the code fails here. Each must exit 0 or 1 (parity or drift);
 `genesis init` and `genesis new-adapter` run in an empty directory of their own; commands that
-run until stopped (`serve`, `events tail`, `worker`) must start and keep running. A block
-preceded by `<!-- docs-test: skip REASON -->` is not run.
+run until stopped (`serve`, `events tail`, `worker`, `emulate`) must start and keep running. A
+block preceded by `<!-- docs-test: skip REASON -->` is not run.
+
+Some sections also show what the commands print. Those (``CHECKED``) run instead in a project
+set up the way the quickstart tells a reader to: `genesis init render netlify github`, the
+tables and the `.env` that `genesis emulate --env .env` gives, its tokens exported. There,
+every command line ends with ``# exit N`` (checked), a ```text block right after a ```sh block
+must appear in what the block's last command printed, and a ```toml block is applied to the
+project's genesis.toml (its tables replace the file's tables of the same name), as a reader
+would edit it. Only what genuinely varies is normalised: times, fingerprints, ports, hashes,
+timestamps and the project's directory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -23,8 +33,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"(?P<skip><!--\s*docs-test:\s*skip[^>]*-->\s*\n)?```sh\n(?P<body>.*?)```", re.S)
-LONG_RUNNING = ("genesis serve", "genesis events tail", "genesis worker")
-OWN_DIRECTORY = ("genesis init", "genesis new-adapter", "genesis demo")
+LONG_RUNNING = ("genesis serve", "genesis events tail", "genesis worker", "genesis emulate")
+OWN_DIRECTORY = ("genesis init", "genesis new-adapter", "genesis demo", "genesis emulate")
+
+#: Sections whose shown output is compared with the real output: (file, headings run in order
+#: in one fresh quickstart project).  Each section ends at the next heading of its level or above.
+CHECKED = (
+    ("docs/quickstart.md", ("## 6. The first sync", "## 7. Heal")),
+    ("docs/ci.md", ("### Schema checks",)),
+)
 
 
 @attrs.frozen
@@ -42,13 +59,28 @@ def doc_files() -> list[Path]:
     return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
+def section_span(text: str, heading: str) -> tuple[int, int]:
+    """Return where the section under ``heading`` starts and ends in ``text``."""
+    start = text.index(f"\n{heading}\n") + 1
+    level = len(heading) - len(heading.lstrip("#"))
+    following = re.compile(r"^#{1,%d} " % level, re.M)
+    after = following.search(text, start + len(heading))
+    return start, after.start() if after else len(text)
+
+
+def checked_spans(path: Path, text: str) -> list[tuple[int, int]]:
+    relative = str(path.relative_to(ROOT))
+    return [section_span(text, heading) for file, headings in CHECKED if file == relative for heading in headings]
+
+
 def doc_commands() -> list[DocCommand]:
     found = []
     for path in doc_files():
         text = path.read_text(encoding="utf-8")
+        checked = checked_spans(path, text)
         for block in BLOCK.finditer(text):
-            if block.group("skip"):
-                continue
+            if block.group("skip") or any(a <= block.start() < b for a, b in checked):
+                continue  # skipped, or run with its output compared by test_shown_output_is_what_commands_print
             first_line = text.count("\n", 0, block.start("body")) + 1
             for offset, raw in enumerate(block.group("body").splitlines()):
                 line = raw.strip().removeprefix("$ ")
@@ -119,3 +151,105 @@ def test_every_relative_link_in_the_docs_resolves() -> None:
     assert broken == []
 
 
+
+
+# -- sections whose shown output is compared ---------------------------------------------------
+
+FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```\n", re.S | re.M)
+EXIT = re.compile(r"\s+#\s*exit\s+(\d+)\s*$")
+TABLE_HEADER = re.compile(r"^\[[^\]]+\]\s*$", re.M)
+SHOWN_PROJECT = "/home/you/shop"
+
+
+def apply_tables(config: str, block: str) -> str:
+    """Return ``config`` with each table of ``block`` in place of the table of the same name (or added)."""
+    def tables(text: str) -> tuple[str, list[tuple[str, str]]]:
+        heads = list(TABLE_HEADER.finditer(text))
+        preamble = text[:heads[0].start()] if heads else text
+        return preamble, [(m.group().strip(), text[m.start():(heads[i + 1].start() if i + 1 < len(heads) else len(text))])
+                          for i, m in enumerate(heads)]
+
+    preamble, current = tables(config)
+    _, new = tables(block)
+    replaced = dict(new)
+    merged = [(name, replaced.pop(name, chunk)) for name, chunk in current]
+    merged += list(replaced.items())
+    return preamble + "".join(chunk if chunk.endswith("\n\n") else chunk.rstrip("\n") + "\n\n" for _, chunk in merged)
+
+
+def normalise(text: str, project: Path) -> list[str]:
+    """Return the lines of ``text`` with what varies from run to run replaced by placeholders."""
+    text = text.replace(str(project), SHOWN_PROJECT)
+    text = re.sub(r"\b\d+\.\d\ds\b", "T.TTs", text)
+    text = re.sub(r"fp:[0-9a-f]+", "fp:FINGERPRINT", text)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    text = re.sub(r"\b[0-9a-f]{64}\b", "HASH", text)
+    text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIMESTAMP", text)
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def contains_run(lines: list[str], shown: list[str]) -> bool:
+    """Return whether ``shown`` appears in ``lines`` as consecutive lines."""
+    return any(lines[i:i + len(shown)] == shown for i in range(len(lines) - len(shown) + 1))
+
+
+@contextlib.contextmanager
+def quickstart_project(directory: Path) -> Iterator[dict[str, str]]:
+    """Set up ``directory`` as the quickstart does and yield the environment to run commands in."""
+    from genesis_core.cli.cmd_emulate import write_env
+    from genesis_core.demo.app_data import drifted_app
+    from genesis_core.demo.emulators import platform_tables, running_emulators
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_STEP_SUMMARY", "COLUMNS", "LINES")}
+    env["GENESIS_HOME"] = str(directory / ".genesis")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    init = subprocess.run(["genesis", "init", "render", "netlify", "github"], cwd=directory, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    app = drifted_app()
+    with running_emulators(app) as emulators:
+        write_env(directory / ".env", app.local)  # what `genesis emulate --env .env` writes
+        config = directory / "genesis.toml"
+        config.write_text(apply_tables(config.read_text(), platform_tables(emulators)))
+        env.update({e.token_env: e.token for e in emulators.values()})
+        yield env
+
+
+@pytest.mark.parametrize(("file", "headings"), CHECKED, ids=[f for f, _ in CHECKED])
+def test_shown_output_is_what_commands_print(file: str, headings: tuple[str, ...], tmp_path: Path) -> None:
+    text = (ROOT / file).read_text(encoding="utf-8")
+    directory = tmp_path / "shop"
+    directory.mkdir()
+    ran = compared = 0
+    with quickstart_project(directory) as env:
+        for heading in headings:
+            start, end = section_span(text, heading)
+            blocks = list(FENCE.finditer(text, start, end))
+            last: subprocess.CompletedProcess[str] | None = None
+            for i, block in enumerate(blocks):
+                where = f"{file}:{text.count(chr(10), 0, block.start()) + 2}"
+                lang, body = block.group("lang"), block.group("body")
+                if lang == "toml":
+                    config = directory / "genesis.toml"
+                    config.write_text(apply_tables(config.read_text(), body))
+                elif lang == "sh":
+                    for line in body.splitlines():
+                        exit_code = EXIT.search(line)
+                        assert exit_code, f"{where}: `{line}` must end with `# exit N` (the exit code it shows)"
+                        command = line[:exit_code.start()]
+                        last = subprocess.run(["bash", "-c", command], cwd=directory, env=env,
+                                              capture_output=True, text=True, timeout=120)
+                        assert last.returncode == int(exit_code.group(1)), (
+                            f"{where}: `{command}` exited {last.returncode}, the page says {exit_code.group(1)}\n"
+                            f"{last.stdout[-3000:]}{last.stderr[-2000:]}")
+                        assert "Traceback" not in last.stderr
+                        ran += 1
+                elif lang == "text" and i > 0 and blocks[i - 1].group("lang") == "sh":
+                    assert last is not None
+                    printed = normalise(last.stdout + last.stderr, directory)
+                    shown = normalise(body, directory)
+                    assert contains_run(printed, shown), (
+                        f"{where}: the page shows\n" + "\n".join(shown) + "\n\nbut the command printed\n"
+                        + "\n".join(printed))
+                    compared += 1
+    assert ran and compared, f"{file}: nothing was run or compared in {headings}"

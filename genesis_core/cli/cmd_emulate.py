@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from pathlib import Path
 
 from ..errors import UsageError
 from .commands import Command
@@ -18,32 +19,70 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help=f"which emulators to start: {', '.join(KINDS)} (default: all)")
     parser.add_argument("--port", type=int, default=0,
                         help="first port to use (default: free ports chosen by the system)")
+    parser.add_argument("--env", metavar="PATH", type=Path,
+                        help="also write the demo app's .env here: the values these emulators are seeded "
+                             "with (secrets are new every run); replaces only a file an earlier run wrote")
     parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
+
+
+def check_env_path(path: Path) -> None:
+    """Raise ``UsageError`` unless ``path`` is free or holds a ``.env`` the demo wrote."""
+    from ..demo.app_data import DOTENV_HEADER
+
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise UsageError(f"--env {path}: directory {path.parent} does not exist")
+        return
+    try:
+        with path.open(encoding="utf-8") as file:
+            first = file.readline().rstrip("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--env {path}: cannot read it ({type(exc).__name__})") from None
+    if first != DOTENV_HEADER:
+        raise UsageError(f"--env {path}: the file exists and was not written by Genesis' demo; "
+                         "choose another path or move it away")
+
+
+def write_env(path: Path, values: dict[str, str]) -> None:
+    """Write ``values`` as a ``.env`` at ``path``, readable by its owner only."""
+    import os
+
+    from ..demo.app_data import dotenv_text
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        file.write(dotenv_text(values))
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from ..demo.app_data import drifted_app
-    from ..demo.emulators import DEMO_IDS, running_emulators
+    from ..demo.emulators import platform_tables, running_emulators
 
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
         raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(KINDS)})")
+    if args.env is not None:
+        check_env_path(args.env)
     kinds = tuple(dict.fromkeys(args.kinds or KINDS))
+    app = drifted_app()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with running_emulators(drifted_app(), kinds, port=args.port) as emulators:
+        with running_emulators(app, kinds, port=args.port) as emulators:
             ctx.print("Emulators running on 127.0.0.1 (seeded with the demo app); Ctrl-C to stop.")
             for running in emulators.values():
                 ctx.print(f"  {running.kind:<8} base_url = \"{running.base_url}\"   "
                           f"export {running.token_env}={running.token}")
             ctx.print("")
-            ctx.print("Tables for your genesis.toml (the demo app's ids):")
-            for running in emulators.values():
-                ctx.print(f"[platforms.{running.kind}]")
-                for key, value in DEMO_IDS[running.kind].items():
-                    ctx.print(f'{key} = "{value}"')
-                ctx.print(f'base_url = "{running.base_url}"')
+            if args.env is not None:
+                write_env(args.env, app.local)
+                ctx.print(f"wrote {args.env}: the demo app's {len(app.local)} variables, the values these "
+                          "emulators were seeded with")
+            else:
+                ctx.print("(--env .env also writes the demo app's .env, the values these emulators were seeded with)")
+            ctx.print("")
+            ctx.print("Tables for your genesis.toml (in place of the ones `genesis init` wrote for these kinds):")
+            ctx.print(platform_tables(emulators).rstrip("\n"))
             ctx.stdout.flush()
             try:
                 stop.wait(args.seconds)

@@ -95,9 +95,14 @@ def _match(key: str, pattern: str) -> bool:
     return fnmatchcase(key, pattern)
 
 
+#: The first line of every ``.env`` the demo and ``genesis emulate --env`` write (so a later run
+#: may replace such a file, and only such a file).
+DOTENV_HEADER = "# acme-shop: the reference environment (Genesis demo)"
+
+
 def dotenv_text(values: dict[str, str]) -> str:
     """Return ``values`` as a ``.env`` file (every value single-quoted)."""
-    lines = ["# acme-shop: the reference environment (Genesis demo)"]
+    lines = [DOTENV_HEADER]
     for key, value in values.items():
         escaped = value.replace("\\", "\\\\").replace("'", "\\'")
         lines.append(f"{key}='{escaped}'")

@@ -99,9 +99,21 @@ def running_emulators(app: DemoApp, kinds: tuple[str, ...] = ("render", "netlify
             running.server.stop()
 
 
+def platform_tables(emulators: dict[str, RunningEmulator]) -> str:
+    """Return the ``[platforms.KIND]`` tables that reach the demo app on each running emulator."""
+    exclude = ", ".join(f'"{p}"' for p in NETLIFY_EXCLUDE)
+    tables = {
+        "render": f'service_id = "{RENDER_SERVICE}"',
+        "netlify": (f'account_id = "{NETLIFY_ACCOUNT}"\nsite_id = "{NETLIFY_SITE}"\ncontext = "production"\n'
+                    f"exclude = [{exclude}]  # backend-only keys a browser-facing site must not hold"),
+        "github": f'repository = "{GITHUB_REPO}"',
+    }
+    return "\n".join(f'[platforms.{kind}]\n{tables[kind]}\nbase_url = "{running.base_url}"\n'
+                      for kind, running in emulators.items())
+
+
 def demo_config(emulators: dict[str, RunningEmulator]) -> str:
     """Return the demo's ``genesis.toml`` pointing at the running emulators."""
-    exclude = ", ".join(f'"{p}"' for p in NETLIFY_EXCLUDE)
     return f"""\
 # Written by `genesis demo`: a local .env (the source of truth) and three emulated platforms.
 # The emulators ran on 127.0.0.1 only while the demo ran; `genesis events history`,
@@ -111,21 +123,7 @@ def demo_config(emulators: dict[str, RunningEmulator]) -> str:
 kind = "dotenv"
 path = ".env"
 
-[platforms.render]
-service_id = "{RENDER_SERVICE}"
-base_url = "{emulators['render'].base_url}"
-
-[platforms.netlify]
-account_id = "{NETLIFY_ACCOUNT}"
-site_id = "{NETLIFY_SITE}"
-context = "production"
-exclude = [{exclude}]          # backend-only keys a browser-facing site must not hold
-base_url = "{emulators['netlify'].base_url}"
-
-[platforms.github]
-repository = "{GITHUB_REPO}"
-base_url = "{emulators['github'].base_url}"
-
+{platform_tables(emulators)}
 [engines.blueprint]
 min_keys = 40                  # the seed's expectation: this app has fewer, so Blueprint warns
 required = ["DATABASE_URL", "PORT", "APP_NAME"]
