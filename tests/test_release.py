@@ -185,3 +185,15 @@ def test_dists_wants_one_wheel_and_one_sdist_of_each(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.splitlines() == [f"missing: genesis_envsync_render-{version}.tar.gz",
                                         "unexpected: genesis_core-0.0.6.tar.gz"]
+
+
+def test_readme_holds_exactly_two_set_up_commands() -> None:
+    """A fresh clone needs Python 3.11+ and one of two lines: the demo, or the whole test suite."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [line for line in readme.splitlines() if line.startswith("python3 -m venv .venv")]
+    assert commands == [
+        "python3 -m venv .venv && .venv/bin/pip install -r requirements-all.txt && .venv/bin/genesis demo",
+        "python3 -m venv .venv && .venv/bin/pip install tox && .venv/bin/tox",
+    ]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "git clone" in ci and "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox" in ci
