@@ -82,7 +82,8 @@ def test_emulate_writes_the_env_its_emulators_were_seeded_with(tmp_path: Path) -
         with urllib.request.urlopen(request, timeout=10) as response:
             seeded = {item["envVar"]["key"]: item["envVar"]["value"] for item in json.load(response)}
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
+        out = proc.stdout.read()  # the rest, from the same buffered reader (communicate() would skip its buffer)
+        assert proc.wait(timeout=20) == 0
     finally:
         proc.kill()
     written = dotenv_values(tmp_path / ".env")
