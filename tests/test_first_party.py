@@ -83,8 +83,9 @@ def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_version(name)
 
     monkeypatch.setattr(importlib.metadata, "version", version)
-    for module in ("genesis_render", "genesis_netlify", "genesis_github"):
-        monkeypatch.setitem(sys.modules, module, None)  # import fails, as if not installed
+    for package in ("genesis_render", "genesis_netlify", "genesis_github"):
+        for module in [package, f"{package}.emulator", *(m for m in sys.modules if m.startswith(f"{package}."))]:
+            monkeypatch.setitem(sys.modules, module, None)  # import fails, as if not installed
 
 
 def _one_line(err: str) -> str:
