@@ -134,7 +134,7 @@ def _normalise(name: str) -> str:
 
 
 def check_dists(directory: Path, root: Path = ROOT) -> list[str]:
-    """Return what is wrong with a directory of built files: one wheel and one sdist per distribution, at the version."""
+    """Return what is wrong with a directory of built files (one wheel and one sdist of each, at the version)."""
     version = next(d for d in distributions(root) if d.name == CORE).version
     expected = {f"{_normalise(d.name)}-{version}{suffix}" for d in distributions(root)
                 for suffix in ("-py3-none-any.whl", ".tar.gz")}

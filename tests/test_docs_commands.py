@@ -166,8 +166,8 @@ def apply_tables(config: str, block: str) -> str:
     def tables(text: str) -> tuple[str, list[tuple[str, str]]]:
         heads = list(TABLE_HEADER.finditer(text))
         preamble = text[:heads[0].start()] if heads else text
-        return preamble, [(m.group().strip(), text[m.start():(heads[i + 1].start() if i + 1 < len(heads) else len(text))])
-                          for i, m in enumerate(heads)]
+        ends = [m.start() for m in heads[1:]] + [len(text)]
+        return preamble, [(m.group().strip(), text[m.start():end]) for m, end in zip(heads, ends)]
 
     preamble, current = tables(config)
     _, new = tables(block)

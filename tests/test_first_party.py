@@ -178,7 +178,8 @@ def test_a_nats_bus_without_the_nats_plugin(core_only: None, run_cli, tmp_path: 
     (tmp_path / "genesis.toml").write_text('[bus]\ntransport = "nats"\n')
     code, _, err = run_cli("--config", str(tmp_path / "genesis.toml"), "publish", "x.y")
     assert code == 2
-    assert _one_line(err).endswith("unknown transport 'nats' (known: embedded, memory); pip install genesis-envsync-nats")
+    assert _one_line(err).endswith(
+        "unknown transport 'nats' (known: embedded, memory); pip install genesis-envsync-nats")
 
 
 def test_doctor_names_engine_tables_whose_engine_is_missing(core_only: None, run_cli, tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ def run(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None =
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout)
     if check:
-        assert done.returncode == 0, f"{' '.join(map(str, args))} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        assert done.returncode == 0, (f"{' '.join(map(str, args))} exited {done.returncode}\n"
+                                      f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done
 
 
