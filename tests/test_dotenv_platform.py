@@ -33,7 +33,8 @@ def test_malformed_line_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("GOOD=1\nthis is not valid\nLATER=2\n")
     with pytest.raises(PlatformError) as err:
         fetch(adapter(tmp_path))
-    assert str(err.value) == "local: .env:2: cannot parse this line (expected KEY=VALUE, a comment or a blank line)"
+    assert str(err.value) == ("local: .env:2 (dialect python): cannot parse this line "
+                              "(expected KEY=VALUE, a comment or a blank line)")
 
 
 def test_missing_file_is_an_error_unless_optional(tmp_path: Path) -> None:
@@ -73,12 +74,13 @@ def test_a_line_without_equals_is_an_error_that_does_not_echo_it(tmp_path: Path,
     (tmp_path / ".env").write_text(f"A=1\n{line}\n")
     with pytest.raises(PlatformError) as err:
         fetch(adapter(tmp_path))
-    assert str(err.value) == "local: .env:2: expected KEY=VALUE (the line has no '=')"
+    assert str(err.value) == ("local: .env:2 (dialect python): expected KEY=VALUE (the line has no '='; "
+                              "python-dotenv reads no value for it, so it is unreadable: write KEY= for an empty value)")
 
 
 def test_invalid_names_are_rejected_on_read_and_write(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("9LIVES=1\n")
-    with pytest.raises(PlatformError, match=r"\.env:1: invalid variable name"):
+    with pytest.raises(PlatformError, match=r"\.env:1 \(dialect python\): invalid variable name"):
         fetch(adapter(tmp_path))
     (tmp_path / ".env").write_text("A=1\n")
     with pytest.raises(PlatformError, match="refusing to write an invalid variable name"):
