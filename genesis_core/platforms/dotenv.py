@@ -35,6 +35,13 @@ DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 EVERY_READER = tuple(Target(d, d.expands_by_default) for d in DIALECTS.values())
 
 
+class RefusedValue(PlatformError):
+    """A value the file cannot hold so that its readers read it back unchanged; other keys can be written."""
+
+    #: Heal goes on with the instance's other keys (the platform itself is fine).
+    only_this_key = True
+
+
 def read_text(path: Path) -> str:
     """Return the file's text exactly (UTF-8, line endings untouched); raise ``OSError``/``UnicodeDecodeError``."""
     return path.read_bytes().decode("utf-8")
@@ -187,11 +194,11 @@ class DotenvAdapter(PlatformAdapter):
             encoded = encode(key, value, self._targets(), EVERY_READER)
             new_text = set_key(text, self.dialect, reading, key, encoded.text)
         except (Refused, EditError) as exc:
-            raise PlatformError(self.name, f"{shown}: {exc}") from None
+            raise RefusedValue(self.name, f"{shown}: {exc}") from None
         after = self._read_file(self.write_path, new_text, context).values()
         before = reading.values()
         if after.get(key) != value or set(after) != set(before) | {key}:
-            raise PlatformError(self.name, f"{shown}: refusing to write {key}: the file would not read back "
+            raise RefusedValue(self.name, f"{shown}: refusing to write {key}: the file would not read back "
                                            f"as intended (dialect {self.dialect.name}; nothing was written)")
         others = sorted(set(DIALECTS) - encoded.readers)
         if others:
@@ -205,13 +212,14 @@ class DotenvAdapter(PlatformAdapter):
         if not DOTENV_KEY.fullmatch(key):
             raise PlatformError(self.name, "refusing to write an invalid variable name (not shown)")
         if "\x00" in value:
-            raise PlatformError(self.name, f"refusing to write {key}: the value holds a NUL character, "
-                                           "which no environment variable can")
+            raise RefusedValue(self.name, f"{self._display(self.write_path)}: refusing to write {key}: the value "
+                                          "holds a NUL character, which no environment variable can")
         new_text, existed = self._new_text(key, value, env)
         try:
             data = new_text.encode("utf-8")
         except UnicodeEncodeError:
-            raise PlatformError(self.name, f"refusing to write {key}: the value is not valid Unicode") from None
+            raise RefusedValue(self.name, f"{self._display(self.write_path)}: refusing to write {key}: the value "
+                                          "is not valid Unicode") from None
         try:
             _replace_file(self.write_path, data, existed)
         except OSError as exc:

@@ -51,7 +51,9 @@ def set_key(text: str, dialect: Dialect, reading: Reading, key: str, form: str) 
             raise EditError(f"cannot rewrite {key}: its line(s) also hold {entry.key}")
     lines = _lines(text, dialect)
     first, _ = lines[target.line - 1]
-    _, ending = lines[target.end_line - 1]
+    last, ending = lines[target.end_line - 1]
+    if ending == "\n" and last.endswith("\r"):
+        ending = "\r\n"  # a CRLF file read by a dialect whose lines end at \n alone keeps its endings
     prefix = _PREFIX.match(first)
     kept = prefix.group(0) if prefix else ""
     lines[target.line - 1:target.end_line] = [(kept + assignment, ending)]

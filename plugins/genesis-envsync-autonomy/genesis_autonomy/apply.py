@@ -3,8 +3,9 @@
 Each write goes through the adapter's own ``write`` (Render per-key PUT,
 Netlify one-context PATCH/POST, GitHub sealed-box secret or variable, the
 dotenv file line).  After the first failed write on an instance the remaining
-keys of that instance are skipped, so a platform in trouble is not hammered;
-other instances still get their writes.  No message ever carries a value.
+keys of that instance are skipped, so a platform in trouble is not hammered
+(unless the error says it concerns only that key, ``only_this_key``, as the
+dotenv writer's refusal of a value does); other instances still get their writes.  No message ever carries a value.
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ async def write_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[
                     raise
                 detail = describe_failure(exc, hide=value)
                 results.append(KeyResult(target.instance, write.key, write.action, FAILED, detail))
-                broken = write.key
+                # A value the platform refuses (the dotenv writer's "no quoting reads back the same") says
+                # nothing about the platform's health: the instance's other keys are still written.
+                if not getattr(exc, "only_this_key", False):
+                    broken = write.key
                 continue
             results.append(KeyResult(target.instance, write.key, write.action, VERIFIED, "", written=True))
     return results
