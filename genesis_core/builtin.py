@@ -18,6 +18,7 @@ def _make_dotenv_adapter(instance: InstanceConfig) -> PlatformAdapter:
 
 
 _DOTENV_EXAMPLE = '''paths = [".env"]                 # later files override earlier ones, e.g. [".env", ".env.local"]
+# dialect = "python"             # read as your app's loader does: python, node, dotenvx or compose
 # optional = false               # a missing file is an error unless optional = true
 # exclude = ["VITE_*"]           # keys this platform is not expected to have'''
 
@@ -30,7 +31,7 @@ def genesis_register_platforms(register: Callable[[Any], None]) -> None:
     register(PlatformKind(
         name="dotenv",
         factory=_make_dotenv_adapter,
-        description="local .env files (python-dotenv syntax); later paths override earlier ones",
+        description="local .env files read as python-dotenv, Node dotenv, dotenvx or Compose do; later paths override",
         credential_env=None,
         supports_write=True,
         config_example=_DOTENV_EXAMPLE,
