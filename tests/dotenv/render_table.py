@@ -62,18 +62,19 @@ def shown_text(text: str) -> str:
     return code("".join(_SHOWN.get(char, char) for char in text))
 
 
-def shown_result(result: Any) -> str:
-    """Return one reading (values, unreadable keys, or an error) for a table cell."""
+def shown_result(result: Any, *, reader: bool = False) -> str:
+    """Return one reading (values, keys without a value, or an error) for a table cell."""
     if isinstance(result, str):
         return f"error ({result.removeprefix('error at ')})" if result.startswith("error at") else "error"
     if not result:
         return "nothing"
     cells = []
     for key, value in result.items():
+        name = key or "‹empty name›"
         if value is None:
-            cells.append(f"{code(key)} unreadable")
+            cells.append(f"{code(name)} " + ("without a value (`None`)" if reader else "unreadable"))
         else:
-            cells.append(code(f"{key}={json.dumps(value, ensure_ascii=False)}"))
+            cells.append(code(f"{name}={json.dumps(value, ensure_ascii=False)}"))
     return "<br>".join(cells)
 
 
@@ -97,7 +98,7 @@ def render(cases: list[dict[str, Any]]) -> str:
             for dialect in DIALECTS:
                 cell = shown_result(case["expect"][dialect])
                 if dialect in case.get("readers", {}):
-                    cell += f"<br>*reader:* {shown_result(case['readers'][dialect])}"
+                    cell += f"<br>*reader:* {shown_result(case['readers'][dialect], reader=True)}"
                 cells.append(cell)
             marker = ""
             if "note" in case:

@@ -123,7 +123,6 @@ class Lookup:
     def __init__(self, context: Context) -> None:
         self._environ = context.environ
         self.known: dict[str, str] = dict(context.earlier)
-        self.unset: list[str] = []
 
     def get(self, name: str) -> str | None:
         """Return the value ``name`` refers to, or ``None`` when it is not set anywhere consulted."""

@@ -157,7 +157,11 @@ class ComposeDialect(Dialect):
             key, pos, inherited = self._key(text, pos, line)
             if " " in key:
                 raise DialectError(line, "a variable name cannot contain a space")
+            if not key and not inherited:
+                raise DialectError(line, "no variable name before '='")
             if inherited:
+                if not key:
+                    continue  # "export" alone on a line: Compose finds no such variable either
                 value = lookup.get(key) if context.environ is not None else lookup.known.get(key)
                 if value is not None or context.environ is None:
                     entries.append(Entry(key, value, line, line))
