@@ -75,7 +75,8 @@ def test_a_line_without_equals_is_an_error_that_does_not_echo_it(tmp_path: Path,
     with pytest.raises(PlatformError) as err:
         fetch(adapter(tmp_path))
     assert str(err.value) == ("local: .env:2 (dialect python): expected KEY=VALUE (the line has no '='; "
-                              "python-dotenv reads no value for it, so it is unreadable: write KEY= for an empty value)")
+                              "python-dotenv reads no value for it, so it is unreadable: "
+                              "write KEY= for an empty value)")
 
 
 def test_invalid_names_are_rejected_on_read_and_write(tmp_path: Path) -> None:

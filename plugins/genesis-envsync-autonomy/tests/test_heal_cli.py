@@ -252,15 +252,17 @@ def test_any_readable_instance_can_be_the_reference(project, assert_no_canary) -
 def test_a_value_the_dotenv_file_refuses_fails_alone(project, assert_no_canary) -> None:
     """A value no quoting can hold for Node dotenv and python-dotenv fails its key; the other keys are healed."""
     refused = f"\"it's {project.canary}\""
-    project.render.set_env(project.service_id, {"A_QUOTED_SECRET": refused, "B_PLAIN": "b", "C_URL": "https://x.io/#top"})
+    project.render.set_env(project.service_id,
+                           {"A_QUOTED_SECRET": refused, "B_PLAIN": "b", "C_URL": "https://x.io/#top"})
     project.write_config('reference = "render"\noverwrite_conflicts = true',
                          platform_extra={"local": 'dialect = "node"'})
     code, out, err = project.run("heal", "--apply", "--only", "local", "--json")
     assert code == 1, err
     results = {r["key"]: r for r in json.loads(out)["result"]["results"]}
     assert results["A_QUOTED_SECRET"]["status"] == "failed"
-    assert results["A_QUOTED_SECRET"]["detail"] == (".env: refusing to write A_QUOTED_SECRET: no quoting makes Node dotenv and "
-                                             "python-dotenv read the same value (nothing was written)")
+    assert results["A_QUOTED_SECRET"]["detail"] == (
+        ".env: refusing to write A_QUOTED_SECRET: no quoting makes Node dotenv and python-dotenv read the same value "
+        "(nothing was written)")
     assert results["B_PLAIN"]["status"] == results["C_URL"]["status"] == "verified"
     text = (project.root / ".env").read_text()
     assert "A_QUOTED_SECRET" not in text and "C_URL='https://x.io/#top'" in text
