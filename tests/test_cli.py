@@ -274,7 +274,8 @@ def test_a_plugin_command_that_cannot_load_breaks_neither_help_nor_other_command
 def test_global_options_may_be_abbreviated_as_argparse_allows(role_option: str, run_cli) -> None:
     code, out, err = run_cli(*([role_option] if "=" in role_option else [role_option, "ci"]), "plugins")
     assert (code, err) == (0, "")
-    assert "platforms: dotenv" in out
+    [platforms] = [line for line in out.splitlines() if line.startswith("platforms: ")]
+    assert "dotenv" in platforms.split(": ", 1)[1].split(", ")
 
 
 
@@ -295,3 +296,57 @@ def test_publish_json_shows_the_stored_event_and_the_handlers(run_cli) -> None:
     assert code == 2
     assert blocked["status"] == "blocked" and blocked["reason"]
     assert blocked["event"]["topic"] == "genesis.blocked" and blocked["delivered"] == []
+
+def test_init_names_an_instance_of_a_dashed_kind_with_underscores() -> None:
+    from genesis_core.cli.cmd_init import render_config
+    from genesis_core.platforms.model import PlatformKind
+
+    kinds = {"dotenv": PlatformKind("dotenv", lambda i: None),  # type: ignore[arg-type,return-value]
+             "my-cloud": PlatformKind("my-cloud", lambda i: None, config_example='x = "REPLACE_ME"\n')}  # type: ignore[arg-type,return-value]
+    text, _ = render_config(["my-cloud", "my-cloud:second"], kinds)
+    assert '[platforms.my_cloud]\nkind = "my-cloud"\nx = "REPLACE_ME"' in text
+    assert '[platforms.second]\nkind = "my-cloud"' in text
+
+
+CHECKED_PLATFORM_PLUGIN = '''
+from genesis_core import hookimpl
+from genesis_core.errors import PlatformError
+from genesis_core.platforms.model import PlatformAdapter, PlatformKind, Snapshot
+
+
+class Checked(PlatformAdapter):
+    kind = "checked"
+
+    async def check_credentials(self, env):
+        if env.get("CHECKED_CREDS") == "good":
+            return True, "credentials from CHECKED_CREDS", ""
+        return False, "CHECKED_CREDS is not good", "export CHECKED_CREDS=good"
+
+    def doctor_hint(self, error):
+        return "look at the checked platform"
+
+    async def fetch(self, ctx):
+        if self.instance.table.get("broken"):
+            raise PlatformError(self.name, "cannot read")
+        return Snapshot.from_values(self.name, self.kind, {"A": "1"})
+
+
+@hookimpl
+def genesis_register_platforms(register):
+    register(PlatformKind("checked", Checked))
+'''
+
+
+def test_doctor_uses_an_adapters_own_credential_check_and_hint(run_cli, fake_dist, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dist("genesis-checked", {"checked": "checked_mod"}, {"checked_mod": CHECKED_PLATFORM_PLUGIN})
+    cfg = tmp_path / "genesis.toml"
+    cfg.write_text('[platforms.one]\nkind = "checked"\n[platforms.two]\nkind = "checked"\nbroken = true\n')
+    code, out, _ = run_cli("--config", str(cfg), "doctor")
+    assert code == 2
+    assert "FAIL  one: CHECKED_CREDS is not good\n        fix: export CHECKED_CREDS=good" in out
+    monkeypatch.setenv("CHECKED_CREDS", "good")
+    code, out, _ = run_cli("--config", str(cfg), "doctor")
+    assert code == 2
+    assert "ok    one: credentials from CHECKED_CREDS" in out and "ok    one: read 1 key(s)" in out
+    assert "FAIL  two: cannot read\n        fix: look at the checked platform" in out

@@ -1,4 +1,9 @@
-"""``genesis doctor``: check config, credentials, plugins, state dir and each platform, and say what to fix."""
+"""``genesis doctor``: check config, credentials, plugins, state dir and each platform, and say what to fix.
+
+An adapter may check its own credentials with ``check_credentials(env) -> (ok, found, fix)`` (sync or
+async; the AWS adapters resolve the SDK's credential chain, Vault looks its token up) and suggest a fix
+for a failed read with ``doctor_hint(error) -> str``; otherwise the credential variable is checked.
+"""
 
 from __future__ import annotations
 
@@ -65,6 +70,16 @@ def _engine_tables(report: _Report, config: Any, host: Any) -> None:
             report.bad(f"[engines.{name}] is configured but no installed plugin provides an engine named {name!r}",
                        "check the name (`genesis plugins` lists the engines) or remove the table")
 
+def _resolve(result: Any) -> tuple[bool, str, str]:
+    """Return an adapter's ``check_credentials`` answer ``(ok, what was found, how to fix it)``, awaited if async."""
+    import asyncio
+    import inspect
+
+    if inspect.isawaitable(result):
+        result = asyncio.run(result)
+    ok, text, fix = result
+    return bool(ok), str(text), str(fix)
+
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
@@ -120,6 +135,16 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         report.bad(f"{where} still holds the placeholder `genesis init` wrote", "replace it with the real value")
     reachable: list[Any] = []
     for adapter in adapters:
+        check = getattr(adapter, "check_credentials", None)
+        if callable(check) and not args.offline:
+            # The adapter checks its own credentials (an SDK's credential chain, a token lookup).
+            ok, text, fix = _resolve(check(os.environ))
+            if not ok:
+                report.bad(f"{adapter.name}: {text}", fix)
+                continue
+            report.ok(f"{adapter.name}: {text}")
+            reachable.append(adapter)
+            continue
         env_name = getattr(adapter, "token_env", None) or type(adapter).credential_env
         if env_name and not os.environ.get(env_name):
             report.bad(f"{adapter.name}: credential {env_name} is not set",
@@ -132,8 +157,11 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         results = asyncio.run(fetch_all(reachable, os.environ))
         by_name = {a.name: a for a in reachable}
         for name, status in results.statuses.items():
+            hint = getattr(by_name[name], "doctor_hint", None)
             if status.ok:
                 report.ok(f"{name}: read {status.keys} key(s) in {status.seconds:.2f}s")
+            elif callable(hint):
+                report.bad(f"{name}: {status.error}", hint(status.error or ""))
             elif type(by_name[name]).credential_env is None:
                 report.bad(f"{name}: {status.error}", f"check the paths in [platforms.{name}]")
             elif _is_network_error(status.error or ""):

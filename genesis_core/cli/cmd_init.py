@@ -60,7 +60,7 @@ def render_config(requested: list[str], kinds: dict[str, Any]) -> tuple[str, lis
     entries: list[tuple[str, str]] = [("local", "dotenv")]
     for item in requested:
         kind_name, _, name = item.partition(":")
-        name = name or kind_name
+        name = name or kind_name.replace("-", "_")  # an instance name has no "-" (aws-ssm -> aws_ssm)
         if kind_name not in kinds:
             from ..sync import unknown_kind_message
 
