@@ -143,6 +143,13 @@ def _short_detail(response: httpx.Response, content: bytes | None = None) -> str
                 return " ".join(value.split())
             if isinstance(value, dict) and isinstance(value.get("message"), str):
                 return " ".join(value["message"].split())
+        errors = body.get("errors")  # Vault: {"errors": ["..."]}; JSON:API: [{"detail": "..."}]
+        if isinstance(errors, list) and errors:
+            first = errors[0]
+            if isinstance(first, dict):
+                first = first.get("detail") or first.get("message")
+            if isinstance(first, str) and first:
+                return " ".join(first.replace("*", " ").split())
     return ""
 
 
@@ -150,7 +157,7 @@ def _header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
     """Return the credential parts of request headers (the token after ``Bearer``/``token``, API keys)."""
     found: list[str] = []
     for name, value in (headers or {}).items():
-        if name.lower() in ("authorization", "x-api-key", "api-key", "private-token"):
+        if name.lower() in ("authorization", "x-api-key", "api-key", "private-token", "x-vault-token"):
             found.append(value)
             _scheme, _, credential = value.partition(" ")
             if credential:
@@ -263,6 +270,9 @@ def _network_message(exc: httpx.HTTPError, url: httpx.URL) -> str:
     host = url.host or "the server"
     if isinstance(exc, httpx.TimeoutException):
         return f"timed out talking to {host}"
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return (f"the TLS certificate of {host} is not trusted (certificate verify failed): "
+                "give the CA certificate that signed it")
     if isinstance(exc, httpx.ConnectError):
         return f"could not connect to {host}:{url.port or ''}".rstrip(":") + " (connection refused or unreachable)"
     return f"network error talking to {host} ({type(exc).__name__})"

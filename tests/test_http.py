@@ -501,3 +501,23 @@ def test_partial_and_case_changed_echoes_of_a_sent_value_are_hidden_before_the_c
     assert scrub_detail("rejected Zq9-hunter", {"value": "Zq9-hunter2-correct"}) == "rejected <hidden>"
     assert scrub_detail("bad token Sh0rtTok3n99", None, ("Bearer Sh0rtTok3n99", "Sh0rtTok3n99")) == "bad token <hidden>"
     assert DETAIL_LIMIT == 160
+
+
+def test_an_errors_list_gives_the_detail_and_a_vault_token_is_scrubbed() -> None:
+    import httpx
+
+    from genesis_core.http import Endpoint, _header_secrets, status_error
+
+    def answer(status: int, body: object) -> httpx.Response:
+        return httpx.Response(status, json=body, request=httpx.Request("GET", "https://vault.example/v1/x"))
+
+    endpoint = Endpoint("vault", "VAULT_TOKEN", "vault secret secret/app")
+    sealed = status_error(endpoint, answer(503, {"errors": ["Vault is sealed"]}))
+    assert str(sealed) == "vault: server error (HTTP 503) (Vault is sealed) after retries"
+    jsonapi = status_error(endpoint, answer(422, {"errors": [{"status": "422", "detail": "name is taken"}]}))
+    assert "(name is taken)" in str(jsonapi)
+    assert status_error(endpoint, answer(404, {"errors": []})).reason.startswith("not found (HTTP 404):")
+    assert _header_secrets({"X-Vault-Token": "hvs.secret"}) == ("hvs.secret",)
+    echoed = status_error(endpoint, answer(400, {"errors": ["bad token hvs.abcdefgh"]}),
+                          secrets=_header_secrets({"X-Vault-Token": "hvs.abcdefgh"}))
+    assert "hvs.abcdefgh" not in str(echoed)
