@@ -274,3 +274,12 @@ def test_an_engine_failing_on_the_result_is_reported_and_kept_for_retry(tmp_path
     assert "genesis events retry" in err
     code, out, _ = run_cli("--config", str(cfg), "events", "dead-letters", "--json")
     assert any(d["subscriber"] == "fragile:record" and d["topic"] == "envsync.commit" for d in json.loads(out))
+
+
+def test_an_official_kind_that_is_not_installed_names_its_distribution() -> None:
+    from genesis_core.sync import unknown_kind_message
+
+    assert unknown_kind_message("aws-ssm", {"dotenv": None}).endswith("install the genesis-envsync-aws plugin")
+    assert unknown_kind_message("vault", {"dotenv": None}).endswith("install the genesis-envsync-vault plugin")
+    assert unknown_kind_message("render", {}).endswith("install the genesis-envsync-render plugin")
+    assert "did you mean 'aws-ssm'?" in unknown_kind_message("aws-sms", {"dotenv": None})
