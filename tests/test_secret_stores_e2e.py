@@ -239,3 +239,84 @@ def test_a_store_that_cannot_be_read_stops_every_write(servers: Servers, project
     assert "nothing was written" in err
     assert servers.aws_writes() == [] and servers.vault_writes() == []
     assert CANARY not in out + err
+
+
+# -- the "try it locally" blocks of the platform pages ------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "platforms"
+
+
+def try_block(page: str) -> str:
+    """Return the ``sh`` block under "Try it locally" of ``docs/platforms/PAGE``."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    section = text[text.index("## Try it locally"):]
+    return section[section.index("```sh\n") + len("```sh\n"):section.index("\n```", section.index("```sh\n"))]
+
+
+def runnable(block: str, replacements: dict[str, str]) -> tuple[str, list[int]]:
+    """Return the block as a script (servers and pip left out) and the exit codes its comments promise."""
+    lines, expected = [], []
+    for line in block.splitlines():
+        if line.startswith("pip install") or line.rstrip().endswith("&"):
+            continue  # the test installs and starts the servers itself
+        for old, new in replacements.items():
+            line = line.replace(old, new)
+        if line.startswith("genesis "):
+            command, _, comment = line.partition("#")
+            code = comment.strip().removeprefix("exit ").split(":")[0]
+            expected.append(int(code))
+            line = f'{command.strip()}; echo "__exit__ $?"'
+        lines.append(line)
+    return "\n".join(lines) + "\n", expected
+
+
+def run_block(script: str, tmp_path: Path) -> tuple[list[int], str]:
+    import os
+    import subprocess
+    import sys
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "VAULT_", "BAO_"))}
+    env.update(PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+               GENESIS_HOME=str(tmp_path / "home"), AWS_EC2_METADATA_DISABLED="true",
+               AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    env.pop("GENESIS_DISABLE_PLUGINS", None)
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    output = done.stdout + done.stderr
+    codes = [int(line.split()[1]) for line in done.stdout.splitlines() if line.startswith("__exit__ ")]
+    return codes, output
+
+
+@pytest.mark.parametrize("page", ["aws-ssm.md", "aws-secrets-manager.md"])
+def test_the_aws_try_it_blocks_run_against_moto(page: str, tmp_path: Path) -> None:
+    from genesis_aws.testing import start_moto
+
+    moto = start_moto()
+    try:
+        script, expected = runnable(try_block(page), {"127.0.0.1:5000": f"127.0.0.1:{moto.port}"})
+        codes, output = run_block(script, tmp_path)
+    finally:
+        moto.stop()
+    assert expected == [1, 0, 0]
+    assert codes == expected, output
+    assert "Traceback" not in output and "s3cret" not in output
+
+
+def test_the_vault_try_it_block_runs_against_openbao(tmp_path: Path) -> None:
+    from genesis_vault.testing import BaoServer
+    from genesis_core.testing.servers import missing_server
+
+    try:
+        bao = BaoServer(token="dev-only-token").start()
+    except FileNotFoundError as exc:
+        missing_server(str(exc))
+    try:
+        script, expected = runnable(try_block("vault.md"), {"127.0.0.1:8200": f"127.0.0.1:{bao.port}"})
+        codes, output = run_block(script, tmp_path)
+        versions = bao.kv_versions("demo/app")
+    finally:
+        bao.stop()
+    assert expected == [1, 0, 0]
+    assert codes == expected, output
+    assert sorted(versions) == [1, 2]
+    assert "Traceback" not in output and "s3cret" not in output
