@@ -303,8 +303,8 @@ def test_the_aws_try_it_blocks_run_against_moto(page: str, tmp_path: Path) -> No
 
 
 def test_the_vault_try_it_block_runs_against_openbao(tmp_path: Path) -> None:
-    from genesis_vault.testing import BaoServer
     from genesis_core.testing.servers import missing_server
+    from genesis_vault.testing import BaoServer
 
     try:
         bao = BaoServer(token="dev-only-token").start()

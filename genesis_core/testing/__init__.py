@@ -1,9 +1,10 @@
 """Helpers for testing Genesis and its plugins (install ``genesis-envsync[testing]``).
 
 Hypothesis strategies for snapshots (:mod:`.strategies`), the adapter contract
-suite (:mod:`.contract`), the emulator base (:mod:`.emulator`) and an example
-adapter (:mod:`.example_adapter`) are re-exported here lazily, so importing this
-package needs neither pytest nor hypothesis.
+suite (:mod:`.contract`), the emulator base (:mod:`.emulator`), a fault-injecting
+proxy in front of a real server (:mod:`.proxy`), child-process servers
+(:mod:`.servers`) and an example adapter (:mod:`.example_adapter`) are re-exported
+here lazily, so importing this package needs neither pytest nor hypothesis.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ _EXPORTS = {
                  "fetch_sync", "write_sync", "TRICKY_VALUES"),
     "emulator": ("EmulatorServer", "Fault", "Request", "Response", "FAULT_KINDS", "paginate"),
     "example_adapter": ("ExampleAdapter", "ExampleEmulator", "ExampleHarness"),
+    "proxy": ("FaultProxy",),
+    "servers": ("ServerProcess", "ServerStartError", "free_port", "missing_server"),
 }
 _LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
 

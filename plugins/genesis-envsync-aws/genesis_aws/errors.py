@@ -177,8 +177,9 @@ def _client_error(exc: boto.ClientError, call: CallContext, source: str, attempt
         return PlatformError(name, f"throttled by AWS ({code}) after {attempts} attempt(s) of "
                                    f"{call.operation}; try again later", status=status, retryable=True)
     if status is not None and status >= 500:
-        return PlatformError(name, f"AWS server error (HTTP {status}{', ' + code if code and not code.isdigit() else ''})"
-                                   f" after {attempts} attempt(s) of {call.operation}", status=status, retryable=True)
+        named = f", {code}" if code and not code.isdigit() else ""
+        return PlatformError(name, f"AWS server error (HTTP {status}{named}) after {attempts} attempt(s) of "
+                                   f"{call.operation}", status=status, retryable=True)
     if status == 404 and (not code or code.isdigit()):
         return PlatformError(name, f"not found (HTTP 404) calling {call.operation}: check {call.target}, region "
                                    "and endpoint_url", status=status)

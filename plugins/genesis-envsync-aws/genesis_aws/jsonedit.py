@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from json.decoder import scanstring
 
 import attrs
 
@@ -51,7 +50,7 @@ def _members(text: str) -> tuple[list[_Member], int, int]:
                 raise NotAnObject(f"expected a member name at character {position}")
             key_start = position
             try:
-                key, position = scanstring(text, position + 1)
+                key, position = _DECODER.raw_decode(text, position)  # a JSON string token
             except ValueError:
                 raise NotAnObject(f"invalid member name at character {key_start}") from None
             key_end = position
@@ -87,7 +86,7 @@ def parse_object(text: str) -> dict[str, object]:
         raise NotAnObject(f"member {duplicates[0]!r} appears more than once")
     try:
         value = json.loads(text)
-    except ValueError as exc:  # _members accepted it, so this is only a safety net
+    except json.JSONDecodeError as exc:  # _members accepted it, so this is only a safety net
         raise NotAnObject(f"invalid JSON ({exc.msg} at character {exc.pos})") from None
     if not isinstance(value, dict):
         raise NotAnObject("not a JSON object")

@@ -25,10 +25,17 @@ import attrs
 import botocore.session
 from genesis_core.config import Table
 from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
-from genesis_core.testing.contract import TRICKY_VALUES, PlatformHarness
-from genesis_core.testing.emulator import Fault, Request, Response
-from genesis_core.testing.proxy import FaultProxy
-from genesis_core.testing.servers import ServerProcess, free_port, missing_server
+from genesis_core.testing import (
+    TRICKY_VALUES,
+    Fault,
+    FaultProxy,
+    PlatformHarness,
+    Request,
+    Response,
+    ServerProcess,
+    free_port,
+    missing_server,
+)
 
 from .secretsmanager import SecretsManagerAdapter
 from .ssm import PAGE_SIZE, SsmAdapter
@@ -150,9 +157,11 @@ class MotoServer:
 def start_moto() -> MotoServer:
     """Return a started :class:`MotoServer`; fail (in CI) or skip with the reason when moto is missing."""
     try:
-        return MotoServer().start()
+        server = MotoServer()
     except FileNotFoundError as exc:
         missing_server(str(exc))
+        raise  # not reached: missing_server fails or skips the test
+    return server.start()
 
 
 def zero_backoff(monkeypatch: Any) -> list[int]:

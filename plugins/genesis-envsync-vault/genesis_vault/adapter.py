@@ -230,16 +230,19 @@ class VaultAdapter(HttpPlatformAdapter):
                                           ok=(200, 400, 403, 404))
         mount = answer.get("data") if status == 200 and isinstance(answer, dict) else None
         if not isinstance(mount, dict):
-            raise PlatformError(self.name, f"no KV version 2 secret at {self.mount}/{self.path}: the secret or the mount "
-                                           "does not exist, or the token cannot see it (check mount and path)", status=404)
+            raise PlatformError(self.name, f"no KV version 2 secret at {self.mount}/{self.path}: the secret or the "
+                                           "mount does not exist, or the token cannot see it (check mount and path)",
+                                status=404)
         mounted_at = str(mount.get("path") or "").strip("/")
-        options = mount.get("options") if isinstance(mount.get("options"), dict) else {}
+        engine = mounted_at or self.mount
+        raw_options = mount.get("options")
+        options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
         if mount.get("type") != "kv":
-            raise PlatformError(self.name, f"the mount {mounted_at or self.mount}/ is a {mount.get('type')!s} secrets "
-                                           "engine, not KV version 2 (check mount)")
+            raise PlatformError(self.name, f"the mount {engine}/ is a {mount.get('type')!s} secrets engine, not KV "
+                                           "version 2 (check mount)")
         if str(options.get("version") or "1") != "2":
-            raise PlatformError(self.name, f"the mount {mounted_at or self.mount}/ is a KV version 1 engine; this kind "
-                                           f"reads KV version 2 (upgrade it: vault kv enable-versioning {mounted_at or self.mount})")
+            raise PlatformError(self.name, f"the mount {engine}/ is a KV version 1 engine; this kind reads KV "
+                                           f"version 2 (upgrade it: vault kv enable-versioning {engine})")
         if mounted_at and mounted_at != self.mount:
             raise PlatformError(self.name, f"{self.mount}/{self.path} is inside the mount {mounted_at}/: set "
                                            f"mount = \"{mounted_at}\" and the path below it")

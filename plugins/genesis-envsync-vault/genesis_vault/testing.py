@@ -27,10 +27,7 @@ from typing import Any
 
 from genesis_core.config import Table
 from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
-from genesis_core.testing.contract import PlatformHarness
-from genesis_core.testing.emulator import Fault, Request
-from genesis_core.testing.proxy import FaultProxy
-from genesis_core.testing.servers import ServerProcess, free_port, missing_server
+from genesis_core.testing import Fault, FaultProxy, PlatformHarness, Request, ServerProcess, free_port, missing_server
 
 from .adapter import VaultAdapter
 
@@ -193,9 +190,11 @@ class BaoServer:
 def start_bao(*, tls: bool = False) -> BaoServer:
     """Return a started :class:`BaoServer`; fail (in CI) or skip with the reason when OpenBao is missing."""
     try:
-        return BaoServer(tls=tls).start()
+        server = BaoServer(tls=tls)
     except FileNotFoundError as exc:
         missing_server(str(exc))
+        raise  # not reached: missing_server fails or skips the test
+    return server.start()
 
 
 def make_adapter(name: str = "vault-test", **table: Any) -> VaultAdapter:
