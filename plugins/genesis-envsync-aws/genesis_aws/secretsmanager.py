@@ -119,11 +119,11 @@ class SecretsManagerAdapter(AwsAdapter):
         if self._version is not None and replaced != self._version:
             raise PlatformError(self.name, f"conflict: {self.describe()} changed since Genesis read it (another "
                                            "version is AWSCURRENT now); nothing was written (run genesis sync again)")
-        self._values(text)  # refuse to edit a secret this kind could not have read
+        others = self._values(text)  # refuse to edit a secret this kind could not have read
         new_text = set_member(text, key, value)
         token = str(uuid.uuid4())
         answer = connection.call("PutSecretValue", target=self.describe(), iam_action=_WRITE_ACTION,
-                                 sent=(value,), SecretId=self.secret_id, SecretString=new_text,
+                                 sent=(value, *others.values()), SecretId=self.secret_id, SecretString=new_text,
                                  ClientRequestToken=token)
         written = answer.get("VersionId") if isinstance(answer, dict) else None
         if written != token:

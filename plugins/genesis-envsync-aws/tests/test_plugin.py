@@ -114,3 +114,16 @@ def test_doctor_reports_missing_credentials_and_a_missing_secret(moto: MotoServe
     assert code == 2
     assert "FAIL  sm: secret 'acme/prod/typo' not found in eu-west-1" in out
     assert "fix: check region, endpoint_url and the identifiers in [platforms.sm]" in out
+
+
+def test_a_missing_moto_fails_in_ci_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genesis_aws.testing import start_moto
+
+    monkeypatch.setenv("MOTO_SERVER_BIN", "/nonexistent/moto_server")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        start_moto()
+    assert "moto_server not found: pip install 'moto[server]'" in str(failed.value)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        start_moto()

