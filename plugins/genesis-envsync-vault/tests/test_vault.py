@@ -338,7 +338,7 @@ def test_tls_with_ca_cert_or_vault_cacert(tmp_path: Any, secret_path: str) -> No
         assert fetch_sync(from_env, {**token, "VAULT_CACERT": str(server.ca_cert)}).values() == {"A": "1", "B": "2"}
         untrusted = make_adapter("vault", address=server.url, path=secret_path, retries=0)
         text = failure(lambda: fetch_sync(untrusted, token))
-        assert "certificate" in text.lower()
+        assert "the TLS certificate of 127.0.0.1 is not trusted (certificate verify failed)" in text
         (tmp_path / "not-a-ca.pem").write_text("not a certificate")
         text = failure(lambda: fetch_sync(from_env, {**token, "VAULT_CACERT": str(tmp_path / "not-a-ca.pem")}))
         assert text == ("vault: cannot load the CA certificate(s) from VAULT_CACERT (check the file exists and "
