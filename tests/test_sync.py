@@ -279,7 +279,7 @@ def test_an_engine_failing_on_the_result_is_reported_and_kept_for_retry(tmp_path
 def test_an_official_kind_that_is_not_installed_names_its_distribution() -> None:
     from genesis_core.sync import unknown_kind_message
 
-    assert unknown_kind_message("aws-ssm", {"dotenv": None}).endswith("install the genesis-envsync-aws plugin")
-    assert unknown_kind_message("vault", {"dotenv": None}).endswith("install the genesis-envsync-vault plugin")
-    assert unknown_kind_message("render", {}).endswith("install the genesis-envsync-render plugin")
+    assert unknown_kind_message("aws-ssm", {"dotenv": None}).endswith("install genesis-envsync-aws: pip install genesis-envsync-aws")
+    assert unknown_kind_message("vault", {"dotenv": None}).endswith("install genesis-envsync-vault: pip install genesis-envsync-vault")
+    assert unknown_kind_message("render", {}).endswith("install genesis-envsync-render: pip install genesis-envsync-render")
     assert "did you mean 'aws-ssm'?" in unknown_kind_message("aws-sms", {"dotenv": None})
