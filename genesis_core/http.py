@@ -73,6 +73,9 @@ class RetryPolicy:
     backoff_max: float = 8.0
     max_rate_limit_wait: float = 60.0
     max_bytes: int = DEFAULT_MAX_BYTES
+    #: A 429 that says nothing about when to retry (no ``Retry-After``, no reset header: Heroku sends
+    #: only ``RateLimit-Remaining``) waits :meth:`backoff` (exponential, with jitter) instead of 1 s.
+    rate_limit_backoff: bool = False
 
     def backoff(self, attempt: int) -> float:
         """Return the delay before retry number ``attempt`` (1-based), with jitter."""
@@ -123,6 +126,14 @@ def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float
     return 1.0 if status == 429 else None
 
 
+_WAIT_HEADERS = ("retry-after", "x-ratelimit-reset", "ratelimit-reset")
+
+
+def _says_when(response: httpx.Response) -> bool:
+    """Return whether a rate-limited answer says when to retry (``Retry-After`` or a reset header)."""
+    return any(response.headers.get(name, "").strip() for name in _WAIT_HEADERS)
+
+
 def _short_detail(response: httpx.Response, content: bytes | None = None) -> str:
     """Return the platform's own one-line error message, if its body is small JSON."""
     if "json" not in response.headers.get("content-type", ""):
@@ -157,7 +168,8 @@ def _header_secrets(headers: Mapping[str, str] | None) -> tuple[str, ...]:
     """Return the credential parts of request headers (the token after ``Bearer``/``token``, API keys)."""
     found: list[str] = []
     for name, value in (headers or {}).items():
-        if name.lower() in ("authorization", "x-api-key", "api-key", "private-token", "x-vault-token"):
+        if name.lower() in ("authorization", "x-api-key", "api-key", "private-token", "x-vault-token",
+                            "project-access-token"):
             found.append(value)
             _scheme, _, credential = value.partition(" ")
             if credential:
@@ -330,6 +342,8 @@ async def request(
         finally:
             await response.aclose()
         wait = rate_limit_wait(response)
+        if wait is not None and retry.rate_limit_backoff and not _says_when(response):
+            wait = retry.backoff(attempt)
         if wait is not None:
             last_error = status_error(endpoint, response, error_body, json_body, rate_limited=True,
                                       secrets=secrets)

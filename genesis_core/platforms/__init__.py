@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
-from .model import FetchContext, InstanceConfig, PlatformAdapter, PlatformKind, Snapshot, Variable
+from .model import (
+    REDEPLOY,
+    RESTART,
+    STAGED,
+    FetchContext,
+    InstanceConfig,
+    PlatformAdapter,
+    PlatformKind,
+    Snapshot,
+    Variable,
+    VariableWrite,
+    WriteEffect,
+)
 
-__all__ = ["FetchContext", "InstanceConfig", "PlatformAdapter", "PlatformKind", "Snapshot", "Variable"]
+__all__ = ["REDEPLOY", "RESTART", "STAGED", "FetchContext", "InstanceConfig", "PlatformAdapter", "PlatformKind",
+           "Snapshot", "Variable", "VariableWrite", "WriteEffect"]

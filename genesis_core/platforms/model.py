@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import attrs
@@ -28,21 +28,67 @@ _KIND_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 @attrs.frozen(repr=False)
 class Variable:
-    """One variable as a platform holds it. ``value`` is ``None`` when unreadable."""
+    """One variable as a platform holds it. ``value`` is ``None`` when unreadable.
+
+    ``managed`` is set when the platform keeps the variable for itself (a Heroku
+    add-on's ``DATABASE_URL``): it says why, in one line without any value.
+    Genesis compares a managed variable like any other but never writes it.
+    """
 
     key: str
     value: str | None = None
     secret: bool = False
     scope: str | None = None
+    managed: str | None = None
 
     @property
     def readable(self) -> bool:
         """Return whether the platform let us read the value."""
         return self.value is not None
 
+    @property
+    def writable(self) -> bool:
+        """Return whether Genesis may write this variable (it is not managed by the platform)."""
+        return self.managed is None
+
     def __repr__(self) -> str:
         shown = "<unreadable>" if self.value is None else "<hidden>"
-        return f"Variable(key={self.key!r}, value={shown}, secret={self.secret}, scope={self.scope!r})"
+        managed = "" if self.managed is None else ", managed=True"
+        return f"Variable(key={self.key!r}, value={shown}, secret={self.secret}, scope={self.scope!r}{managed})"
+
+
+@attrs.frozen(repr=False)
+class VariableWrite:
+    """One key to create or update, for :meth:`PlatformAdapter.write_batch`; the repr hides the value."""
+
+    key: str
+    value: str
+    secret: bool = False
+
+    def __repr__(self) -> str:
+        return f"VariableWrite(key={self.key!r}, value=<hidden>, secret={self.secret})"
+
+
+#: :class:`WriteEffect` kinds: the write restarts the running app (Heroku: every change is a release).
+RESTART = "restart"
+#: The value is stored, but the running app sees it only after its next deploy (Fly secrets, Railway with
+#: ``skipDeploys``).
+STAGED = "staged"
+#: The write starts a new deploy of the service (Railway without ``skipDeploys``).
+REDEPLOY = "redeploy"
+WRITE_EFFECT_KINDS = (RESTART, STAGED, REDEPLOY)
+
+
+@attrs.frozen
+class WriteEffect:
+    """What writing a key does besides storing it, shown by the heal plan and its results.
+
+    ``kind`` is one of :data:`WRITE_EFFECT_KINDS`; ``note`` is the one line a person
+    reads, e.g. ``"staged: effective at the next deploy"``.
+    """
+
+    kind: str = attrs.field(validator=attrs.validators.in_(WRITE_EFFECT_KINDS))
+    note: str = attrs.field(validator=attrs.validators.instance_of(str))
 
 
 def _freeze_variables(value: Mapping[str, Variable]) -> Mapping[str, Variable]:
@@ -60,10 +106,12 @@ class Snapshot:
     @classmethod
     def from_values(cls, platform: str, kind: str, values: Mapping[str, str | None], *,
                     secret_keys: frozenset[str] | set[str] = frozenset(),
-                    scope: str | None = None) -> Snapshot:
-        """Return a snapshot built from ``{key: value_or_None}``."""
+                    scope: str | None = None, managed: Mapping[str, str] | None = None) -> Snapshot:
+        """Return a snapshot built from ``{key: value_or_None}``; ``managed`` maps keys to why the platform owns them."""
+        managed = managed or {}
         return cls(platform, kind, {
-            key: Variable(key, value, secret=key in secret_keys or value is None, scope=scope)
+            key: Variable(key, value, secret=key in secret_keys or value is None, scope=scope,
+                          managed=managed.get(key))
             for key, value in values.items()
         })
 
@@ -74,6 +122,10 @@ class Snapshot:
     def secret_keys(self) -> frozenset[str]:
         """Return the keys the platform itself marks as secret."""
         return frozenset(key for key, var in self.variables.items() if var.secret)
+
+    def managed_keys(self) -> dict[str, str]:
+        """Return ``{key: why}`` for the variables the platform manages itself (never written)."""
+        return {key: var.managed for key, var in self.variables.items() if var.managed is not None}
 
     def __len__(self) -> int:
         return len(self.variables)
@@ -128,6 +180,10 @@ class PlatformAdapter(abc.ABC):
     kind: ClassVar[str]
     credential_env: ClassVar[str | None] = None
     supports_write: ClassVar[bool] = False
+    #: ``write_batch`` sends all the keys it is given as ONE platform change. Offer it where every write
+    #: is a release (Heroku: each config change restarts the app); callers then write all of one
+    #: instance's planned keys with one call instead of one ``write`` per key.
+    supports_batch_write: ClassVar[bool] = False
 
     def __init__(self, instance: InstanceConfig) -> None:
         self.instance = instance
@@ -142,6 +198,21 @@ class PlatformAdapter(abc.ABC):
         from ..errors import PlatformError
 
         raise PlatformError(self.name, f"the {self.kind} adapter cannot write variables")
+
+    async def write_batch(self, ctx: FetchContext, writes: Sequence[VariableWrite]) -> None:
+        """Create or update every key of ``writes``; raise ``PlatformError`` on failure.
+
+        An adapter with ``supports_batch_write`` overrides this to send exactly these keys
+        in one request, all or nothing. This default is the fallback for every other
+        adapter: one :meth:`write` per key, in order, stopping at the first failure (the
+        keys before it stay written).
+        """
+        for item in writes:
+            await self.write(ctx, item.key, item.value, secret=item.secret)
+
+    def write_effect(self, key: str) -> WriteEffect | None:
+        """Return what writing ``key`` does besides storing it (restart, staged, redeploy), or ``None``."""
+        return None
 
     def describe(self) -> str:
         """Return a short human description, e.g. ``render service srv-123``."""

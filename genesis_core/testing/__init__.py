@@ -16,7 +16,7 @@ _EXPORTS = {
     "strategies": ("env_keys", "env_values", "instance_names", "key_patterns", "scoping_options",
                    "secret_values", "snapshot", "snapshots"),
     "contract": ("AdapterContract", "PlatformHarness", "EmulatorHarness", "run_fetch", "run_write",
-                 "fetch_sync", "write_sync", "TRICKY_VALUES"),
+                 "run_write_batch", "fetch_sync", "write_sync", "write_batch_sync", "TRICKY_VALUES"),
     "emulator": ("EmulatorServer", "Fault", "Request", "Response", "FAULT_KINDS", "paginate"),
     "example_adapter": ("ExampleAdapter", "ExampleEmulator", "ExampleHarness"),
     "proxy": ("FaultProxy",),

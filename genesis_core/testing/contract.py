@@ -29,7 +29,7 @@ import math
 import secrets
 import socket
 import traceback
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 try:
@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from ..errors import PlatformError
-from ..platforms.model import FetchContext, PlatformAdapter, Snapshot
+from ..platforms.model import FetchContext, PlatformAdapter, Snapshot, VariableWrite, WriteEffect
 from .emulator import Fault
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdapterContract", "EmulatorHarness", "PlatformHarness", "TRICKY_VALUES",
-    "fetch_sync", "run_fetch", "run_write", "write_sync",
+    "fetch_sync", "run_fetch", "run_write", "run_write_batch", "write_batch_sync", "write_sync",
 ]
 
 #: Values every adapter must carry unchanged (key -> value).
@@ -95,6 +95,16 @@ async def run_write(adapter: PlatformAdapter, env: Mapping[str, str], key: str, 
         await ctx.aclose()
 
 
+async def run_write_batch(adapter: PlatformAdapter, env: Mapping[str, str],
+                          writes: Sequence[VariableWrite]) -> None:
+    """Call ``adapter.write_batch`` with a fresh :class:`FetchContext`, closed afterwards."""
+    ctx = FetchContext(env=dict(env))
+    try:
+        await adapter.write_batch(ctx, list(writes))
+    finally:
+        await ctx.aclose()
+
+
 def fetch_sync(adapter: PlatformAdapter, env: Mapping[str, str]) -> Snapshot:
     """Return ``asyncio.run(run_fetch(adapter, env))``: the snapshot, from synchronous code."""
     return asyncio.run(run_fetch(adapter, env))
@@ -104,6 +114,11 @@ def write_sync(adapter: PlatformAdapter, env: Mapping[str, str], key: str, value
                secret: bool = False) -> None:
     """Run :func:`run_write` from synchronous code."""
     asyncio.run(run_write(adapter, env, key, value, secret))
+
+
+def write_batch_sync(adapter: PlatformAdapter, env: Mapping[str, str], writes: Sequence[VariableWrite]) -> None:
+    """Run :func:`run_write_batch` from synchronous code."""
+    asyncio.run(run_write_batch(adapter, env, writes))
 
 
 def closed_port() -> int:
@@ -123,6 +138,9 @@ class PlatformHarness(abc.ABC):
     page_size: int | None = None
     #: The platform holds values its API will not return (secret/sensitive values).
     unreadable_supported: bool = False
+    #: False when the API returns no value at all (Fly secrets): every fetched value must then be
+    #: ``None`` and secret, and the suite compares keys (``stored()`` still shows the values).
+    readable_values: bool = True
     #: ``adapter.supports_write``.
     writable: bool = False
     #: The credential value; the suite checks that it never leaks.
@@ -180,6 +198,17 @@ class PlatformHarness(abc.ABC):
     def credential_keys(self) -> list[str]:
         """Return the names in :meth:`env` that hold the token."""
         return [name for name, value in self.env().items() if value == self.token]
+
+    def written_values(self, request: Request) -> dict[str, Any] | None:
+        """Return ``{key: value sent}`` for a recorded request that writes variables, ``None`` for any other.
+
+        Needed only when the adapter has ``supports_batch_write``: the suite checks that a
+        batch is one request holding exactly the planned keys and values (never an
+        unchanged key, never a ``null``).
+        """
+        raise NotImplementedError(
+            "the adapter supports batch writes: the harness must implement written_values(request) so the "
+            "suite can check what each write request carries")
 
 
 class EmulatorHarness(PlatformHarness):
@@ -246,6 +275,11 @@ def _exception_text(exc: BaseException) -> str:
     return "\n".join([str(exc), repr(exc), repr(exc.args), "".join(traceback.format_exception(exc))])
 
 
+def _expected(harness: PlatformHarness, values: Mapping[str, str]) -> dict[str, str | None]:
+    """Return what a fetch must give for ``values``: themselves, or ``None`` where the API returns no value."""
+    return {key: value if harness.readable_values else None for key, value in values.items()}
+
+
 def _without(env: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
     drop = set(names)
     return {name: value for name, value in env.items() if name not in drop}
@@ -281,8 +315,12 @@ class AdapterContract:
         assert snapshot.kind == harness.kind
         got = snapshot.values()
         assert sorted(got) == sorted(values), "fetch must return exactly the seeded keys"
-        for key, expected in values.items():
-            assert got[key] == expected, f"value of {key} changed on the way (expected {len(expected)} chars)"
+        for key, expected in _expected(harness, values).items():
+            if expected is None:
+                assert got[key] is None and snapshot.variables[key].secret, (
+                    f"{key}: the harness says the API returns no values, so it must be None and secret")
+            else:
+                assert got[key] == expected, f"value of {key} changed on the way (expected {len(expected)} chars)"
             assert snapshot.variables[key].key == key
 
     def test_empty_platform_gives_an_empty_snapshot(self, harness: PlatformHarness) -> None:
@@ -304,7 +342,8 @@ class AdapterContract:
         harness.seed(values)
         before = len(harness.requests())
         snapshot = fetch_sync(harness.make_adapter(), harness.env())
-        assert snapshot.values() == values, f"{total} keys with page size {size} did not round-trip"
+        assert snapshot.values() == _expected(harness, values), (
+            f"{total} keys with page size {size} did not round-trip")
         gets = [r for r in harness.requests()[before:] if r.method == "GET"]
         assert len(gets) >= math.ceil(total / size), (
             f"{total} keys need at least {math.ceil(total / size)} pages of {size}, "
@@ -317,7 +356,7 @@ class AdapterContract:
         harness.seed({"VISIBLE": "shown", "HIDDEN": hidden}, unreadable=["HIDDEN"])
         snapshot = fetch_sync(harness.make_adapter(), harness.env())
         assert set(snapshot.variables) == {"VISIBLE", "HIDDEN"}
-        assert snapshot.variables["VISIBLE"].value == "shown"
+        assert snapshot.variables["VISIBLE"].value == _expected(harness, {"VISIBLE": "shown"})["VISIBLE"]
         assert snapshot.variables["HIDDEN"].value is None, "an unreadable value must be None, not a guess"
         assert snapshot.variables["HIDDEN"].secret is True
         assert "HIDDEN" in snapshot.secret_keys()
@@ -357,7 +396,7 @@ class AdapterContract:
         harness.inject(_fault("status", status=500, times=1))
         before = len(harness.requests())
         snapshot = fetch_sync(harness.make_adapter(), harness.env())
-        assert snapshot.values() == values
+        assert snapshot.values() == _expected(harness, values)
         assert len(harness.requests()) - before >= 2, "the 500 was not answered by a retry"
 
     def test_rate_limit_with_retry_after_is_waited_out(self, harness: PlatformHarness) -> None:
@@ -365,7 +404,7 @@ class AdapterContract:
         harness.seed(values)
         harness.inject(_fault("rate_limit", status=429, retry_after="0", times=1))
         snapshot = fetch_sync(harness.make_adapter(), harness.env())
-        assert snapshot.values() == values
+        assert snapshot.values() == _expected(harness, values)
 
     def test_server_errors_that_persist_are_an_error(self, harness: PlatformHarness) -> None:
         harness.seed({"KEY": "value"})
@@ -416,7 +455,9 @@ class AdapterContract:
         value = "new value \u2713 = 'q' \"dq\"\nsecond line"
         write_sync(adapter, harness.env(), "NEW_KEY", value)
         assert harness.stored().get("NEW_KEY") == value, "the platform does not hold the written value"
-        assert fetch_sync(adapter, harness.env()).values().get("NEW_KEY") == value
+        fetched = fetch_sync(adapter, harness.env()).variables.get("NEW_KEY")
+        assert fetched is not None, "a key written must be listed by the next fetch"
+        assert fetched.value == _expected(harness, {"NEW_KEY": value})["NEW_KEY"]
 
     def test_write_of_a_new_key_leaves_every_other_key_unchanged(self, harness: PlatformHarness) -> None:
         self._require_writable(harness)
@@ -436,7 +477,8 @@ class AdapterContract:
         adapter = harness.make_adapter()
         write_sync(adapter, harness.env(), "CHANGE_ME", "after")
         assert harness.stored() == {"CHANGE_ME": "after", "LEAVE_ME": "same"}
-        assert fetch_sync(adapter, harness.env()).values()["CHANGE_ME"] == "after"
+        assert fetch_sync(adapter, harness.env()).values()["CHANGE_ME"] == _expected(
+            harness, {"CHANGE_ME": "after"})["CHANGE_ME"]
 
     def test_secret_write_round_trips(self, harness: PlatformHarness) -> None:
         self._require_writable(harness)
@@ -468,6 +510,76 @@ class AdapterContract:
         assert any(name in str(exc) for name in names)
         assert harness.stored() == {"KEY": "value"}
 
+    def test_write_effects_are_typed(self, harness: PlatformHarness) -> None:
+        adapter = harness.make_adapter()
+        for key in ("KEY", "OTHER_KEY"):
+            effect = adapter.write_effect(key)
+            assert effect is None or isinstance(effect, WriteEffect), (
+                f"write_effect({key!r}) must return a WriteEffect or None, not {type(effect).__name__}")
+
+    # -- batch writes ---------------------------------------------------------------------
+    def test_batch_write_round_trips(self, harness: PlatformHarness) -> None:
+        """Every writable adapter takes ``write_batch``: natively, or one ``write`` per key (the default)."""
+        self._require_writable(harness)
+        harness.seed({"KEEP": "keep", "CHANGE": "before"})
+        writes = [VariableWrite("CHANGE", "after"), VariableWrite("ADDED", "added \u2713\nline two"),
+                  VariableWrite("SECRET_ADDED", f"s3cret-{secrets.token_hex(6)}", secret=True)]
+        write_batch_sync(harness.make_adapter(), harness.env(), writes)
+        assert harness.stored() == {"KEEP": "keep", **{w.key: w.value for w in writes}}, (
+            "write_batch must create or update exactly its keys and leave every other key alone")
+
+    def _require_batch(self, harness: PlatformHarness) -> PlatformAdapter:
+        self._require_writable(harness)
+        adapter = harness.make_adapter()
+        if not adapter.supports_batch_write:
+            pytest.skip(f"the {harness.kind} adapter writes one key at a time (supports_batch_write is False)")
+        return adapter
+
+    def _writes_sent(self, harness: PlatformHarness, since: int) -> list[dict[str, Any]]:
+        sent = []
+        for request in harness.requests()[since:]:
+            try:
+                values = harness.written_values(request)
+            except NotImplementedError as exc:
+                pytest.fail(str(exc))
+            if values is not None:
+                sent.append(values)
+        return sent
+
+    def test_batch_write_is_one_request_with_exactly_the_planned_keys(self, harness: PlatformHarness) -> None:
+        adapter = self._require_batch(harness)
+        harness.seed({"SAME": "same", "CHANGE": "before", "KEEP": "keep"})
+        before = len(harness.requests())
+        write_batch_sync(adapter, harness.env(), [VariableWrite("CHANGE", "after"), VariableWrite("ADDED", "new")])
+        sent = self._writes_sent(harness, before)
+        assert len(sent) == 1, f"a batch write must be ONE request that writes, the adapter sent {len(sent)}"
+        assert sent[0] == {"CHANGE": "after", "ADDED": "new"}, (
+            "a batch must hold exactly the planned keys and values: no other key, no unchanged key, no null "
+            f"(it held the keys {sorted(sent[0])})")
+        assert harness.stored() == {"SAME": "same", "CHANGE": "after", "KEEP": "keep", "ADDED": "new"}
+
+    def test_empty_batch_sends_nothing(self, harness: PlatformHarness) -> None:
+        adapter = self._require_batch(harness)
+        harness.seed({"KEY": "value"})
+        before = len(harness.requests())
+        write_batch_sync(adapter, harness.env(), [])
+        assert len(harness.requests()) == before, "an empty batch must send no request"
+
+    def test_failed_batch_write_is_an_error_and_changes_nothing(self, harness: PlatformHarness) -> None:
+        self._require_batch(harness)
+        harness.seed({"KEY": "value"})
+        before = harness.stored()
+        harness.inject(_fault("status", status=500))
+        adapter = harness.make_adapter(**harness.fast_failure_overrides)
+        try:
+            write_batch_sync(adapter, harness.env(), [VariableWrite("KEY", "changed"), VariableWrite("NEW", "n")])
+        except PlatformError as exc:
+            assert exc.platform == adapter.name
+        else:
+            pytest.fail("a batch write answered by HTTP 500 returned normally instead of raising PlatformError")
+        harness.clear_faults()
+        assert harness.stored() == before
+
     # -- no leaks ------------------------------------------------------------------------
     def test_no_token_or_value_leaks(self, harness: PlatformHarness, caplog: pytest.LogCaptureFixture,
                                      capfd: pytest.CaptureFixture[str]) -> None:
@@ -486,7 +598,7 @@ class AdapterContract:
         adapter = harness.make_adapter()
         fast = harness.make_adapter(**harness.fast_failure_overrides)
         snapshot = fetch_sync(adapter, harness.env())
-        assert snapshot.values()["CANARY"] == canary
+        assert snapshot.values()["CANARY"] == _expected(harness, {"CANARY": canary})["CANARY"]
         seen += [repr(adapter), str(adapter), repr(fast), repr(snapshot), str(snapshot),
                  repr(dict(snapshot.variables)), *(repr(v) for v in snapshot.variables.values()),
                  *(str(v) for v in snapshot.variables.values())]
