@@ -1,0 +1,5 @@
+"""Genesis platform adapter for Railway (https://railway.com)."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
