@@ -24,7 +24,8 @@ BUILTIN_COMMANDS = (
     ("init", "write a commented genesis.toml for the platforms you name", "cmd_init"),
     ("doctor", "check config, credentials, plugins, state dir and platforms", "cmd_doctor"),
     ("demo", "run the whole flow on emulated Render, Netlify and GitHub (no credentials)", "cmd_demo"),
-    ("emulate", "run emulated Render, Netlify and GitHub APIs on 127.0.0.1 (for trying Genesis)", "cmd_emulate"),
+    ("emulate", "run emulated Render, Netlify, GitHub, Heroku, Fly.io and Railway APIs on 127.0.0.1 "
+                "(for trying Genesis)", "cmd_emulate"),
     ("plugins", "list installed plugins, what they register, and broken ones", "cmd_plugins"),
     ("events", "inspect the event store: history, stats, tail, export, dead letters", "cmd_events"),
     ("publish", "publish one event (checked by the Guardian)", "cmd_publish"),

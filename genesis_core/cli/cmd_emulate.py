@@ -1,4 +1,7 @@
-"""``genesis emulate``: run the platform emulators on 127.0.0.1, seeded with the demo app, until stopped."""
+"""``genesis emulate``: run the platform emulators on 127.0.0.1, seeded with the demo app, until stopped.
+
+Render, Netlify, GitHub, Heroku, Fly.io and Railway; each needs its plugin distribution installed.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ from ..errors import UsageError
 from .commands import Command
 from .context import CommandContext
 
-KINDS = ("render", "netlify", "github")
+#: Every kind ``genesis emulate`` can serve (each from its own plugin distribution).
+KINDS = ("render", "netlify", "github", "heroku", "fly", "railway")
+#: What ``genesis emulate`` with no kind serves: the demo's platforms, which ``--env`` matches.
+DEFAULT_KINDS = ("render", "netlify", "github")
 #: Kinds whose real server software runs locally instead (docs/platforms/<kind>.md shows how).
 REAL_SERVERS = {"aws-ssm": "moto_server (pip install 'moto[server]')",
                 "aws-secrets-manager": "moto_server (pip install 'moto[server]')",
@@ -20,7 +26,7 @@ REAL_SERVERS = {"aws-ssm": "moto_server (pip install 'moto[server]')",
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kinds", nargs="*", metavar="KIND",
-                        help=f"which emulators to start: {', '.join(KINDS)} (default: all)")
+                        help=f"which emulators to start: {', '.join(KINDS)} (default: {' '.join(DEFAULT_KINDS)}, the demo's)")
     parser.add_argument("--port", type=int, default=0,
                         help="first port to use (default: free ports chosen by the system)")
     parser.add_argument("--env", metavar="PATH", type=Path,
@@ -71,7 +77,7 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(KINDS)})")
     if args.env is not None:
         check_env_path(args.env)
-    kinds = tuple(dict.fromkeys(args.kinds or KINDS))
+    kinds = tuple(dict.fromkeys(args.kinds or DEFAULT_KINDS))
     app = drifted_app()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -101,5 +107,6 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
-COMMAND = Command(name="emulate", help="run emulated Render, Netlify and GitHub APIs on 127.0.0.1 (for trying Genesis)",
+COMMAND = Command(name="emulate", help="run emulated Render, Netlify, GitHub, Heroku, Fly.io and Railway APIs on "
+                                        "127.0.0.1 (for trying Genesis)",
                   configure=_configure, run=_run)

@@ -1,4 +1,8 @@
-"""Start the Render, Netlify and GitHub emulators seeded with the demo app (for `genesis demo` and `genesis emulate`)."""
+"""Start the platform emulators seeded with the demo app (for `genesis demo` and `genesis emulate`).
+
+`genesis demo` uses Render, Netlify and GitHub; `genesis emulate` can also serve Heroku, Fly.io
+and Railway (each from its own plugin distribution).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +21,20 @@ RENDER_SERVICE = "srv-demo0acmeshop0api"
 NETLIFY_ACCOUNT = "acme"
 NETLIFY_SITE = "acme-shop-web"
 GITHUB_REPO = "acme/shop"
+HEROKU_APP = "acme-shop-api"
+FLY_APP = "acme-shop"
+RAILWAY_PROJECT = "prj-demo-acme-shop"
+RAILWAY_ENVIRONMENT = "env-demo-production"
+RAILWAY_SERVICE = "svc-demo-api"
 
 #: The identifiers a ``[platforms.KIND]`` table needs to reach the demo app on each emulator.
 DEMO_IDS = {
     "render": {"service_id": RENDER_SERVICE},
     "netlify": {"account_id": NETLIFY_ACCOUNT, "site_id": NETLIFY_SITE},
     "github": {"repository": GITHUB_REPO},
+    "heroku": {"app": HEROKU_APP},
+    "fly": {"app": FLY_APP},
+    "railway": {"project_id": RAILWAY_PROJECT, "environment_id": RAILWAY_ENVIRONMENT, "service_id": RAILWAY_SERVICE},
 }
 
 #: kind -> (module, emulator class); the plugin providing each is in ``first_party.KINDS``.
@@ -30,6 +42,9 @@ EMULATORS = {
     "render": ("genesis_render.emulator", "RenderEmulator"),
     "netlify": ("genesis_netlify.emulator", "NetlifyEmulator"),
     "github": ("genesis_github.emulator", "GitHubEmulator"),
+    "heroku": ("genesis_heroku.emulator", "HerokuEmulator"),
+    "fly": ("genesis_fly.emulator", "FlyEmulator"),
+    "railway": ("genesis_railway.emulator", "RailwayEmulator"),
 }
 
 
@@ -48,7 +63,8 @@ class RunningEmulator:
         return str(self.server.base_url)
 
 
-TOKEN_ENV = {"render": "RENDER_API_KEY", "netlify": "NETLIFY_AUTH_TOKEN", "github": "GITHUB_TOKEN"}
+TOKEN_ENV = {"render": "RENDER_API_KEY", "netlify": "NETLIFY_AUTH_TOKEN", "github": "GITHUB_TOKEN",
+             "heroku": "HEROKU_API_KEY", "fly": "FLY_API_TOKEN", "railway": "RAILWAY_TOKEN"}
 
 
 def _emulator_class(kind: str) -> Any:
@@ -76,6 +92,21 @@ def seed(kind: str, server: Any, app: DemoApp) -> None:
             server.set_secret(GITHUB_REPO, key, value)
         for key, value in app.github_variables.items():
             server.set_variable(GITHUB_REPO, key, value)
+    elif kind == "heroku":
+        # Heroku Postgres owns DATABASE_URL (an add-on value Genesis reads but never writes), with its own value.
+        config = {k: v for k, v in app.local.items() if k not in ("DATABASE_URL", "FEATURE_RECOMMENDATIONS")}
+        server.add_app(HEROKU_APP, config)
+        server.attach_addon(HEROKU_APP, "DATABASE",
+                            {"DATABASE_URL": "postgres://u" + secrets.token_hex(4) + ":" + secrets.token_hex(12)
+                                             + "@ec2-0-0-0-0.compute-1.amazonaws.com:5432/d" + secrets.token_hex(4)})
+    elif kind == "fly":
+        server.add_app(FLY_APP, {k: v for k, v in app.local.items() if k != "SESSION_TIMEOUT_MINUTES"})
+    elif kind == "railway":
+        server.add_environment(RAILWAY_PROJECT, RAILWAY_ENVIRONMENT, services={RAILWAY_SERVICE: "api"})
+        server.add_project_token(RAILWAY_PROJECT, RAILWAY_ENVIRONMENT, server.token)
+        variables = {k: v for k, v in app.local.items() if k != "CACHE_TTL_SECONDS"}
+        variables["LOG_LEVEL"] = "debug"
+        server.set_variables(RAILWAY_PROJECT, RAILWAY_ENVIRONMENT, variables, service_id=RAILWAY_SERVICE)
     else:  # pragma: no cover - EMULATORS lists the kinds
         raise ValueError(kind)
 
@@ -102,14 +133,14 @@ def running_emulators(app: DemoApp, kinds: tuple[str, ...] = ("render", "netlify
 def platform_tables(emulators: dict[str, RunningEmulator]) -> str:
     """Return the ``[platforms.KIND]`` tables that reach the demo app on each running emulator."""
     exclude = ", ".join(f'"{p}"' for p in NETLIFY_EXCLUDE)
-    tables = {
-        "render": f'service_id = "{RENDER_SERVICE}"',
-        "netlify": (f'account_id = "{NETLIFY_ACCOUNT}"\nsite_id = "{NETLIFY_SITE}"\ncontext = "production"\n'
-                    f"exclude = [{exclude}]  # backend-only keys a browser-facing site must not hold"),
-        "github": f'repository = "{GITHUB_REPO}"',
-    }
-    return "\n".join(f'[platforms.{kind}]\n{tables[kind]}\nbase_url = "{running.base_url}"\n'
-                      for kind, running in emulators.items())
+    extra = {"netlify": ['context = "production"',
+                         f"exclude = [{exclude}]  # backend-only keys a browser-facing site must not hold"]}
+    tables = []
+    for kind, running in emulators.items():
+        lines = [f"[platforms.{kind}]", *(f'{key} = "{value}"' for key, value in DEMO_IDS[kind].items()),
+                 *extra.get(kind, ()), f'base_url = "{running.base_url}"']
+        tables.append("\n".join(lines) + "\n")
+    return "\n".join(tables)
 
 
 def demo_config(emulators: dict[str, RunningEmulator]) -> str:

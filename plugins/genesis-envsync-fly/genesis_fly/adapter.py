@@ -29,7 +29,7 @@ MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
 STAGED_EFFECT = WriteEffect(STAGED, "staged: effective at the next deploy")
 #: What Genesis writes as a Fly secret name: an environment variable name.
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_APP = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
 @attrs.frozen
@@ -86,7 +86,7 @@ class FlyAdapter(HttpPlatformAdapter):
         table = instance.table
         self.app: str = table.str("app").strip()
         if not _APP.match(self.app):
-            raise table.error("app", f"expected a Fly app name (lowercase letters, digits and dashes), got {self.app!r}")
+            raise table.error("app", f"expected a Fly app name (like acme-api), got {self.app!r}")
 
     def describe(self) -> str:
         """Return e.g. ``fly app acme-api``."""

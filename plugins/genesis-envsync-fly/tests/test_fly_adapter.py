@@ -137,7 +137,7 @@ def test_429_is_waited_out_then_retried(emulator: FlyEmulator, waits: list[float
     assert waits == [1.0, 2.0]  # no hint: the core's one second; Retry-After when Fly sends it
 
 
-@pytest.mark.parametrize("app", ["Acme", "acme_api", "-acme", "a/b"])
+@pytest.mark.parametrize("app", ["-acme", "a/b", "has space", "x" * 101])
 def test_bad_app_names_are_config_errors(emulator: FlyEmulator, app: str) -> None:
     with pytest.raises(ConfigError, match="platforms.fly.app"):
         make_adapter(emulator, app=app)

@@ -45,8 +45,9 @@ RANGE_MAX = 1000
 MAX_PAGES = 100
 #: Heroku's config var names (the ``patternProperties`` of its schema).
 CONFIG_VAR_NAME = re.compile(r"^\w+$", re.ASCII)
-_APP = re.compile(r"^(?:[a-z][a-z0-9-]{1,28}[a-z0-9]"
-                  r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+#: An app name or id: path-safe (Heroku's own names are lowercase letters, digits and dashes; an unknown
+#: name is Heroku's 404, which the error message names).
+_APP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 RESTART_EFFECT = WriteEffect(RESTART, "restarts the app (Heroku makes one new release for the app's changes)")
 
@@ -82,8 +83,7 @@ class HerokuAdapter(HttpPlatformAdapter):
         table = instance.table
         self.app: str = table.str("app").strip()
         if not _APP.match(self.app):
-            raise table.error("app", "expected a Heroku app name (3-30 lowercase letters, digits and dashes, "
-                                     f"starting with a letter) or an app id, got {self.app!r}")
+            raise table.error("app", f"expected a Heroku app name or id (like acme-api), got {self.app!r}")
 
     def describe(self) -> str:
         """Return e.g. ``heroku app acme-api``."""

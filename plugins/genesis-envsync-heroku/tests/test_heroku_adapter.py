@@ -158,7 +158,7 @@ def test_missing_token_sends_nothing(emulator: HerokuEmulator) -> None:
     assert emulator.requests == []
 
 
-@pytest.mark.parametrize("app", ["Acme", "a", "-acme", "acme_api", "acme/../x", "x" * 31])
+@pytest.mark.parametrize("app", ["-acme", "acme/../x", "has space", "x" * 101])
 def test_bad_app_names_are_config_errors(emulator: HerokuEmulator, app: str) -> None:
     with pytest.raises(ConfigError, match="platforms.heroku.app"):
         make_adapter(emulator, app=app)
