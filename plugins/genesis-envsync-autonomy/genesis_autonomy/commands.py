@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .apply import HealResult
     from .healing import Prepared
-    from .plan import HealPlan
+    from .plan import HealPlan, PlannedWrite, TargetPlan
     from .settings import AutonomySettings
     from .thresholds import BreakerState, CircuitBreaker
 
@@ -150,6 +150,19 @@ def _keys(keys: list[str]) -> str:
     return shown + (f" and {len(keys) - LISTED_KEYS} more" if len(keys) > LISTED_KEYS else "")
 
 
+def _shared_effect(target: TargetPlan) -> str | None:
+    """Return the effect note every write of ``target`` shares, or ``None``."""
+    notes = {write.effect.note if write.effect is not None else None for write in target.writes}
+    return notes.pop() if len(notes) == 1 else None
+
+
+def _effect_mark(write: PlannedWrite, said_above: bool) -> str:
+    """Return ``  [effect note]`` for a write whose effect the target line did not already say."""
+    if write.effect is None or said_above:
+        return ""
+    return f"  [{write.effect.note}]"
+
+
 def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -> None:
     """Print the plan, values as the secret policy shows them; keys left alone grouped by reason."""
     ctx.print(f"Heal plan: reference {plan.reference}, {len(plan.targets)} target(s)"
@@ -161,11 +174,16 @@ def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -
         if target.left_alone:
             parts.append(f"{len(target.left_alone)} left alone")
         ctx.print(f"  {target.instance} ({target.kind}): {', '.join(parts)}")
+        shared = _shared_effect(target)
+        if target.batch and target.writes:
+            ctx.print(f"    one change for all {len(target.writes)} key(s)"
+                      + (f": the write {shared}" if shared else ""))
         for write in target.creates:
-            ctx.print(f"    + {write.key} = {_quote(write.shown)}" + ("  [secret]" if write.secret else ""))
+            ctx.print(f"    + {write.key} = {_quote(write.shown)}" + ("  [secret]" if write.secret else "")
+                      + _effect_mark(write, target.batch and shared is not None))
         for write in target.updates:
             ctx.print(f"    ~ {write.key}: {_quote(write.current)} -> {_quote(write.shown)}"
-                      + ("  [secret]" if write.secret else ""))
+                      + ("  [secret]" if write.secret else "") + _effect_mark(write, target.batch and shared is not None))
         for skipped in target.cannot_heal:
             ctx.print(f"    ! {skipped.key}: cannot heal: {skipped.reason}")
         if verbose:

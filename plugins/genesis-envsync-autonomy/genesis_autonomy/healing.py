@@ -68,6 +68,8 @@ async def prepare(config: Config, host: Any, settings: AutonomySettings, policy:
         writable={name: bool(getattr(by_name[name], "supports_write", False)) for name in targets},
         options=options, overwrite_conflicts=settings.overwrite_conflicts,
         rules={name: settings.rules_for(name) for name in targets},
+        effects={name: by_name[name].write_effect for name in targets},
+        batch={name: bool(getattr(by_name[name], "supports_batch_write", False)) for name in targets},
     )
     return Prepared(fetched, by_name, targets, plan, reference_values(plan, snapshots[reference]))
 

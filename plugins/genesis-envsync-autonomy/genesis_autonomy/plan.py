@@ -7,7 +7,13 @@ For each target instance the plan lists, against the reference instance:
 * **cannot heal**: keys that should be written but cannot be (unreadable in the
   reference, an adapter without write support, denied by the key rules);
 * **left alone**: drift Autonomy does not touch on purpose (keys the reference
-  lacks, which are never deleted; conflicts while ``overwrite_conflicts`` is false).
+  lacks, which are never deleted; conflicts while ``overwrite_conflicts`` is false;
+  variables the platform manages itself, such as a Heroku add-on's ``DATABASE_URL``).
+
+Each planned write carries what writing it does besides storing the value (the
+adapter's ``write_effect``: the app restarts, the value is staged until the next
+deploy, the service redeploys), and each target says whether its adapter writes all
+its keys as one change (``supports_batch_write``: one Heroku release).
 
 A :class:`HealPlan` holds values only as the secret policy shows them; the real
 reference values travel separately in :class:`ReferenceValues`, whose repr hides them.
@@ -15,14 +21,14 @@ reference values travel separately in :class:`ReferenceValues`, whose repr hides
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from genesis_core.reconciliation import DriftReport, ReconcileOptions, reconcile
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import Snapshot
+    from genesis_core.platforms.model import Snapshot, WriteEffect
     from genesis_core.secrets import SecretPolicy
 
     from .settings import KeyRules
@@ -33,32 +39,42 @@ _NOW = "1970-01-01T00:00:00.000Z"  # reconcile's timestamp is irrelevant here; f
 
 @attrs.frozen
 class PlannedWrite:
-    """One key to write on one target. ``shown``/``current`` are masked displays, never raw secrets."""
+    """One key to write on one target. ``shown``/``current`` are masked displays, never raw secrets.
+
+    ``effect`` is what the write does besides storing the value (restart, staged, redeploy), if anything.
+    """
 
     key: str
     action: str
     shown: str
     secret: bool
     current: str | None = None
+    effect: WriteEffect | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form (masked values)."""
+        """Return the JSON form (masked values; ``effect`` only when the write has one)."""
         data: dict[str, Any] = {"key": self.key, "value": self.shown, "secret": self.secret}
         if self.action == UPDATE:
             data["current"] = self.current
+        if self.effect is not None:
+            data["effect"] = {"kind": self.effect.kind, "note": self.effect.note}
         return data
 
 
 @attrs.frozen
 class Skipped:
-    """A key the plan does not write, and why (one line, no value)."""
+    """A key the plan does not write, and why (one line, no value); ``managed`` when the platform owns it."""
 
     key: str
     reason: str
+    managed: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        """Return ``{"key", "reason"}``."""
-        return {"key": self.key, "reason": self.reason}
+    def to_dict(self) -> dict[str, Any]:
+        """Return ``{"key", "reason"}`` (and ``"managed": true`` for a variable the platform manages)."""
+        data: dict[str, Any] = {"key": self.key, "reason": self.reason}
+        if self.managed:
+            data["managed"] = True
+        return data
 
 
 @attrs.frozen
@@ -71,6 +87,8 @@ class TargetPlan:
     writes: tuple[PlannedWrite, ...] = ()
     cannot_heal: tuple[Skipped, ...] = ()
     left_alone: tuple[Skipped, ...] = ()
+    #: The adapter writes all of this target's keys as one change (one request, one release).
+    batch: bool = False
 
     @property
     def creates(self) -> tuple[PlannedWrite, ...]:
@@ -87,6 +105,7 @@ class TargetPlan:
         return {
             "kind": self.kind,
             "writable": self.writable,
+            "batch": self.batch,
             "create": [w.to_dict() for w in self.creates],
             "update": [w.to_dict() for w in self.updates],
             "cannot_heal": [s.to_dict() for s in self.cannot_heal],
@@ -192,13 +211,18 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
               policy: SecretPolicy, writable: Mapping[str, bool],
               options: ReconcileOptions | None = None, report: DriftReport | None = None,
               overwrite_conflicts: bool = False,
-              rules: Mapping[str, KeyRules] | None = None) -> HealPlan:
+              rules: Mapping[str, KeyRules] | None = None,
+              effects: Mapping[str, Callable[[str], WriteEffect | None]] | None = None,
+              batch: Mapping[str, bool] | None = None) -> HealPlan:
     """Return the plan that heals ``targets`` from ``reference``.
 
     ``snapshots`` must hold the reference and every target; ``writable`` says
     which targets' adapters can write (missing means no); ``options`` scope
     keys as ``genesis sync`` does; ``report`` is the reconciliation of all
-    instances (recomputed when ``None``); ``rules`` are per-target key rules.
+    instances (recomputed when ``None``); ``rules`` are per-target key rules;
+    ``effects`` gives each target's ``write_effect(key)`` and ``batch`` says
+    which targets write all their keys as one change. A variable the target
+    platform manages (``Variable.managed``) is left alone with its reason.
     Raises ``KeyError`` when a snapshot is missing.
     """
     options = options or ReconcileOptions(secret_policy=policy)
@@ -215,7 +239,8 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
     plans = [
         _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, write_policy,
                      writable=bool(writable.get(name, False)), overwrite=overwrite_conflicts,
-                     rules=(rules or {}).get(name))
+                     rules=(rules or {}).get(name), effect_of=(effects or {}).get(name),
+                     batch=bool((batch or {}).get(name, False)))
         for name in targets
     ]
     return HealPlan(reference, overwrite_conflicts, tuple(plans))
@@ -223,7 +248,8 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
 
 def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport,
                  options: ReconcileOptions, policy: SecretPolicy, write_policy: SecretPolicy, *,
-                 writable: bool, overwrite: bool, rules: KeyRules | None) -> TargetPlan:
+                 writable: bool, overwrite: bool, rules: KeyRules | None,
+                 effect_of: Callable[[str], WriteEffect | None] | None = None, batch: bool = False) -> TargetPlan:
     """Return the plan for one target."""
     reference = ref.platform
     pair = reconcile({reference: ref.values(), name: target.values()}, options, now=_NOW)
@@ -244,6 +270,9 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
     def secret_flag(key: str, value: str, *marks: bool) -> bool:
         return any(marks) or write_policy.is_secret(key, value)
 
+    def effect(key: str) -> WriteEffect | None:
+        return effect_of(key) if effect_of is not None else None
+
     for key in pair.missing.get(name, ()):
         ref_var = ref.variables[key]
         why = refusal(key, ref_var.readable)
@@ -252,10 +281,13 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             continue
         assert ref_var.value is not None
         writes.append(PlannedWrite(key, CREATE, policy.show(key, ref_var.value, platform_marked=ref_var.secret),
-                                   secret_flag(key, ref_var.value, ref_var.secret)))
+                                   secret_flag(key, ref_var.value, ref_var.secret), effect=effect(key)))
 
     for key in sorted(pair.conflicts):
         ref_var, target_var = ref.variables[key], target.variables[key]
+        if target_var.managed is not None:
+            left.append(Skipped(key, target_var.managed, managed=True))
+            continue
         if not overwrite:
             left.append(Skipped(key, "conflicting value kept (overwrite_conflicts = false)"))
             continue
@@ -268,7 +300,7 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         writes.append(PlannedWrite(
             key, UPDATE, policy.show(key, ref_var.value, platform_marked=marked),
             secret_flag(key, ref_var.value, marked),
-            current=policy.show(key, target_var.value, platform_marked=marked)))
+            current=policy.show(key, target_var.value, platform_marked=marked), effect=effect(key)))
 
     for key in pair.missing.get(reference, ()):
         left.append(Skipped(key, f"extra in {name}, not in the reference ({reference}); never deleted"))
@@ -292,4 +324,5 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             (cannot if overwrite else left).append(entry)
     writes.sort(key=lambda w: (w.action != CREATE, w.key))
     return TargetPlan(name, target.kind, writable, tuple(writes),
-                      tuple(sorted(cannot, key=lambda s: s.key)), tuple(sorted(left, key=lambda s: s.key)))
+                      tuple(sorted(cannot, key=lambda s: s.key)), tuple(sorted(left, key=lambda s: s.key)),
+                      batch=batch and writable)
