@@ -120,3 +120,110 @@ def test_sync_reports_each_platforms_drift(run_cli, project: tuple[Path, DemoApp
     assert conflicts["LOG_LEVEL"]["railway"] == "debug"
     for key in SECRET_KEYS:
         assert app.local[key] not in out + err
+
+
+# -- heal: one Heroku release, staged Fly secrets, Railway upserts without deploys -------------------
+
+pytest.importorskip("genesis_autonomy", reason="heal needs the autonomy plugin")
+
+HEROKU_DRIFT = {"LOG_LEVEL": "warning", "PORT": "5000"}  # two conflicts on top of the demo's drift
+HEROKU_DROPPED = ("MAX_UPLOAD_MB",)
+
+
+def drift_heroku_more(emulators: dict[str, RunningEmulator], app: DemoApp) -> dict[str, str]:
+    heroku = emulators["heroku"].server
+    config = {k: v for k, v in heroku.config("acme-shop-api").items() if k not in HEROKU_DROPPED}
+    heroku.set_config("acme-shop-api", {**config, **HEROKU_DRIFT})
+    return {key: app.local[key] for key in (*HEROKU_DRIFT, *HEROKU_DROPPED, "FEATURE_RECOMMENDATIONS")}
+
+
+def test_heal_plan_says_what_each_platform_does_with_a_write(
+        run_cli, project: tuple[Path, DemoApp, dict[str, RunningEmulator]]) -> None:
+    _, app, emulators = project
+    drift_heroku_more(emulators, app)
+    code, out, err = run_cli("heal", "--verbose")
+    assert code == 1, err
+    assert "heroku (heroku): 2 to create, 2 to update" in out
+    assert ("one change for all 4 key(s): the write restarts the app (Heroku makes one new release for the "
+            "app's changes)") in out
+    assert re.search(r"= DATABASE_URL: left alone: managed by the Heroku add-on heroku-postgresql-emulated-1 "
+                     r"\(heroku-postgresql:essential-0\) through attachment DATABASE", out)
+    assert "+ SESSION_TIMEOUT_MINUTES = \"30\"  [staged: effective at the next deploy]" in out
+    assert "+ CACHE_TTL_SECONDS = \"300\"  [staged (skipDeploys): effective at the next deploy of the service]" in out
+    for key in SECRET_KEYS:
+        assert app.local[key] not in out + err
+
+    code, out, _ = run_cli("heal", "--json")
+    targets = json.loads(out)["plan"]["targets"]
+    assert targets["heroku"]["batch"] is True and targets["fly"]["batch"] is False
+    assert {w["effect"]["kind"] for w in targets["heroku"]["create"] + targets["heroku"]["update"]} == {"restart"}
+    assert [w["effect"] for w in targets["fly"]["create"]] == [
+        {"kind": "staged", "note": "staged: effective at the next deploy"}]
+    managed = [s for s in targets["heroku"]["left_alone"] if s.get("managed")]
+    assert [s["key"] for s in managed] == ["DATABASE_URL"]
+
+
+def test_heal_apply_writes_heroku_in_one_release_and_stages_fly_and_railway(
+        run_cli, project: tuple[Path, DemoApp, dict[str, RunningEmulator]]) -> None:
+    _, app, emulators = project
+    expected_patch = drift_heroku_more(emulators, app)
+    heroku, fly, railway = (emulators[kind].server for kind in KINDS)
+    deployed_before = fly.machine_env("acme-shop")
+    code, out, err = run_cli("heal", "--apply")
+    assert code == 0, out + err
+
+    # Heroku: exactly one PATCH holding exactly the changed keys, all strings; one release, one restart.
+    from genesis_heroku.testing import patches
+
+    assert patches(heroku.requests) == [expected_patch]
+    assert len(heroku.releases("acme-shop-api")) == 1 and heroku.restarts("acme-shop-api") == 1
+    assert heroku.config("acme-shop-api")["DATABASE_URL"] != app.local["DATABASE_URL"]  # the add-on's, untouched
+    assert "✓ heroku PORT (update): applied, verified; restarts the app" in out
+
+    # Fly: one POST per secret, never the bulk endpoint nor a DELETE; running Machines see nothing yet.
+    writes = [(r.method, r.path) for r in fly.requests if r.method != "GET"]
+    assert writes == [("POST", "/v1/apps/acme-shop/secrets/SESSION_TIMEOUT_MINUTES")]
+    assert fly.secrets("acme-shop")["SESSION_TIMEOUT_MINUTES"] == app.local["SESSION_TIMEOUT_MINUTES"]
+    assert fly.machine_env("acme-shop") == deployed_before
+    assert ("✓ fly SESSION_TIMEOUT_MINUTES (create): applied, unverifiable (write-only); "
+            "staged: effective at the next deploy") in out
+
+    # Railway: variableUpsert only, with skipDeploys; no deploy started.
+    from genesis_railway.testing import graphql_operations
+
+    operations = graphql_operations(railway.requests)
+    assert set(operations) == {"variables", "variableUpsert"}
+    upserts = [r.json()["variables"]["input"] for r in railway.requests
+               if graphql_operations([r]) == ["variableUpsert"]]
+    assert sorted(u["name"] for u in upserts) == ["CACHE_TTL_SECONDS", "LOG_LEVEL"]
+    assert all(u["skipDeploys"] is True for u in upserts)
+    assert railway.deployments() == []
+
+    for key in SECRET_KEYS:
+        assert app.local[key] not in out + err
+    code, out, _ = run_cli("sync", "--json", "--no-progress")
+    payload = json.loads(out)
+    assert code == 1 and list(payload["conflicts"]) == ["DATABASE_URL"]  # only the add-on's value differs
+    assert payload["missing_in_heroku"] == payload["missing_in_fly"] == payload["missing_in_railway"] == []
+
+
+def test_a_failed_heroku_release_fails_all_its_keys_and_no_other_instance(
+        run_cli, project: tuple[Path, DemoApp, dict[str, RunningEmulator]]) -> None:
+    from genesis_core.testing.emulator import Response
+
+    _, app, emulators = project
+    drift_heroku_more(emulators, app)
+    heroku = emulators["heroku"].server
+    heroku.route("PATCH", r"/apps/[^/]+/config-vars",  # reads still work; the release fails
+                 lambda request, match: Response(503, {"id": "unavailable", "message": "Release failed."}))
+    heroku._routes.insert(0, heroku._routes.pop())
+    code, out, err = run_cli("heal", "--apply", "--json")
+    assert code == 1, err
+    results = json.loads(out)["result"]["results"]
+    heroku = [r for r in results if r["instance"] == "heroku"]
+    assert len(heroku) == 4 and {r["status"] for r in heroku} == {"failed"}
+    assert all("one change for all 4 key(s) of heroku, none written" in r["detail"] for r in heroku)
+    assert {r["status"] for r in results if r["instance"] != "heroku"} <= {"verified", "unverifiable"}
+    assert emulators["heroku"].server.releases("acme-shop-api") == []
+    for key in SECRET_KEYS:
+        assert app.local[key] not in out + err

@@ -1,11 +1,16 @@
-"""Write a heal plan one key at a time, then re-read the touched instances and verify each key.
+"""Write a heal plan, then re-read the touched instances and verify each key.
 
 Each write goes through the adapter's own ``write`` (Render per-key PUT,
 Netlify one-context PATCH/POST, GitHub sealed-box secret or variable, the
-dotenv file line).  After the first failed write on an instance the remaining
-keys of that instance are skipped, so a platform in trouble is not hammered
-(unless the error says it concerns only that key, ``only_this_key``, as the
-dotenv writer's refusal of a value does); other instances still get their writes.  No message ever carries a value.
+dotenv file line), one key at a time.  After the first failed write on an
+instance the remaining keys of that instance are skipped, so a platform in
+trouble is not hammered (unless the error says it concerns only that key,
+``only_this_key``, as the dotenv writer's refusal of a value does); other
+instances still get their writes.  An adapter that writes a batch as one change
+(``supports_batch_write``: one Heroku release) gets all of its instance's keys
+in one ``write_batch`` call instead, all or nothing.  Each written key's result
+carries the write's effect (restart, staged, redeploy).  No message ever
+carries a value.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from genesis_core.errors import PlatformError
-from genesis_core.platforms.model import FetchContext, PlatformAdapter
+from genesis_core.platforms.model import FetchContext, PlatformAdapter, VariableWrite
 
-from .plan import HealPlan, ReferenceValues
+from .plan import HealPlan, PlannedWrite, ReferenceValues
 
 if TYPE_CHECKING:
     import httpx
@@ -42,6 +47,8 @@ class KeyResult:
     status: str
     detail: str = ""
     written: bool = False
+    #: What the write does besides storing the value (``WriteEffect.note``), for written keys.
+    effect: str = ""
 
     @property
     def ok(self) -> bool:
@@ -50,8 +57,11 @@ class KeyResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form."""
-        return {"instance": self.instance, "key": self.key, "action": self.action,
-                "status": self.status, "detail": self.detail, "written": self.written}
+        data: dict[str, Any] = {"instance": self.instance, "key": self.key, "action": self.action,
+                                "status": self.status, "detail": self.detail, "written": self.written}
+        if self.effect:
+            data["effect"] = self.effect
+        return data
 
 
 @attrs.frozen
@@ -102,12 +112,43 @@ def describe_failure(exc: BaseException, *, hide: str | None = None) -> str:
     return f"unexpected {type(exc).__name__} in the adapter (run with GENESIS_DEBUG=1 for details)"
 
 
+def _failure_detail(exc: BaseException, values: list[str]) -> str:
+    """Return why a batch failed, with every value of the batch cut out."""
+    text = exc.reason if isinstance(exc, PlatformError) else describe_failure(exc)
+    for value in values:
+        text = one_line(text, hide=value)
+    return one_line(text)
+
+
+async def write_as_one_change(instance: str, adapter: PlatformAdapter, writes: tuple[PlannedWrite, ...],
+                              values: ReferenceValues, ctx: FetchContext) -> list[KeyResult]:
+    """Write all of ``instance``'s planned keys with one ``adapter.write_batch``; all written, or all failed."""
+    batch = [VariableWrite(write.key, values[write.key], write.secret) for write in writes]
+    try:
+        await adapter.write_batch(ctx, batch)
+    except Exception as exc:  # reported per key; no value reaches the message
+        if os.environ.get("GENESIS_DEBUG") and not isinstance(exc, PlatformError):
+            raise
+        detail = _failure_detail(exc, [item.value for item in batch])
+        note = f"one change for all {len(writes)} key(s) of {instance}, none written"
+        return [KeyResult(instance, write.key, write.action, FAILED, one_line(f"{detail} ({note})"))
+                for write in writes]
+    return [KeyResult(instance, write.key, write.action, VERIFIED, "", written=True) for write in writes]
+
+
 async def write_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
                      ctx: FetchContext) -> list[KeyResult]:
-    """Write every planned key, one at a time; return one result per key (``failed``/``skipped`` or written)."""
+    """Write every planned key; return one result per key (``failed``/``skipped`` or written).
+
+    A target whose adapter writes a batch as one change gets one ``write_batch`` call;
+    every other target is written one key at a time.
+    """
     results: list[KeyResult] = []
     for target in plan.targets:
         adapter = adapters[target.instance]
+        if target.writes and target.batch and adapter.supports_batch_write:
+            results.extend(await write_as_one_change(target.instance, adapter, target.writes, values, ctx))
+            continue
         broken: str | None = None
         for write in target.writes:
             if broken is not None:
@@ -140,7 +181,7 @@ async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[
 
     ctx = FetchContext(env=env, http_factory=http_factory)
     try:
-        written = await write_plan(plan, values, adapters, ctx)
+        written = with_effects(plan, await write_plan(plan, values, adapters, ctx))
     finally:
         await ctx.aclose()
     touched = list(dict.fromkeys(r.instance for r in written if r.written))
@@ -148,6 +189,14 @@ async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[
         return HealResult(tuple(written))
     fetched = await fetch_all([adapters[name] for name in touched], env, http_factory=http_factory)
     return HealResult(tuple(_verify(result, fetched, values) for result in written))
+
+
+def with_effects(plan: HealPlan, results: list[KeyResult]) -> list[KeyResult]:
+    """Return ``results`` with each written key's effect note from the plan (restart, staged, redeploy)."""
+    notes = {(target.instance, write.key): write.effect.note
+             for target in plan.targets for write in target.writes if write.effect is not None}
+    return [attrs.evolve(result, effect=notes.get((result.instance, result.key), "")) if result.written else result
+            for result in results]
 
 
 def _verify(result: KeyResult, fetched: Any, values: ReferenceValues) -> KeyResult:

@@ -212,6 +212,8 @@ def _print_result(ctx: CommandContext, result: HealResult) -> None:
             text = UNVERIFIABLE_DETAIL
         else:
             text = f"{item.status}: {item.detail}"
+        if item.effect and item.ok:
+            text += f"; {item.effect}"
         ctx.print(f"  {_MARKS.get(item.status, '?')} {item.instance} {item.key} ({item.action}): {text}")
     counts = result.counts()
     healed = counts["verified"] + counts["unverifiable"]
