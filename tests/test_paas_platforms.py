@@ -1,4 +1,4 @@
-"""Heroku, Fly.io and Railway end to end: `genesis init`, `genesis emulate` and `genesis sync` against their emulators."""
+"""Heroku, Fly.io and Railway end to end: `genesis init`, `emulate`, `sync` and `heal` against their emulators."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 for _module in ("genesis_heroku", "genesis_fly", "genesis_railway"):
-    pytest.importorskip(_module, reason="needs the heroku, fly and railway plugins (pip install -r requirements-all.txt)")
+    pytest.importorskip(_module, reason="needs the heroku, fly and railway plugins "
+                                        "(pip install -r requirements-all.txt)")
 
 from genesis_core.demo.app_data import DemoApp, dotenv_text, drifted_app  # noqa: E402
 from genesis_core.demo.emulators import DEMO_IDS, RunningEmulator, running_emulators  # noqa: E402
@@ -33,7 +34,8 @@ def config_text(emulators: dict[str, RunningEmulator], extra: str = "") -> str:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, DemoApp, dict[str, RunningEmulator]]]:
+def project(tmp_path: Path,
+            monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, DemoApp, dict[str, RunningEmulator]]]:
     app = drifted_app()
     (tmp_path / ".env").write_text(dotenv_text(app.local))
     with running_emulators(app, KINDS) as emulators:
@@ -82,7 +84,8 @@ def test_emulate_serves_heroku_fly_and_railway_until_stopped(tmp_path: Path) -> 
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.load(response)["APP_NAME"] == "acme-shop"
         url, _, token = found["fly"]
-        request = urllib.request.Request(f"{url}/v1/apps/acme-shop/secrets", headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(f"{url}/v1/apps/acme-shop/secrets",
+                                         headers={"Authorization": f"Bearer {token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert "APP_NAME" in [s["name"] for s in json.load(response)["secrets"]]
         url, env, token = found["railway"]

@@ -107,7 +107,10 @@ class Snapshot:
     def from_values(cls, platform: str, kind: str, values: Mapping[str, str | None], *,
                     secret_keys: frozenset[str] | set[str] = frozenset(),
                     scope: str | None = None, managed: Mapping[str, str] | None = None) -> Snapshot:
-        """Return a snapshot built from ``{key: value_or_None}``; ``managed`` maps keys to why the platform owns them."""
+        """Return a snapshot built from ``{key: value_or_None}``.
+
+        ``managed`` maps the keys the platform owns to why (see :attr:`Variable.managed`).
+        """
         managed = managed or {}
         return cls(platform, kind, {
             key: Variable(key, value, secret=key in secret_keys or value is None, scope=scope,

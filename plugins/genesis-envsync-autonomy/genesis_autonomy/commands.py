@@ -175,15 +175,16 @@ def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -
             parts.append(f"{len(target.left_alone)} left alone")
         ctx.print(f"  {target.instance} ({target.kind}): {', '.join(parts)}")
         shared = _shared_effect(target)
+        said_above = target.batch and shared is not None
         if target.batch and target.writes:
             ctx.print(f"    one change for all {len(target.writes)} key(s)"
                       + (f": the write {shared}" if shared else ""))
         for write in target.creates:
             ctx.print(f"    + {write.key} = {_quote(write.shown)}" + ("  [secret]" if write.secret else "")
-                      + _effect_mark(write, target.batch and shared is not None))
+                      + _effect_mark(write, said_above))
         for write in target.updates:
             ctx.print(f"    ~ {write.key}: {_quote(write.current)} -> {_quote(write.shown)}"
-                      + ("  [secret]" if write.secret else "") + _effect_mark(write, target.batch and shared is not None))
+                      + ("  [secret]" if write.secret else "") + _effect_mark(write, said_above))
         for skipped in target.cannot_heal:
             ctx.print(f"    ! {skipped.key}: cannot heal: {skipped.reason}")
         if verbose:

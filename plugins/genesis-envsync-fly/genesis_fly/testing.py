@@ -47,6 +47,7 @@ class FlyHarness(EmulatorHarness):
     readable_values = False  # the API never returns a secret's value
     writable = True
     token = "fm2_contract-TOKEN-macaroon-5b7c"
+    emulator: FlyEmulator
 
     def __init__(self) -> None:
         self.emulator = FlyEmulator(token=self.token)

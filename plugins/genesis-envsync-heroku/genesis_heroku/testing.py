@@ -55,6 +55,7 @@ class HerokuHarness(EmulatorHarness):
     unreadable_supported = False  # Heroku's API returns every value
     writable = True
     token = "heroku-contract-TOKEN-8d2e"
+    emulator: HerokuEmulator
 
     def __init__(self) -> None:
         self.emulator = HerokuEmulator(token=self.token)

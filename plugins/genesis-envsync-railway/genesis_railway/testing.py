@@ -74,6 +74,7 @@ class RailwayHarness(EmulatorHarness):
     unreadable_supported = False  # every value is returned
     writable = True
     token = PROJECT_TOKEN
+    emulator: RailwayEmulator
 
     def __init__(self) -> None:
         self.emulator = new_emulator()
