@@ -1,22 +1,26 @@
 """Write a heal plan, then re-read the touched instances and verify each key.
 
-Each write goes through the adapter's own ``write`` (Render per-key PUT,
-Netlify one-context PATCH/POST, GitHub sealed-box secret or variable, the
-dotenv file line), one key at a time.  After the first failed write on an
-instance the remaining keys of that instance are skipped, so a platform in
-trouble is not hammered (unless the error says it concerns only that key,
-``only_this_key``, as the dotenv writer's refusal of a value does); other
-instances still get their writes.  An adapter that writes a batch as one change
-(``supports_batch_write``: one Heroku release) gets all of its instance's keys
-in one ``write_batch`` call instead, all or nothing.  Each written key's result
-carries the write's effect (restart, staged, redeploy).  No message ever
-carries a value.
+Every target instance is written concurrently with the others; within one
+instance the writes go one at a time, in plan order, so a platform's rate limit
+sees one caller.  Each write goes through the adapter's own ``write`` (Render
+per-key PUT, Netlify one-context PATCH/POST, GitHub sealed-box secret or
+variable, the dotenv file line).  After the first failed write on an instance
+the remaining keys of that instance are skipped, so a platform in trouble is
+not hammered (unless the error says it concerns only that key,
+``only_this_key``, as the dotenv writer's refusal of a value does); the other
+instances still get all their writes, and nothing already written anywhere is
+undone.  An adapter that writes a batch as one change (``supports_batch_write``:
+one Heroku release) gets all of its instance's keys in one ``write_batch`` call
+instead, all or nothing.  The results come back in plan order whatever order
+the platforms answered in; each written key's result carries the write's effect
+(restart, staged, redeploy).  No message ever carries a value.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -120,68 +124,181 @@ def _failure_detail(exc: BaseException, values: list[str]) -> str:
     return one_line(text)
 
 
-async def write_as_one_change(instance: str, adapter: PlatformAdapter, writes: tuple[PlannedWrite, ...],
-                              values: ReferenceValues, ctx: FetchContext) -> list[KeyResult]:
-    """Write all of ``instance``'s planned keys with one ``adapter.write_batch``; all written, or all failed."""
-    batch = [VariableWrite(write.key, values[write.key], write.secret) for write in writes]
+#: Called with each confirmed write (a ``KeyResult`` with ``written=True``) as it happens, before
+#: the next write to that instance; if it raises, that instance gets no further writes.
+WriteRecorder = Callable[[KeyResult], Awaitable[None]]
+
+
+@attrs.frozen
+class InstanceWrites:
+    """The planned writes of one target instance, in plan order, and the adapter that makes them."""
+
+    instance: str
+    adapter: PlatformAdapter
+    writes: tuple[PlannedWrite, ...]
+    #: The plan asks for all of the instance's keys in one change (``TargetPlan.batch``).
+    batch: bool = False
+
+
+class Outcomes:
+    """Collects what happened to each planned write of one instance; results come out in plan order.
+
+    An instance writer calls :meth:`written` once the platform confirmed a write,
+    :meth:`failed` (or :meth:`refused`, with the reason already worded) when it
+    refused one and :meth:`skip` for a write it does not attempt.  Once a write
+    failed (or recording one did), :attr:`stopped` says why and the writer
+    attempts nothing more on this instance.  A write the writer never reported
+    comes out as ``failed``: nothing is assumed written.
+    """
+
+    def __init__(self, job: InstanceWrites, values: ReferenceValues, on_write: WriteRecorder | None) -> None:
+        self.job = job
+        self._values = values
+        self._on_write = on_write
+        self._results: dict[str, KeyResult] = {}
+        self.stopped: str | None = None
+
+    def value(self, write: PlannedWrite) -> str:
+        """Return the reference value to write for ``write``."""
+        return self._values[write.key]
+
+    async def written(self, write: PlannedWrite) -> None:
+        """Record a confirmed write (with its effect) and pass it to the write recorder."""
+        effect = write.effect.note if write.effect is not None else ""
+        result = KeyResult(self.job.instance, write.key, write.action, VERIFIED, "", written=True, effect=effect)
+        self._results[write.key] = result
+        if self._on_write is None:
+            return
+        try:
+            await self._on_write(result)
+        except Exception as exc:  # the write stands; writing on without a record does not
+            if os.environ.get("GENESIS_DEBUG"):
+                raise
+            self.stopped = self.stopped or (f"recording the write of {write.key} to {self.job.instance} "
+                                            f"failed ({type(exc).__name__})")
+
+    def failed(self, write: PlannedWrite, exc: BaseException) -> None:
+        """Record a write the platform refused (the reason without the value); stop this instance.
+
+        An error that concerns only this key (``only_this_key``: a value the platform
+        refuses) says nothing about the platform's health and stops nothing.
+        """
+        if os.environ.get("GENESIS_DEBUG") and not isinstance(exc, PlatformError):
+            raise exc
+        self.refused(write, describe_failure(exc, hide=self.value(write)))
+        if not getattr(exc, "only_this_key", False):
+            self.stopped = self.stopped or f"an earlier write to {self.job.instance} failed ({write.key})"
+
+    def refused(self, write: PlannedWrite, detail: str) -> None:
+        """Record a write that failed, with ``detail`` (one line, no value) as the reason."""
+        self._results[write.key] = KeyResult(self.job.instance, write.key, write.action, FAILED, detail)
+
+    def skip(self, write: PlannedWrite) -> None:
+        """Record a write that is not attempted because of :attr:`stopped`."""
+        self._results[write.key] = KeyResult(self.job.instance, write.key, write.action, SKIPPED,
+                                             f"not attempted: {self.stopped or 'no reason given'}")
+
+    def results(self) -> list[KeyResult]:
+        """Return one result per planned write, in plan order."""
+        return [self._results.get(write.key) or KeyResult(
+                    self.job.instance, write.key, write.action, FAILED,
+                    "no outcome reported by the instance writer; not assumed written")
+                for write in self.job.writes]
+
+
+#: Writes one instance's planned writes, reporting each outcome to ``Outcomes``.
+InstanceWriter = Callable[[InstanceWrites, FetchContext, Outcomes], Awaitable[None]]
+
+
+async def write_one_by_one(job: InstanceWrites, ctx: FetchContext, outcomes: Outcomes) -> None:
+    """Write ``job``'s keys one at a time through ``adapter.write``; stop at the first failure."""
+    for write in job.writes:
+        if outcomes.stopped is not None:
+            outcomes.skip(write)
+            continue
+        try:
+            await job.adapter.write(ctx, write.key, outcomes.value(write), secret=write.secret)
+        except Exception as exc:  # reported per key; the value never reaches the message
+            outcomes.failed(write, exc)
+            continue
+        await outcomes.written(write)
+
+
+async def write_as_one_change(job: InstanceWrites, ctx: FetchContext, outcomes: Outcomes) -> None:
+    """Write all of ``job``'s planned keys with one ``adapter.write_batch``; all written, or all failed."""
+    batch = [VariableWrite(write.key, outcomes.value(write), write.secret) for write in job.writes]
     try:
-        await adapter.write_batch(ctx, batch)
+        await job.adapter.write_batch(ctx, batch)
     except Exception as exc:  # reported per key; no value reaches the message
         if os.environ.get("GENESIS_DEBUG") and not isinstance(exc, PlatformError):
             raise
         detail = _failure_detail(exc, [item.value for item in batch])
-        note = f"one change for all {len(writes)} key(s) of {instance}, none written"
-        return [KeyResult(instance, write.key, write.action, FAILED, one_line(f"{detail} ({note})"))
-                for write in writes]
-    return [KeyResult(instance, write.key, write.action, VERIFIED, "", written=True) for write in writes]
+        note = f"one change for all {len(job.writes)} key(s) of {job.instance}, none written"
+        for write in job.writes:
+            outcomes.refused(write, one_line(f"{detail} ({note})"))
+        return
+    for write in job.writes:
+        await outcomes.written(write)
+
+
+def instance_writer(job: InstanceWrites) -> InstanceWriter:
+    """Return how to write ``job``: in one change when the plan and the adapter say so, else key by key."""
+    if job.batch and job.adapter.supports_batch_write:
+        return write_as_one_change
+    return write_one_by_one
+
+
+def _write_scope(adapter: PlatformAdapter) -> tuple[str, str]:
+    """Return what ``adapter`` writes to: instances with the same scope are written one after the other.
+
+    A platform API takes concurrent writes to different instances; a local file
+    is rewritten whole (read, change one line, replace), so two dotenv instances
+    writing the same file must not overlap or one update would be lost.
+    """
+    path = getattr(adapter, "write_path", None)
+    if path is not None:
+        return ("file", os.path.realpath(path))
+    return ("instance", adapter.name)
 
 
 async def write_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
-                     ctx: FetchContext) -> list[KeyResult]:
-    """Write every planned key; return one result per key (``failed``/``skipped`` or written).
+                     ctx: FetchContext, *, on_write: WriteRecorder | None = None) -> list[KeyResult]:
+    """Write every target instance concurrently, each one's keys one at a time (or in one change for a
+    batch-writing adapter); return one result per planned key, in plan order.
 
-    A target whose adapter writes a batch as one change gets one ``write_batch`` call;
-    every other target is written one key at a time.
+    A failure on one instance never stops, delays or undoes another's writes.
+    ``on_write`` is called with each confirmed write as it happens.
     """
-    results: list[KeyResult] = []
-    for target in plan.targets:
-        adapter = adapters[target.instance]
-        if target.writes and target.batch and adapter.supports_batch_write:
-            results.extend(await write_as_one_change(target.instance, adapter, target.writes, values, ctx))
-            continue
-        broken: str | None = None
-        for write in target.writes:
-            if broken is not None:
-                results.append(KeyResult(target.instance, write.key, write.action, SKIPPED,
-                                         f"not attempted: an earlier write to {target.instance} failed"
-                                         f" ({broken})"))
-                continue
-            value = values[write.key]
-            try:
-                await adapter.write(ctx, write.key, value, secret=write.secret)
-            except Exception as exc:  # reported per key; the value never reaches the message
-                if os.environ.get("GENESIS_DEBUG") and not isinstance(exc, PlatformError):
-                    raise
-                detail = describe_failure(exc, hide=value)
-                results.append(KeyResult(target.instance, write.key, write.action, FAILED, detail))
-                # A value the platform refuses (the dotenv writer's "no quoting reads back the same") says
-                # nothing about the platform's health: the instance's other keys are still written.
-                if not getattr(exc, "only_this_key", False):
-                    broken = write.key
-                continue
-            results.append(KeyResult(target.instance, write.key, write.action, VERIFIED, "", written=True))
-    return results
+    jobs = [InstanceWrites(t.instance, adapters[t.instance], t.writes, t.batch) for t in plan.targets if t.writes]
+    outcomes = {id(job): Outcomes(job, values, on_write) for job in jobs}
+    chains: dict[tuple[str, str], list[InstanceWrites]] = {}
+    for job in jobs:
+        chains.setdefault(_write_scope(job.adapter), []).append(job)
+
+    async def run_chain(chain: Sequence[InstanceWrites]) -> None:
+        for job in chain:
+            await instance_writer(job)(job, ctx, outcomes[id(job)])
+
+    done = await asyncio.gather(*(run_chain(chain) for chain in chains.values()), return_exceptions=True)
+    for error in done:  # only with GENESIS_DEBUG, or a cancellation: after every chain has finished
+        if isinstance(error, BaseException):
+            raise error
+    return [result for job in jobs for result in outcomes[id(job)].results()]
 
 
 async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
                      env: Mapping[str, str], *,
-                     http_factory: Callable[[], httpx.AsyncClient] | None = None) -> HealResult:
-    """Write the plan, re-fetch the instances written to, and return each key's verified outcome."""
+                     http_factory: Callable[[], httpx.AsyncClient] | None = None,
+                     on_write: WriteRecorder | None = None) -> HealResult:
+    """Write the plan, re-fetch the instances written to (concurrently), and return each key's verified outcome.
+
+    ``on_write`` is called with each confirmed write as it happens (see :func:`write_plan`).
+    """
     from genesis_core.sync import fetch_all
 
     ctx = FetchContext(env=env, http_factory=http_factory)
     try:
-        written = with_effects(plan, await write_plan(plan, values, adapters, ctx))
+        written = with_effects(plan, await write_plan(plan, values, adapters, ctx, on_write=on_write))
     finally:
         await ctx.aclose()
     touched = list(dict.fromkeys(r.instance for r in written if r.written))

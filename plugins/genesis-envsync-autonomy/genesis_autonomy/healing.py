@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from genesis_core.secrets import SecretPolicy
     from genesis_core.sync import FetchResults
 
-    from .apply import HealResult
+    from .apply import HealResult, WriteRecorder
     from .settings import AutonomySettings
 
 PLANNED = "autonomy.heal.planned"
@@ -75,13 +75,18 @@ async def prepare(config: Config, host: Any, settings: AutonomySettings, policy:
 
 
 async def apply(prepared: Prepared, env: Mapping[str, str], *,
-                http_factory: Callable[[], httpx.AsyncClient] | None = None) -> HealResult:
-    """Write the prepared plan and verify it; raise ``ValueError`` when there is no plan."""
+                http_factory: Callable[[], httpx.AsyncClient] | None = None,
+                on_write: WriteRecorder | None = None) -> HealResult:
+    """Write the prepared plan and verify it; raise ``ValueError`` when there is no plan.
+
+    ``on_write`` is called with each confirmed write as it happens.
+    """
     from .apply import apply_plan
 
     if prepared.plan is None or prepared.values is None:
         raise ValueError("nothing to apply: some instances could not be read")
-    return await apply_plan(prepared.plan, prepared.values, prepared.adapters, env, http_factory=http_factory)
+    return await apply_plan(prepared.plan, prepared.values, prepared.adapters, env, http_factory=http_factory,
+                            on_write=on_write)
 
 
 def new_heal_id() -> str:
