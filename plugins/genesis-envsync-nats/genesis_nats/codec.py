@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,8 +29,11 @@ H_MSG_ID = "Nats-Msg-Id"
 CONTENT_TYPE = "application/json"
 
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
+
 def _header_value(name: str, value: str) -> str:
-    if not isinstance(value, str) or not value or any(ord(ch) < 32 for ch in value):
+    if not isinstance(value, str) or not value or _CONTROL.search(value) is not None:
         raise BusError(f"{name} must be a non-empty single-line string, got {value!r}")
     return value
 

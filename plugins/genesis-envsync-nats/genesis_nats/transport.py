@@ -4,6 +4,9 @@
   (see ``codec``) and returns once the stream acknowledged it; the stream
   sequence is ``_genesis_seq``.  ``Nats-Msg-Id`` = the event id, so a retried
   publish inside the duplicate window returns the stored event, not a copy.
+  Appends made meanwhile (``gather`` of publishes, other threads) travel to the
+  transport's loop together (``batch.LoopBatcher``) and are published there
+  pipelined: each waits for its own acknowledgement, none waits for another's.
 * ``history``/``stats``/``get``/``last_seq`` read the stream itself, so every
   process sees the same events in the same order.
 * nats-py is async-only: the transport owns an event loop on a background
@@ -31,6 +34,8 @@ from genesis_core.bus.topics import validate_pattern, validate_topic
 from genesis_core.bus.transport import DeadLetterStore, Transport
 from genesis_core.errors import BusError
 
+from .acks import AckedPublisher
+from .batch import LoopBatcher
 from .codec import decode_msg, decode_raw, event_headers
 from .connection import NatsUnavailable, connect, describe, ensure_stream, nats_error
 from .loop import LoopThread
@@ -44,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("genesis.nats")
 T = TypeVar("T")
+#: An event ready to publish: ``((subject, body, headers), the envelope it becomes)``.
+_Prepared = tuple[tuple[str, bytes, dict[str, str]], Envelope]
 
 DEAD_LETTER_DB = "nats-dead-letters.db"
 PAGE_SIZE = 1000
@@ -76,11 +83,15 @@ class NatsTransport(Transport):
         self._client_name = client_name
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
+        self._acks: AckedPublisher | None = None
         self._lock: asyncio.Lock | None = None
         self._stream_checked = False
         self._dead_letter_file: SqliteTransport | None = None
         self._closed = False
         self._loop = LoopThread(f"genesis-nats:{settings.stream}", f"NATS at {settings.url}")
+        self._send_lock: asyncio.Lock | None = None
+        self._appends: LoopBatcher[_Prepared, Envelope] = LoopBatcher(
+            self._loop.loop, self._publish_batch, self._closed_error)
 
     def open(self) -> NatsTransport:
         """Connect now and check the stream (otherwise the first call does); return ``self``.
@@ -109,6 +120,9 @@ class NatsTransport(Transport):
             raise BusError(f"NATS at {self.settings.url}: the transport is closed")
         return self._loop.run(coro, self._sync_timeout)
 
+    def _closed_error(self) -> BusError:
+        return BusError(f"NATS at {self.settings.url}: the transport is closed")
+
     async def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
             coro.close()
@@ -134,6 +148,7 @@ class NatsTransport(Transport):
                 nc = await connect(self.settings, name=self._client_name, environ=self._environ)
                 self._nc = nc
                 self._js = nc.jetstream(timeout=self.settings.request_timeout)
+                self._acks = await AckedPublisher(nc).start()
             assert self._js is not None
             if not self._stream_checked:
                 try:
@@ -155,33 +170,67 @@ class NatsTransport(Transport):
         return nats_error(self.settings, action, exc)
 
     # ------------------------------------------------------------ appending
-    async def _publish(self, subject: str, data: bytes, headers: dict[str, str]) -> Any:
-        js = await self._context()
+    def _publish_failure(self, subject: str, exc: BaseException) -> BusError:
         from nats.js.errors import NoStreamResponseError
 
-        try:
-            return await js.publish(subject, data, timeout=self.settings.request_timeout,
-                                    stream=self.settings.stream, headers=headers)
-        except NoStreamResponseError:
+        if isinstance(exc, NoStreamResponseError):
             self._stream_checked = False
-            raise BusError(f"NATS at {self.settings.url}: no stream stored {subject} (was stream "
-                           f"{self.settings.stream} deleted?)") from None
-        except Exception as exc:
-            raise self._error(f"publish to {subject} was not acknowledged", exc) from None
+            return BusError(f"NATS at {self.settings.url}: no stream stored {subject} (was stream "
+                            f"{self.settings.stream} deleted?)")
+        if isinstance(exc, BusError):
+            return exc
+        return self._error(f"publish to {subject} was not acknowledged", exc)
 
-    async def _publish_many(self, items: list[tuple[str, bytes, dict[str, str]]]) -> list[Any]:
-        js = await self._context()
-        if not hasattr(js, "publish_async"):  # older nats-py: one acknowledged publish at a time
-            return [await self._publish(*item) for item in items]
+    async def _publish_batch(self, batch: list[_Prepared]) -> list[Envelope | BaseException]:
+        """Publish ``batch`` in order without waiting in between; return each event or its error.
+
+        Runs on the transport's loop.  Every publish waits for its own
+        acknowledgement (at most ``request_timeout`` for the batch); one that
+        fails or times out fails alone.
+        """
         try:
-            futures = [await js.publish_async(subject, data, stream=self.settings.stream,
-                                              headers=headers)
-                       for subject, data, headers in items]
-            return list(await asyncio.wait_for(asyncio.gather(*futures),
-                                               self.settings.request_timeout))
+            await self._context()
         except Exception as exc:
-            raise self._error(f"publishing {len(items)} events was not acknowledged", exc
-                              ) from None
+            return [exc for _ in batch]
+        acks_of = self._acks
+        assert acks_of is not None
+        timeout = self.settings.request_timeout
+        if self._send_lock is None:
+            self._send_lock = asyncio.Lock()
+        acks: list[asyncio.Future[Any] | BaseException] = []
+        async with self._send_lock:  # batches go out one after the other, in the order they came
+            try:
+                async with asyncio.timeout(timeout):  # sending only blocks when the socket is full
+                    for (subject, data, headers), _ in batch:
+                        try:
+                            acks.append(await acks_of.publish(subject, data, headers,
+                                                              stream=self.settings.stream))
+                        except Exception as exc:
+                            acks.append(exc)
+            except TimeoutError:
+                pass
+            acks.extend(asyncio.TimeoutError(f"not sent within {timeout:g}s")
+                        for _ in range(len(batch) - len(acks)))
+        waiting = [ack for ack in acks if isinstance(ack, asyncio.Future)]
+        if waiting:
+            _, late = await asyncio.wait(waiting, timeout=timeout)
+            for ack in late:
+                ack.cancel()
+        outcomes: list[Envelope | BaseException] = []
+        for ((subject, _, _), fresh), ack in zip(batch, acks):
+            if isinstance(ack, BaseException):
+                outcomes.append(self._publish_failure(subject, ack))
+            elif ack.cancelled():
+                outcomes.append(self._publish_failure(subject, asyncio.TimeoutError(
+                    f"no acknowledgement within {timeout:g}s")))
+            elif ack.exception() is not None:
+                outcomes.append(self._publish_failure(subject, ack.exception()))  # type: ignore[arg-type]
+            else:
+                try:
+                    outcomes.append(await self._stored_or(ack.result(), fresh))
+                except Exception as exc:
+                    outcomes.append(exc)
+        return outcomes
 
     async def _stored_or(self, ack: Any, fresh: Envelope) -> Envelope:
         """Return ``fresh`` with the acknowledged seq, or the stored original for a duplicate."""
@@ -193,7 +242,7 @@ class NatsTransport(Transport):
                         fresh.payload, fresh.source)
 
     def _prepare(self, topic: str, payload: Mapping[str, Any], event_id: str, timestamp: str,
-                 source: str) -> tuple[tuple[str, bytes, dict[str, str]], Envelope]:
+                 source: str) -> _Prepared:
         validate_topic(topic)
         text, decoded = encode_payload(topic, payload)
         headers = event_headers(topic, event_id, timestamp, source)
@@ -203,12 +252,10 @@ class NatsTransport(Transport):
     async def append(self, topic: str, payload: Mapping[str, Any], *, event_id: str,
                      timestamp: str, source: str) -> Envelope:
         """Publish one event and return it once the stream acknowledged it (raises ``BusError``)."""
-        item, fresh = self._prepare(topic, payload, event_id, timestamp, source)
-
-        async def run() -> Envelope:
-            return await self._stored_or(await self._publish(*item), fresh)
-
-        return await self._call(run())
+        prepared = self._prepare(topic, payload, event_id, timestamp, source)
+        if self._closed:
+            raise self._closed_error()
+        return await self._appends.submit(prepared)
 
     async def append_many(self, events: Sequence[tuple[str, Mapping[str, Any], str, str, str]]
                           ) -> list[Envelope]:
@@ -217,12 +264,9 @@ class NatsTransport(Transport):
             return []
         prepared = [self._prepare(topic, payload, event_id, timestamp, source)
                     for topic, payload, event_id, timestamp, source in events]
-
-        async def run() -> list[Envelope]:
-            acks = await self._publish_many([item for item, _ in prepared])
-            return [await self._stored_or(ack, fresh) for ack, (_, fresh) in zip(acks, prepared)]
-
-        return await self._call(run())
+        if self._closed:
+            raise self._closed_error()
+        return await self._appends.submit_many(prepared)
 
     # ------------------------------------------------------------ reading
     def _decode(self, msg: Any) -> Envelope:
@@ -393,6 +437,7 @@ class NatsTransport(Transport):
         """Close the connection, stop the background loop and the dead-letter file (idempotent)."""
         if self._closed:
             return
+        self._appends.close()
         try:
             self._loop.run(self._disconnect(), self._sync_timeout)
         except BusError as exc:

@@ -3,18 +3,21 @@
 One durable consumer per engine (``genesis-truth``...), filtered on the
 subjects of the engine's subscription topics.  Every worker process of an
 engine pulls from the same durable, so the server hands each event to one of
-them.  Delivery is at-least-once with explicit acks:
+them.  A worker keeps one pull request open (``pull.Puller``: up to ``batch``
+events, for ``poll_interval``) and handles the events as they arrive.
+Delivery is at-least-once with explicit acks:
 
 * all matching handlers succeeded -> ``ack``;
 * a handler failed and deliveries are left -> ``nak`` with a growing delay;
 * a handler failed on the last allowed delivery (``max_deliver``) -> the
   failure goes to the dead-letter store and the message is ``term``-ed;
-* the worker died -> the server redelivers after ``ack_wait`` (a long handler
-  keeps its message with ``in_progress`` heartbeats, so ``ack_wait`` only
-  measures how fast a crash is noticed).  The durable allows one delivery
-  more than ``max_deliver``: an event whose last allowed attempt never came
-  back (it crashed the worker, say) arrives once more and goes straight to
-  the dead-letter store instead of silently running out of deliveries.
+* the worker died -> the server redelivers after ``ack_wait`` (the worker
+  keeps the messages it holds, in hand or waiting, with ``in_progress``
+  heartbeats, so ``ack_wait`` only measures how fast a crash is noticed).  The
+  durable allows one delivery more than ``max_deliver``: an event whose last
+  allowed attempt never came back (it crashed the worker, say) arrives once
+  more and goes straight to the dead-letter store instead of silently running
+  out of deliveries.
 
 ``genesis worker --retry-dead-letters`` hands this host's dead letters of the
 selected engines to their handlers again (like ``genesis events retry``).
@@ -22,8 +25,9 @@ selected engines to their handlers again (like ``genesis events retry``).
 Handlers are the engines' own, called exactly like the in-process bus calls
 them (same delivered form, same timeout and isolation), and must be idempotent
 on ``_genesis_id``/``_genesis_seq``.  SIGTERM/SIGINT: finish the event in
-hand, hand back the rest of the batch (``nak``), drain, exit 0; a second
-signal stops at once.  A lost connection is retried with exponential backoff.
+hand, hand back (``nak``) the rest and what the open pull request still
+brings, exit 0; a second signal stops at once.  A lost connection is retried
+with exponential backoff.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from genesis_core.errors import BusError, GenesisError, PluginError, UsageError
 
 from .codec import decode_msg
 from .connection import NatsUnavailable, connect, describe, ensure_stream
+from .pull import Puller
 from .settings import NatsSettings, cover_subject
 
 if TYPE_CHECKING:
@@ -82,6 +87,16 @@ class WorkerCounts:
 
 class _Lost(Exception):
     """The connection went away during a session."""
+
+
+class _Batch:
+    """The messages of the last fetch; those from ``next`` on are not settled yet."""
+
+    __slots__ = ("msgs", "next")
+
+    def __init__(self) -> None:
+        self.msgs: Sequence[Any] = ()
+        self.next = 0
 
 
 # ---------------------------------------------------------------- choosing and binding engines
@@ -259,8 +274,11 @@ class Worker:
                 subs, filters = [], []
                 for binding in self.bindings:
                     filters.append(await self._ensure_consumer(js, binding, several))
-                    subs.append((binding, await js.pull_subscribe_bind(
-                        binding.durable, stream=self.settings.stream)))
+                    puller = Puller(nc, self.settings.stream, binding.durable,
+                                    batch=self.settings.worker.batch,
+                                    expires=self.settings.worker.poll_interval)
+                    await puller.start()
+                    subs.append((binding, puller))
             except BusError:
                 raise
             except Exception as exc:
@@ -268,8 +286,8 @@ class Worker:
                                       f"{describe(exc, self.settings)}") from None
             self._announce([binding for binding, _ in subs], filters)
             halt = asyncio.Event()
-            tasks = [asyncio.create_task(self._consume(nc, binding, sub, halt))
-                     for binding, sub in subs]
+            tasks = [asyncio.create_task(self._consume(nc, js, binding, puller, halt))
+                     for binding, puller in subs]
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             halt.set()
             results = await asyncio.gather(*tasks, return_exceptions=True)
@@ -333,41 +351,54 @@ class Worker:
         return shown if isinstance(shown, str) else ", ".join(shown)
 
     # ------------------------------------------------------------ consuming
-    async def _consume(self, nc: Any, binding: EngineBinding, sub: Any, halt: asyncio.Event
-                       ) -> None:
-        from nats.errors import TimeoutError as NatsTimeout
-
+    async def _consume(self, nc: Any, js: Any, binding: EngineBinding, puller: Puller,
+                       halt: asyncio.Event) -> None:
+        """Handle what ``puller`` brings until stopped, halted or idle; hand back what is left."""
         worker = self.settings.worker
-        while not (self.stopping or halt.is_set()):
-            if not nc.is_connected:
-                raise _Lost(f"NATS at {self.settings.url}: connection lost")
-            try:
-                msgs = await sub.fetch(worker.batch, timeout=worker.poll_interval)
-            except (NatsTimeout, asyncio.TimeoutError):
-                if self.until_idle and await self._idle(sub):
-                    return
-                continue
-            except Exception as exc:
-                raise _Lost(f"NATS at {self.settings.url}: fetch for {binding.durable} failed: "
-                            f"{describe(exc, self.settings)}") from None
-            for index, msg in enumerate(msgs):
-                if self.stopping or halt.is_set():
-                    await self._hand_back(msgs[index:])
-                    return
+        batch = _Batch()
+        beating = asyncio.create_task(self._keep_alive(batch, puller))
+        try:
+            while not (self.stopping or halt.is_set()):
+                if not nc.is_connected:
+                    raise _Lost(f"NATS at {self.settings.url}: connection lost")
                 try:
-                    await self._handle(binding, msg)
-                except (BusError, PluginError):
-                    raise
+                    msgs = await puller.take(worker.poll_interval)
                 except Exception as exc:
-                    if not nc.is_connected:
-                        raise _Lost(f"NATS at {self.settings.url}: connection lost") from None
-                    raise _Lost(f"NATS at {self.settings.url}: {describe(exc, self.settings)}"
-                                ) from None
+                    raise _Lost(f"NATS at {self.settings.url}: pulling for {binding.durable} failed: "
+                                f"{describe(exc, self.settings)}") from None
+                if not msgs:
+                    if self.until_idle and await self._idle(js, binding):
+                        break
+                    continue
+                batch.msgs, batch.next = msgs, 0
+                for index, msg in enumerate(msgs):
+                    batch.next = index
+                    if self.stopping or halt.is_set():
+                        batch.msgs = ()
+                        await self._hand_back(msgs[index:])
+                        break
+                    try:
+                        await self._handle(binding, msg)
+                    except (BusError, PluginError):
+                        raise
+                    except Exception as exc:
+                        if not nc.is_connected:
+                            raise _Lost(f"NATS at {self.settings.url}: connection lost") from None
+                        raise _Lost(f"NATS at {self.settings.url}: {describe(exc, self.settings)}"
+                                    ) from None
+                batch.msgs = ()
+            if nc.is_connected:  # what the open pull request still brings goes back at once too
+                await self._hand_back(await puller.drain())
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+            await puller.stop()
 
-    async def _idle(self, sub: Any) -> bool:
+    async def _idle(self, js: Any, binding: EngineBinding) -> bool:
         """Return whether the durable has nothing left: none pending, none awaiting an ack."""
         try:
-            info = await sub.consumer_info()
+            info = await js.consumer_info(self.settings.stream, binding.durable)
         except Exception as exc:
             raise _Lost(f"NATS at {self.settings.url}: {describe(exc, self.settings)}") from None
         return not info.num_pending and not info.num_ack_pending
@@ -379,13 +410,20 @@ class Worker:
             with contextlib.suppress(Exception):
                 await msg.nak()
 
-    async def _keep_alive(self, msg: Any) -> None:
-        """Tell the server the message is still being worked on, every third of ``ack_wait``."""
+    async def _keep_alive(self, batch: _Batch, puller: Puller) -> None:
+        """Every third of ``ack_wait``, tell the server the unsettled messages are still ours.
+
+        That is the message in hand, those waiting behind it in the batch and those
+        delivered since, so neither a long handler nor a long batch makes the server
+        hand them to another worker.  One task per consumer, not one per message: a
+        message handled within a beat costs nothing.
+        """
         interval = max(self.settings.worker.ack_wait / 3, 0.1)
         while True:
             await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
+            for msg in (*batch.msgs[batch.next:], *puller.held()):
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
 
     async def _handle(self, binding: EngineBinding, msg: Any) -> None:
         envelope = decode_msg(msg, self.settings.stream, self.settings.topic_of)
@@ -408,17 +446,11 @@ class Worker:
             return
         event = make_event(envelope)
         failures = []
-        alive = asyncio.create_task(self._keep_alive(msg))
-        try:
-            for position, sub in enumerate(handlers):
-                copy = event if position == len(handlers) - 1 else copy_json(event)
-                failure = await call_handler(sub, copy, self.handler_timeout)
-                if failure is not None:
-                    failures.append(failure)
-        finally:
-            alive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await alive
+        for position, sub in enumerate(handlers):
+            copy = event if position == len(handlers) - 1 else copy_json(event)
+            failure = await call_handler(sub, copy, self.handler_timeout)
+            if failure is not None:
+                failures.append(failure)
         if not failures:
             await msg.ack()
             self.counts.processed += 1

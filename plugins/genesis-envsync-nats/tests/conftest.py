@@ -318,6 +318,22 @@ def consumer_info(url: str, stream: str, durable: str) -> Any:
     return asyncio.run(run())
 
 
+def delete_stream(url: str, stream: str) -> None:
+    """Delete ``stream`` with a separate connection (what an operator's ``nats stream rm`` does)."""
+    import asyncio
+
+    import nats
+
+    async def run() -> None:
+        nc = await nats.connect(url, allow_reconnect=False)
+        try:
+            await nc.jetstream().delete_stream(stream)
+        finally:
+            await nc.close()
+
+    asyncio.run(run())
+
+
 class Kit:
     """The helpers above, handed to test modules by the ``kit`` fixture (conftest is not importable
     under ``--import-mode=importlib``)."""
@@ -334,6 +350,7 @@ class Kit:
     recorder_rows = staticmethod(recorder_rows)
     publish_events = staticmethod(publish_events)
     consumer_info = staticmethod(consumer_info)
+    delete_stream = staticmethod(delete_stream)
 
 
 @pytest.fixture

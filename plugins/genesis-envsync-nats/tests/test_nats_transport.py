@@ -90,6 +90,56 @@ def test_a_retried_publish_is_not_duplicated(nats_server: Any, tmp_path: Path,
         transport.close()
 
 
+def test_concurrent_publishes_each_get_their_own_acknowledgement(nats_server: Any, tmp_path: Path,
+                                                                kit: Any) -> None:
+    # Publishes made at the same time travel to the transport's loop together and are sent
+    # without waiting in between; each still returns its own stored event or its own error.
+    transport = kit.make_transport(nats_server.url, tmp_path)
+    too_big = "x" * (2 * 1024 * 1024)  # over the server's max_payload: refused before sending
+
+    async def publish(i: int, value: str = "") -> Any:
+        return await transport.append("envsync.drift", {"i": i, "pad": value}, event_id=f"e-{i}",
+                                      timestamp=TS, source="urn:test")
+
+    async def burst() -> list[Any]:
+        return await asyncio.gather(*(publish(i, too_big if i == 7 else "") for i in range(40)),
+                                    publish(3), return_exceptions=True)
+
+    try:
+        first = append(transport, "envsync.init", {}, "first")
+        results = asyncio.run(burst())
+        failed = results[7]
+        assert isinstance(failed, BusError) and nats_server.url in str(failed)
+        stored = [r for i, r in enumerate(results[:40]) if i != 7]
+        assert all(not isinstance(r, BaseException) for r in stored), results
+        assert sorted(e.seq for e in stored) == list(range(first.seq + 1, first.seq + 40))
+        assert [e.event_id for e in stored] == [f"e-{i}" for i in range(40) if i != 7]
+        assert [e.payload["i"] for e in stored] == [i for i in range(40) if i != 7]
+        again = results[40]  # the same event id twice in one burst: stored once
+        assert again == next(e for e in stored if e.event_id == "e-3")
+        assert transport.last_seq() == first.seq + 39
+        assert transport.get(first.seq + 40) is None
+    finally:
+        transport.close()
+    with pytest.raises(BusError, match="the transport is closed"):
+        append(transport, "envsync.drift", {}, "after-close")
+
+
+def test_a_deleted_stream_fails_the_publish_clearly(nats_server: Any, tmp_path: Path,
+                                                    kit: Any) -> None:
+    transport = kit.make_transport(nats_server.url, tmp_path, stream="GONE", subject_prefix="gone")
+    try:
+        assert append(transport, "envsync.init", {}, "before").seq == 1
+        kit.delete_stream(nats_server.url, "GONE")
+        with pytest.raises(BusError, match=r"no stream stored gone\.envsync\.drift \(was stream "
+                                           r"GONE deleted\?\)"):
+            append(transport, "envsync.drift", {}, "lost")
+        # The next publish checks the stream again and creates it anew.
+        assert append(transport, "envsync.drift", {}, "after").seq == 1
+    finally:
+        transport.close()
+
+
 def test_history_stats_and_get_come_from_the_stream(nats_server: Any,
                                                     tmp_path: Path, kit: Any) -> None:
     transport = kit.make_transport(nats_server.url, tmp_path, stream="HIST",

@@ -87,6 +87,30 @@ def test_two_workers_share_the_durable_without_duplicates(kit: Any, nats_server:
     assert set(by_worker) == {worker.process.pid for worker in pair}  # both did some of it
 
 
+def test_a_long_batch_keeps_every_event_it_holds(kit: Any, nats_server: Any, tmp_path: Path,
+                                                workers: list, _isolated_env: Path) -> None:
+    # Each event takes longer than ack_wait, and the last one waits two of them in the batch:
+    # the worker's in-progress signals keep them all, so the second worker gets none of them.
+    config, db = recorder_config(kit, tmp_path, nats_server.url, batch=3, ack_wait=1)
+    published = ids(kit.publish_events(nats_server.url, tmp_path / "pub",
+                                       [("work.item", {"n": i, "delay": 1.2}) for i in range(3)]))
+    first = kit.WorkerProcess.recorder(config, home=_isolated_env)
+    workers.append(first)
+    kit.wait_until(lambda: kit.recorder_rows(db, "invocations"), what="the first event to start")
+    second = kit.WorkerProcess.recorder(config, home=_isolated_env)
+    workers.append(second)
+    second.wait_for_output("ready:")
+    kit.wait_until(lambda: len(kit.recorder_rows(db, "outputs")) == 3, what="3 outputs")
+    for worker in (first, second):
+        worker.process.send_signal(signal.SIGTERM)
+    assert [worker.wait(30) for worker in (first, second)] == [0, 0]
+    invocations = kit.recorder_rows(db, "invocations")
+    assert sorted(row[0] for row in invocations) == sorted(published)  # each handled once
+    assert {row[2] for row in invocations} == {first.process.pid}
+    info = kit.consumer_info(nats_server.url, "GENESIS", "genesis-recorder")
+    assert (info.num_pending, info.num_ack_pending, info.num_redelivered) == (0, 0, 0)
+
+
 def test_sigterm_finishes_the_event_in_hand_and_exits_0(kit: Any, nats_server: Any,
                                                         tmp_path: Path, workers: list,
                                                         _isolated_env: Path) -> None:
