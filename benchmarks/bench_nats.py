@@ -18,16 +18,26 @@ built-in policy, then the transport).
   and the same worker draining a backlog that was published before it
   started.
 
-Target: NATS end to end (published while consumed) at least 2,000 events/s,
-which is orders of magnitude above what syncs, schedulers and CI publish.
+Target: NATS end to end (published while consumed) at least 5,000 events/s
+with every publish acknowledged by the stream and every event acknowledged by
+the worker, which is orders of magnitude above what syncs, schedulers and CI
+publish.
 
-    python benchmarks/bench_nats.py [--quick] [--repeat N] [--events N] [--nats-server PATH]
+``--profile`` adds a cProfile of one end-to-end run (publish while the worker
+consumes) for each thread that does the work: the main thread (the publishing
+bus and the worker, one event loop) and the transport's own event-loop thread
+(nats-py's publishes and their acknowledgements), each with its CPU time.
+
+    python benchmarks/bench_nats.py [--quick] [--repeat N] [--events N] [--nats-server PATH] [--profile]
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import io
 import os
+import pstats
 import shutil
 import socket
 import subprocess
@@ -48,7 +58,8 @@ from genesis_core.bus.store import SqliteTransport  # noqa: E402
 
 TOPIC = "bench.event"
 BATCH = 500
-E2E_TARGET = 2_000
+E2E_TARGET = 5_000
+WORKER_BATCH = 256
 
 
 # ---------------------------------------------------------------- the server
@@ -111,7 +122,7 @@ def nats_settings(url: str, run: int) -> Any:
 
     return NatsSettings.from_table(ConfigTable({
         "transport": "nats", "url": url, "stream": f"BENCH{run}", "subject_prefix": f"bench{run}",
-        "worker": {"batch": 256, "max_ack_pending": 20_000, "poll_interval": 0.2}},
+        "worker": {"batch": WORKER_BATCH, "max_ack_pending": 20_000, "poll_interval": 0.2}},
         "bench", "bus"))
 
 
@@ -176,6 +187,13 @@ def timed(run: Callable[[], float], repeat: int) -> Timing:
     return Timing(tuple(run() for _ in range(repeat)))
 
 
+def timed_with_cpu(run: Callable[[], tuple[float, float]], repeat: int) -> tuple[Timing, Timing]:
+    """Return (wall times, CPU times of this process) of ``repeat`` runs after a warm-up."""
+    run()
+    pairs = [run() for _ in range(repeat)]
+    return Timing(tuple(wall for wall, _ in pairs)), Timing(tuple(cpu for _, cpu in pairs))
+
+
 # ---------------------------------------------------------------- measurements
 
 def measure_publish(runs: Runs, kind: str, mode: str, count: int, repeat: int) -> Timing:
@@ -216,8 +234,14 @@ def measure_embedded_e2e(runs: Runs, count: int, repeat: int) -> Timing:
     return timed(run, repeat)
 
 
-async def consume(settings: Any, transport: Any, count: int, *, backlog: bool) -> float:
-    """Return the seconds until a worker handled ``count`` events (published now or before)."""
+async def consume(settings: Any, transport: Any, count: int, *, backlog: bool
+                  ) -> tuple[float, float]:
+    """Return (seconds, CPU seconds of this process) until a worker handled ``count`` events.
+
+    The events are published meanwhile, or before the worker starts (``backlog``).
+    The CPU time covers every thread of this process (the publishing bus, the
+    transport's loop thread and the worker), not the server.
+    """
     from genesis_core.bus.core import make_subscriber
     from genesis_core.bus.memory import MemoryDeadLetters
     from genesis_nats.worker import EngineBinding, Worker
@@ -245,29 +269,86 @@ async def consume(settings: Any, transport: Any, count: int, *, backlog: bool) -
     try:
         if backlog:
             await publish_gather(bus, count)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         task = asyncio.create_task(worker.run())
         if not backlog:
             await ready.wait()
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             await publish_gather(bus, count)
         await asyncio.wait_for(all_handled.wait(), 120)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         worker.stop()
         await task
     finally:
         bus.close()
     if worker.counts.processed < count:
         raise SystemExit(f"nats end to end: handled {worker.counts.processed} of {count}")
-    return elapsed
+    return elapsed, cpu
 
 
-def measure_nats_e2e(runs: Runs, count: int, repeat: int, *, backlog: bool) -> Timing:
-    def run() -> float:
+def measure_nats_e2e(runs: Runs, count: int, repeat: int, *, backlog: bool) -> tuple[Timing, Timing]:
+    """Return (wall times, CPU times of this process) of ``repeat`` end-to-end runs."""
+    def run() -> tuple[float, float]:
         settings, transport = runs.nats()
         return asyncio.run(consume(settings, transport, count, backlog=backlog))
 
-    return timed(run, repeat)
+    return timed_with_cpu(run, repeat)
+
+
+# ---------------------------------------------------------------- profile
+
+def _thread_cpu() -> float:
+    return time.thread_time()
+
+
+def profile_e2e(runs: Runs, count: int, top: int = 25) -> str:
+    """Return cProfile's top functions of one end-to-end run, per thread, with each thread's CPU time.
+
+    The transport runs nats-py on its own event-loop thread; a profiler is
+    switched on inside that thread (cProfile profiles the thread that enables it).
+    """
+    settings, transport = runs.nats()
+    loop_thread = transport._loop  # the transport's private loop: the only way into its thread
+    side = cProfile.Profile()
+    cpu: dict[str, float] = {}
+
+    async def switch(on: bool) -> None:
+        if on:
+            cpu["loop"] = _thread_cpu()
+            side.enable()
+        else:
+            side.disable()
+            cpu["loop"] = _thread_cpu() - cpu["loop"]
+
+    close = transport.close
+
+    def stop_then_close() -> None:  # the run closes its bus (and so the transport) at its end
+        if "stopped" not in cpu:
+            loop_thread.run(switch(False), 10)
+            cpu["stopped"] = 1.0
+        close()
+
+    transport.close = stop_then_close
+    main = cProfile.Profile()
+    loop_thread.run(switch(True), 10)
+    started, main_cpu = time.perf_counter(), _thread_cpu()
+    main.enable()
+    try:
+        asyncio.run(consume(settings, transport, count, backlog=False))
+    finally:
+        main.disable()
+        main_cpu = _thread_cpu() - main_cpu
+        wall = time.perf_counter() - started
+    out = io.StringIO()
+    out.write(f"one end-to-end run of {count:,} events under the profiler: {wall:.3f} s wall "
+              f"({count / wall:,.0f}/s); CPU: main thread {main_cpu:.3f} s, transport loop thread "
+              f"{cpu['loop']:.3f} s\n")
+    for label, profiler in (("main thread: publishing bus + worker", main),
+                            ("transport loop thread: nats-py publishes", side)):
+        out.write(f"\n--- {label} (by own time) ---\n")
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------- main
@@ -277,9 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=None,
                         help="events per measurement (default 5000, --quick 500)")
     parser.add_argument("--nats-server", default=None, help="the nats-server binary to start")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print a cProfile of one end-to-end run, per thread")
     args = parser.parse_args(argv)
     count = args.events or (500 if args.quick else 5000)
-    repeat = repeats(args, full=3, quick=1)
+    repeat = repeats(args, full=5, quick=1)
     binary = find_server(args.nats_server)
     header("NATS JetStream transport", args,
            f"{count:,} events per run, median of {repeat}, nats-server {binary or 'missing'}")
@@ -303,21 +386,33 @@ def main(argv: list[str] | None = None) -> int:
             publish.print()
 
             e2e = Table("end to end: first publish until a consumer handled the last event",
-                        ["transport", "consumer", "events", "median", "events/s", "target",
-                         "result"])
+                        ["transport", "consumer", "events", "median", "min", "max", "events/s",
+                         "CPU/event", "target", "result"],
+                        note=("CPU/event: CPU time of this process (publishing bus, transport thread "
+                              "and worker; not nats-server) per event, median; it moves less than "
+                              "wall time on a shared machine."))
             timing = measure_embedded_e2e(runs, count, repeat)
             e2e.add("embedded (SQLite, full)", f"in-process subscriber, gather of {BATCH}",
-                    f"{count:,}", f"{timing.median:.3f} s", fmt_rate(count / timing.median),
-                    "-", "-")
-            timing = measure_nats_e2e(runs, count, repeat, backlog=False)
+                    f"{count:,}", f"{timing.median:.3f} s", f"{min(timing.runs):.3f} s",
+                    f"{max(timing.runs):.3f} s", fmt_rate(count / timing.median), "-", "-", "-")
+            timing, cpu = measure_nats_e2e(runs, count, repeat, backlog=False)
             rate = count / timing.median
-            e2e.add("nats", f"worker (durable pull, batch 256) while gather of {BATCH} publishes",
-                    f"{count:,}", f"{timing.median:.3f} s", fmt_rate(rate),
-                    f">= {E2E_TARGET:,}/s", verdict(rate >= E2E_TARGET))
-            timing = measure_nats_e2e(runs, count, repeat, backlog=True)
+            e2e.add("nats", f"worker (durable pull, batch {WORKER_BATCH}) while gather of {BATCH} "
+                            "publishes",
+                    f"{count:,}", f"{timing.median:.3f} s", f"{min(timing.runs):.3f} s",
+                    f"{max(timing.runs):.3f} s", fmt_rate(rate),
+                    f"{cpu.median / count * 1e6:.0f} µs", f">= {E2E_TARGET:,}/s",
+                    verdict(rate >= E2E_TARGET))
+            timing, cpu = measure_nats_e2e(runs, count, repeat, backlog=True)
             e2e.add("nats", "worker draining a backlog already in the stream", f"{count:,}",
-                    f"{timing.median:.3f} s", fmt_rate(count / timing.median), "-", "-")
+                    f"{timing.median:.3f} s", f"{min(timing.runs):.3f} s", f"{max(timing.runs):.3f} s",
+                    fmt_rate(count / timing.median), f"{cpu.median / count * 1e6:.0f} µs", "-", "-")
             e2e.print()
+            if args.profile:
+                print("### cProfile: NATS end to end (gather of 500 publishes while the worker consumes)\n")
+                print("```")
+                print(profile_e2e(runs, count).rstrip())
+                print("```")
     return 0
 
 
