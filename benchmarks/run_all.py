@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: The order the scripts run in (cheap first); scripts not listed run after these, by name.
-ORDER = ("reconcile", "fetch", "bus", "ledger", "cli", "nats")
+ORDER = ("reconcile", "fetch", "heal", "bus", "ledger", "cli", "nats")
 
 
 def discover() -> dict[str, Path]:

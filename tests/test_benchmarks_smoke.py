@@ -90,6 +90,20 @@ def test_fetch_quick_times_each_platform_and_the_concurrent_fetch() -> None:
     assert verdict_row[head.index("result")] in VERDICTS
 
 
+def test_heal_quick_times_each_platform_chain_and_the_concurrent_heal() -> None:
+    output = run_script("bench_heal.py", "--quick")
+    head, body = table(output, "heal of four emulated platforms (apply_plan: writes, then the verification read)")
+    assert column(head, body, "heal") == ["render alone", "netlify alone", "github alone", "vercel alone",
+                                          "all four (apply_plan)"]
+    assert column(head, body, "keys written") == ["10", "10", "10", "10", "40"]
+    requests = [int(cell) for cell in column(head, body, "requests")]
+    assert requests[0] >= 10 and all(r >= 20 for r in requests[1:4])  # Render one request a key, the others two
+    assert requests[4] == sum(requests[:4])
+    head, body = table(output, "heal target")
+    verdict_row = body[column(head, body, "measure").index("all four / slowest")]
+    assert verdict_row[head.index("result")] in VERDICTS
+
+
 def test_bus_quick_compares_transports_with_blinker_and_pyee() -> None:
     output = run_script("bench_bus.py", "--quick")
     head, body = table(output, "publish-to-delivery events/s")
