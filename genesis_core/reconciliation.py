@@ -13,12 +13,12 @@ import itertools
 import operator
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
-from .secrets import MASKED_UNREADABLE, SecretPolicy, compile_patterns
+from .secrets import CERTAIN, GUESSED, MASKED_UNREADABLE, PUBLIC, SecretPolicy, compile_patterns, value_verdict
 
 __all__ = ["DriftReport", "ReconcileOptions", "reconcile", "validate_instance_name"]
 
@@ -144,6 +144,33 @@ def _out_of_scope(names: tuple[str, ...], keys: set[str], options: ReconcileOpti
     return out
 
 
+_SAMPLE = 256
+
+
+def _mostly_conflicting(snapshots: Mapping[str, Mapping[str, str | None]], names: tuple[str, ...]) -> bool:
+    """Return whether over a quarter of a sample of keys conflict (the first 256 of the smallest snapshot).
+
+    Then narrowing the keys down to conflict candidates first costs more than
+    it saves, and every key goes straight to the per-key comparison.
+    """
+    smallest = min(names, key=lambda name: len(snapshots[name]))
+    sample = list(itertools.islice(snapshots[smallest], _SAMPLE))
+    columns = [snapshots[name] for name in names]
+    conflicting = 0
+    for key in sample:
+        seen = None
+        for snapshot in columns:
+            value = snapshot.get(key)
+            if value is None:
+                continue
+            if seen is None:
+                seen = value
+            elif value != seen:
+                conflicting += 1
+                break
+    return conflicting * 4 > len(sample) > 0
+
+
 def _conflict_candidates(snapshots: Mapping[str, Mapping[str, str | None]],
                          names: tuple[str, ...]) -> set[str]:
     """Return keys that may hold two different readable values (a superset of the conflicts).
@@ -153,6 +180,8 @@ def _conflict_candidates(snapshots: Mapping[str, Mapping[str, str | None]],
     value differs from its reference value.  If two readable values differ,
     at least one differs from the reference, so no conflict is missed.  The
     comparison runs in C (``map``/``compress``), not in a per-key Python loop.
+    When a quarter of all keys are candidates already, every key is returned:
+    when most keys conflict, narrowing them down costs more than it saves.
     """
     by_readability = sorted(names, key=lambda n: list(snapshots[n].values()).count(None), reverse=True)
     reference: dict[str, str | None] = {}
@@ -167,7 +196,171 @@ def _conflict_candidates(snapshots: Mapping[str, Mapping[str, str | None]],
         differs = map(operator.ne, values, map(reference_value, keys))
         readable = map(operator.is_not, values, itertools.repeat(None))
         candidates.update(itertools.compress(keys, map(operator.and_, differs, readable)))
+        if len(candidates) * 4 > len(reference):
+            return set(reference)
     return candidates
+
+
+_ABSENT: Any = object()
+
+
+class _Verdicts(dict):  # type: ignore[type-arg]
+    """``{value: value_verdict(value)}``, each distinct value classified on first use."""
+
+    def __missing__(self, value: str) -> int:
+        verdict = self[value] = value_verdict(value)
+        return verdict
+
+
+class _Fingerprints(dict):  # type: ignore[type-arg]
+    """``{value: policy.fingerprint(value)}`` computed on first use; ``None`` shows as ``<secret>``."""
+
+    def __init__(self, policy: SecretPolicy) -> None:
+        super().__init__({None: MASKED_UNREADABLE})
+        self._fingerprint = policy.fingerprint
+
+    def __missing__(self, value: str) -> str:
+        shown = self[value] = self._fingerprint(value)
+        return shown
+
+
+_SHOW_UNREADABLE: dict[Any, str] = {None: MASKED_UNREADABLE}
+_UNDECIDED: dict[str, str] = {}
+_NOT_READABLE = frozenset((_ABSENT, None))
+_FIXED = operator.attrgetter("fixed")
+_OPEN = operator.attrgetter("open")
+_PLAIN_SECRET = operator.attrgetter("plain", "secret")  # indexed by the name's verdict: False, True
+
+
+def _in_scope(snapshot: Mapping[str, str | None], scope: set[str], keys: list[str]) -> Iterator[Any]:
+    """Yield each key's value in ``snapshot``, or ``_ABSENT`` when the key is not in ``scope``."""
+    get = snapshot.get
+    for key in keys:
+        yield get(key, _ABSENT) if key in scope else _ABSENT
+
+
+#: How many value combinations ``_conflicts`` remembers per run (a small value set repeats them).
+_ROW_MEMO = 8192
+
+
+class _Row:
+    """What one combination of values (one per instance) shows in the report.
+
+    ``plain`` and ``secret`` are the row shown with the values, or with every
+    value fingerprinted (``<secret>`` where unreadable in both), built when
+    first needed.  ``fixed`` is the row to show when the values alone decide
+    whether the key is secret (``open`` is false); otherwise the key decides.
+    """
+
+    __slots__ = ("fixed", "held", "holders", "open", "plain", "secret", "verdict")
+
+    def __init__(self, holders: tuple[str, ...], held: tuple[str | None, ...]) -> None:
+        self.holders, self.held = holders, held
+        self.verdict = PUBLIC
+        self.plain: dict[str, str] | None = None
+        self.secret: dict[str, str] | None = None
+        self.fixed: dict[str, str] = _UNDECIDED
+        self.open = True
+
+
+class _Rows(dict):  # type: ignore[type-arg]
+    """``{values: _Row, or None when they do not conflict}``, each combination worked out on first sight.
+
+    ``values`` holds one value per instance, ``_ABSENT`` where the instance
+    does not hold the key in scope.  At most ``_ROW_MEMO`` combinations are kept.
+    """
+
+    def __init__(self, names: tuple[str, ...], options: ReconcileOptions, policy: SecretPolicy) -> None:
+        super().__init__()
+        self.names = names
+        self.marks = {name: keys for name, keys in options.platform_secret_keys.items() if keys}
+        self.always = policy.mask_all
+        self.rules = {verdict: policy.rule_for_verdict(verdict) for verdict in (PUBLIC, GUESSED, CERTAIN)}
+        self.verdict_of = _Verdicts().__getitem__
+        self.fingerprint = _Fingerprints(policy).__getitem__
+
+    def __missing__(self, values: tuple[Any, ...]) -> _Row | None:
+        row = self._work_out(values)
+        if len(self) < _ROW_MEMO:
+            self[values] = row
+        return row
+
+    def _work_out(self, values: tuple[Any, ...]) -> _Row | None:
+        readable = set(values)
+        readable -= _NOT_READABLE
+        if len(readable) < 2:
+            return None
+        if _ABSENT in values:
+            pairs = [(name, value) for name, value in zip(self.names, values) if value is not _ABSENT]
+            row = _Row(tuple(name for name, _ in pairs), tuple(value for _, value in pairs))
+        else:
+            row = _Row(self.names, values)
+        if self.always:
+            row.fixed, row.open = self.shown(row, True), False
+            return row
+        row.verdict = max(map(self.verdict_of, readable))
+        rule = self.rules[row.verdict]
+        if not self.marks:
+            if rule is True or rule is False:
+                row.fixed, row.open = self.shown(row, rule), False
+            else:  # the key's name decides: have both rows ready
+                self.shown(row, True)
+                self.shown(row, False)
+        return row
+
+    def shown(self, row: _Row, secret: bool) -> dict[str, str]:
+        """Return ``row`` as shown: every value fingerprinted when ``secret``; ``<secret>`` when unreadable."""
+        if secret:
+            if row.secret is None:
+                row.secret = dict(zip(row.holders, map(self.fingerprint, row.held)))
+            return row.secret
+        if row.plain is None:
+            row.plain = dict(zip(row.holders, map(_SHOW_UNREADABLE.get, row.held, row.held)))
+        return row.plain
+
+    def shown_for(self, row: _Row, key: str) -> dict[str, str]:
+        """Return ``row`` as shown for ``key``: the platforms' marks and the key's name decide."""
+        if self.marks and any(value is not None and key in self.marks.get(name, ())
+                              for name, value in zip(row.holders, row.held)):
+            return self.shown(row, True)
+        rule = self.rules[row.verdict]
+        return self.shown(row, rule if rule is True or rule is False else rule(key))
+
+
+def _conflicts(keys: list[str], columns: list[tuple[str, Mapping[str, str | None], set[str] | None]],
+               options: ReconcileOptions, policy: SecretPolicy) -> dict[str, dict[str, str]]:
+    """Return ``{key: {instance: shown value}}`` for the ``keys`` (sorted) whose readable values differ.
+
+    ``columns`` are ``(name, snapshot, keys in scope or None for all)`` in name
+    order.  The values are read column by column, in C.  What a value alone
+    says about secrecy does not depend on the key, so each distinct value is
+    classified and fingerprinted once per call, and each combination of values
+    once (:class:`_Rows`): whether it conflicts, its strongest verdict and the
+    rows it shows.  Per key only the name is checked, and only when the values
+    leave the answer to it.
+    """
+    names = tuple(name for name, _, _ in columns)
+    cells = [map(snapshot.get, keys, itertools.repeat(_ABSENT)) if scope is None
+             else _in_scope(snapshot, scope, keys) for _, snapshot, scope in columns]
+    memo = _Rows(names, options, policy)
+    rows = list(map(memo.__getitem__, zip(*cells)))  # None where the values do not conflict
+    found = list(filter(None, rows))
+    conflicts = dict(zip(itertools.compress(keys, rows), map(dict.copy, map(_FIXED, found))))
+    opened = list(map(_OPEN, found))
+    if not any(opened):
+        return conflicts
+    open_keys = list(itertools.compress(conflicts, opened))
+    open_rows = list(itertools.compress(found, opened))
+    if not memo.marks and all(row.verdict == PUBLIC for row in open_rows):
+        # The usual case: only the key's name is open (rule_for_verdict(PUBLIC) is is_secret_name).
+        # Name every such key at once, then pick each key's row, in C.
+        pairs = map(_PLAIN_SECRET, open_rows)
+        named = policy.secret_names(open_keys)
+        conflicts.update(zip(open_keys, map(dict.copy, map(operator.getitem, pairs, named))))
+        return conflicts
+    for key, row in zip(open_keys, open_rows):
+        conflicts[key] = memo.shown_for(row, key).copy()
+    return conflicts
 
 
 def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: ReconcileOptions | None = None,
@@ -198,27 +391,22 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
     for name in names:
         removed = ignored | outside[name] if name in outside else ignored
         scoped[name] = set(key_views[name]).difference(removed) if removed else key_views[name]
-    union: set[str] = set().union(*scoped.values()) if ignored or outside else raw_union
+    scoped_apart = bool(ignored or outside)  # else each instance's scope is all its keys
+    union: set[str] = set().union(*scoped.values()) if scoped_apart else raw_union
 
     missing: dict[str, tuple[str, ...]] = {}
     for name in names:
         in_scope = union - outside[name] if name in outside else union
         missing[name] = tuple(sorted(in_scope.difference(scoped[name])))
 
-    conflicts: dict[str, dict[str, str]] = {}
-    candidates = _conflict_candidates(snapshots, names) & union if len(names) > 1 else set()
-    for key in sorted(candidates):
-        holders = [(name, snapshots[name][key]) for name in names if key in scoped[name]]
-        readable = {value for _name, value in holders if value is not None}
-        if len(readable) < 2:
-            continue
-        marked = any(value is not None and key in options.platform_secret_keys.get(name, ())
-                     for name, value in holders)
-        secret = policy.any_secret(key, readable, platform_marked=marked)
-        conflicts[key] = {
-            name: MASKED_UNREADABLE if value is None else policy.fingerprint(value) if secret else value
-            for name, value in holders
-        }
+    if len(names) < 2:
+        candidates: set[str] = set()
+    elif _mostly_conflicting(snapshots, names):
+        candidates = union
+    else:
+        candidates = _conflict_candidates(snapshots, names) & union
+    conflicts = _conflicts(sorted(candidates), [(name, snapshots[name], scoped[name] if scoped_apart
+                                                 else None) for name in names], options, policy)
 
     drift_count = sum(map(len, missing.values())) + len(conflicts)
     if now is None:

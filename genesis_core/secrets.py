@@ -16,13 +16,15 @@ import fnmatch
 import functools
 import hashlib
 import hmac
+import itertools
 import math
+import operator
 import os
 import re
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -194,6 +196,23 @@ def _is_guessed_credential(value: str) -> bool:
     return _QUERY_SECRET.search(value) is not None or _looks_random(value)
 
 
+#: What a value alone says about secrecy (:func:`value_verdict`), weakest first.
+PUBLIC, GUESSED, CERTAIN = 0, 1, 2
+
+
+def value_verdict(value: str) -> int:
+    """Return ``CERTAIN`` for a known credential format, ``GUESSED`` for a value the guess flags, else ``PUBLIC``.
+
+    It depends on the value alone, not on the key or any policy, so a caller
+    that meets the same value under many keys can classify it once.
+    """
+    if _is_certain_credential(value):
+        return CERTAIN
+    if len(value) >= 8 and _is_guessed_credential(value):
+        return GUESSED
+    return PUBLIC
+
+
 def looks_like_credential(value: str) -> bool:
     """Return whether ``value`` looks like a credential.
 
@@ -244,6 +263,100 @@ def compile_patterns(patterns: Iterable[str], *, ignore_case: bool = False) -> r
     return re.compile("|".join(parts), re.IGNORECASE if ignore_case else 0)
 
 
+_GLOB_SPECIALS = frozenset("*?[")
+
+
+class NameMatcher:
+    """Tells whether a name matches any of ``patterns``, ignoring case: ``compile_patterns(patterns,
+    ignore_case=True).match`` with the same answers, faster on the names that match nothing.
+
+    Globs that are a plain ASCII text with ``*`` only at the ends (``TOKEN``,
+    ``VITE_*``, ``*_KEY``, ``*SECRET*``, and ``?*KEY``) are checked on an ASCII
+    name with ``str`` methods on its lower-case form, which for ASCII gives what the
+    case-insensitive regex gives, without the regex's backtracking through
+    every leading ``*``.  Other patterns (``?``, ``[...]``, ``re:``) and
+    non-ASCII names go through the regex.
+    """
+
+    __slots__ = ("_contains", "_exact", "_longer", "_prefixes", "_regex", "_rest", "_suffixes")
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        patterns = tuple(patterns)
+        self._regex = compile_patterns(patterns, ignore_case=True)
+        exact: set[str] = set()
+        prefixes: list[str] = []
+        suffixes: list[str] = []
+        contains: list[str] = []
+        longer: list[str] = []
+        rest: list[str] = []
+        for pattern in patterns:
+            core = pattern.strip("*")
+            if pattern.startswith("?*") and pattern.isascii() and not _GLOB_SPECIALS & set(pattern[2:]):
+                longer.append(pattern[2:].lower())  # "?*KEY": at least one character, then ...KEY
+                continue
+            if pattern.startswith(REGEX_PREFIX) or not pattern.isascii() or _GLOB_SPECIALS & set(core):
+                rest.append(pattern)
+                continue
+            lead, trail = pattern.startswith("*"), pattern.endswith("*") and core != ""
+            literal = core.lower()
+            if not core or (lead and trail):
+                contains.append(literal)
+            elif lead:
+                suffixes.append(literal)
+            elif trail:
+                prefixes.append(literal)
+            else:
+                exact.add(literal)
+        self._exact = frozenset(exact)
+        self._prefixes = tuple(prefixes)
+        self._suffixes = tuple(suffixes)
+        self._longer = tuple(longer)
+        self._contains = re.compile("|".join(map(re.escape, contains))) if contains else None
+        self._rest = compile_patterns(rest, ignore_case=True)
+
+    def __bool__(self) -> bool:
+        """Return whether there is any pattern at all."""
+        return self._regex is not None
+
+    def many(self, names: list[str]) -> list[bool]:
+        """Return ``[self(name) for name in names]``, with the ASCII checks run in C over all names."""
+        if self._regex is None:
+            return [False] * len(names)
+        if not all(map(str.isascii, names)):
+            return list(map(self, names))
+        lows = list(map(str.lower, names))
+        found = list(map(self._exact.__contains__, lows))
+        checks: list[Iterable[bool]] = []
+        if self._prefixes:
+            checks.append(map(str.startswith, lows, itertools.repeat(self._prefixes)))
+        if self._suffixes:
+            checks.append(map(str.endswith, lows, itertools.repeat(self._suffixes)))
+        if self._contains is not None:
+            checks.append(map(operator.is_not, map(self._contains.search, lows), itertools.repeat(None)))
+        if self._rest is not None:
+            checks.append(map(operator.is_not, map(self._rest.match, names), itertools.repeat(None)))
+        for check in checks:
+            found = list(map(operator.or_, found, check))
+        if self._longer:  # "?*KEY": the name must be longer than what it ends with
+            for index in itertools.compress(range(len(lows)), map(str.endswith, lows,
+                                                                   itertools.repeat(self._longer))):
+                found[index] = found[index] or self(names[index])
+        return found
+
+    def __call__(self, name: str) -> bool:
+        """Return whether ``name`` matches one of the patterns (as a whole, ignoring case)."""
+        if self._regex is None:
+            return False
+        if not name.isascii():
+            return self._regex.match(name) is not None
+        low = name.lower()
+        return (low in self._exact or low.startswith(self._prefixes) or low.endswith(self._suffixes)
+                or (self._contains is not None and self._contains.search(low) is not None)
+                or (low.endswith(self._longer) and any(len(low) > len(end) and low.endswith(end)
+                                                       for end in self._longer))
+                or (self._rest is not None and self._rest.match(name) is not None))
+
+
 def _to_tuple(value: Iterable[str] | str) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
@@ -275,16 +388,16 @@ class SecretPolicy:
     not_secret: tuple[str, ...] = attrs.field(default=(), converter=_to_tuple,
                                               validator=_check_patterns)
     mask_all: bool = attrs.field(default=False, converter=bool)
-    _secret_names: re.Pattern[str] | None = attrs.field(init=False, eq=False, hash=False)
-    _public_names: re.Pattern[str] | None = attrs.field(init=False, eq=False, hash=False)
+    _secret_names: NameMatcher = attrs.field(init=False, eq=False, hash=False)
+    _public_names: NameMatcher = attrs.field(init=False, eq=False, hash=False)
 
     @_secret_names.default
-    def _compile_secret_names(self) -> re.Pattern[str] | None:
-        return compile_patterns(self.name_patterns + self.extra_patterns, ignore_case=True)
+    def _compile_secret_names(self) -> NameMatcher:
+        return NameMatcher(self.name_patterns + self.extra_patterns)
 
     @_public_names.default
-    def _compile_public_names(self) -> re.Pattern[str] | None:
-        return compile_patterns(self.not_secret, ignore_case=True)
+    def _compile_public_names(self) -> NameMatcher:
+        return NameMatcher(self.not_secret)
 
     def __repr__(self) -> str:
         return (f"SecretPolicy(fingerprint_key=<hidden>, patterns={len(self.name_patterns)}"
@@ -292,14 +405,21 @@ class SecretPolicy:
                 f"mask_all={self.mask_all})")
 
     def _forced_public(self, key: str) -> bool:
-        return self._public_names is not None and self._public_names.match(key) is not None
+        return self._public_names(key)
 
     def _name_matches(self, key: str) -> bool:
-        return self._secret_names is not None and self._secret_names.match(key) is not None
+        return self._secret_names(key)
 
     def is_secret_name(self, key: str) -> bool:
         """Return whether ``key``'s name alone makes it secret (``not_secret`` applied)."""
         return self._name_matches(key) and not self._forced_public(key)
+
+    def secret_names(self, keys: list[str]) -> list[bool]:
+        """Return ``[is_secret_name(key) for key in keys]``, faster for many keys."""
+        named = self._secret_names.many(keys)
+        if not self._public_names:
+            return named
+        return list(map(operator.and_, named, map(operator.not_, self._public_names.many(keys))))
 
     def is_secret(self, key: str, value: str | None, *, platform_marked: bool = False) -> bool:
         """Return whether this variable's value must not be shown.
@@ -321,18 +441,38 @@ class SecretPolicy:
     def any_secret(self, key: str, values: Iterable[str], *, platform_marked: bool = False) -> bool:
         """Return whether any readable value of ``key`` must not be shown (the name is checked once).
 
-        The same as ``any(is_secret(key, v) for v in values)``, for the reconciler's hot loop.
+        The same as ``any(is_secret(key, v) for v in values)``.
         """
         if self.mask_all or platform_marked:
             return True
-        values = tuple(values)
-        if any(_is_certain_credential(value) for value in values):
+        return self.secret_by_verdict(key, max(map(value_verdict, values), default=PUBLIC))
+
+    def rule_for_verdict(self, verdict: int) -> bool | Callable[[str], bool]:
+        """Return :meth:`secret_by_verdict` for ``verdict`` and any key: ``True``/``False`` when
+        the name cannot change the answer, else a function of the key name.
+
+        For a caller that decides many keys: it asks once per verdict.
+        """
+        if self.mask_all or verdict == CERTAIN:
+            return True
+        public, named = self._public_names, self._secret_names
+        if verdict == GUESSED:
+            return (lambda key: not public(key)) if public else True
+        if not named:
+            return False
+        return (lambda key: named(key) and not public(key)) if public else named
+
+    def secret_by_verdict(self, key: str, verdict: int, *, platform_marked: bool = False) -> bool:
+        """Return whether ``key`` is secret when the strongest :func:`value_verdict` of its values is ``verdict``.
+
+        ``any_secret`` for a caller that keeps the verdicts of values it has seen
+        (the reconciler classifies each distinct value once per run).
+        """
+        if self.mask_all or platform_marked or verdict == CERTAIN:
             return True
         if self._forced_public(key):
             return False
-        if self._name_matches(key):
-            return True
-        return any(len(value) >= 8 and _is_guessed_credential(value) for value in values)
+        return verdict == GUESSED or self._name_matches(key)
 
     def fingerprint(self, value: str) -> str:
         """Return ``<secret fp:xxxxxxxxxxxx>``: 12 hex digits of HMAC-SHA256(key, value)."""

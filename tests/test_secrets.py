@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -11,13 +12,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import assume, example, given, settings
+from hypothesis import strategies as st
 
 from genesis_core.config import load_config
 from genesis_core.errors import ConfigError
 from genesis_core.secrets import (
+    DEFAULT_NAME_PATTERNS,
     FINGERPRINT_KEY_ENV,
     MASKED_UNREADABLE,
+    NameMatcher,
     SecretPolicy,
+    compile_patterns,
     is_masked,
     load_or_create_fingerprint_key,
     looks_like_credential,
@@ -370,3 +376,39 @@ def test_any_secret_agrees_with_is_secret_for_each_value() -> None:
         assert policy.any_secret(key, vals, platform_marked=marked) == expected
 
     check()
+
+
+_NAME_CHARS = st.sampled_from("aAbBkKsSxX_-.0\u212a\u017f\u0130\u00df\n*?[")
+_GLOBS = st.one_of(
+    st.sampled_from(DEFAULT_NAME_PATTERNS),
+    st.text(_NAME_CHARS, min_size=1, max_size=6),
+    st.text(_NAME_CHARS, min_size=1, max_size=4).map(lambda t: f"*{t}*"),
+    st.sampled_from(("re:^a", "re:K$", "[ab]*", "?*KEY", "*", "**", "*[!a]")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_GLOBS, min_size=1, max_size=5), st.lists(st.text(_NAME_CHARS, max_size=10), max_size=20))
+@example(["ſ*", "*K", "*TOKEN*"], ["s", "S", "xk", "my_token", "ſtoken"])  # long s, Kelvin sign
+@example(["?*KEY", "*_PASS"], ["KEY", "key", "aKEY", "_PASS", "x_pass", "KEYS"])  # "?*": one character at least
+def test_name_matcher_answers_as_the_case_insensitive_regex(patterns: list[str], names: list[str]) -> None:
+    # The fast paths for plain ASCII globs must never change an answer, on any name.
+    assume(all(not p.startswith("re:") or _valid_regex(p[3:]) for p in patterns))
+    matcher = NameMatcher(patterns)
+    regex = compile_patterns(patterns, ignore_case=True)
+    names = [*names, *(p.strip("*") for p in patterns), *(p.replace("*", "x").replace("?", "y") for p in patterns)]
+    expected = [regex is not None and regex.match(name) is not None for name in names]
+    assert [matcher(name) for name in names] == expected, patterns
+    assert matcher.many(names) == expected, patterns  # the many-names path (non-ASCII among them)
+    ascii_names = [name for name in names if name.isascii()]
+    assert matcher.many(ascii_names) == [matcher(name) for name in ascii_names], patterns  # its C path
+    policy = SecretPolicy(fingerprint_key=KEY, extra_patterns=tuple(patterns), not_secret=("*x*",))
+    assert policy.secret_names(ascii_names) == [policy.is_secret_name(name) for name in ascii_names]
+
+
+def _valid_regex(text: str) -> bool:
+    try:
+        re.compile(text)
+    except re.error:
+        return False
+    return True

@@ -104,7 +104,7 @@ def snapshots(draw: st.DrawFn, min_instances: int = 2, max_instances: int = 5, *
     """
     names = draw(st.lists(instance_names(), min_size=min_instances, max_size=max_instances, unique=True))
     pool = draw(st.lists(env_keys(), min_size=1, max_size=max_keys, unique=True))
-    value_strategy = values or env_values()
+    value_strategy = values if values is not None else env_values()
     choices = {key: draw(st.lists(value_strategy, min_size=1, max_size=3, unique=True)) for key in pool}
     result: dict[str, dict[str, str | None]] = {}
     for name in names:
