@@ -3,16 +3,16 @@
 Each command runs as a fresh process of the installed console script (the
 interpreter of this venv, every plugin installed), in an empty temporary
 directory, ``--repeat`` times interleaved; the median wall time is reported.
-Targets: ``genesis --version`` within 1.5x of ``python -c pass``, ``genesis
-plugins`` within 3x.  ``genesis plugins`` runs with a warm entry-point
-discovery cache (in a temporary ``GENESIS_CACHE_DIR``), as every run after the
-first does.
+``genesis plugins`` runs with a warm entry-point discovery cache (in a
+temporary ``GENESIS_CACHE_DIR``), as every run after the first does.
 
 A second table times each command's *floor*, what it cannot go below: the
 installer's console-script wrapper starts with ``import re``, and ``genesis
 plugins`` must import argparse, json, attrs (the registered values) and pluggy;
-it also times ``genesis plugins`` with the discovery cache off.  For a command
-that misses its target (or with ``--importtime``) the script runs it once more
+it also times ``genesis plugins`` with the discovery cache off.  Targets:
+``genesis --version`` within 1.5x of ``python -c pass``, and each command
+within 1.5x of its floor.  For a command that misses a target (or with
+``--importtime``) the script runs it once more
 under ``python -X importtime`` and prints which imports cost what (modules a
 plugin's entry point imports are loaded through ``importlib.import_module``,
 which importtime does not report, so their own imports show at the top level).
@@ -38,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Table, fmt_ratio, fmt_seconds, header, make_parser, repeats, verdict  # noqa: E402
 
 PYTHON = sys.executable
-TARGETS = {"genesis --version": 1.5, "genesis plugins": 3.0}
+#: Targets against ``python -c pass``; every command is also held to ``FLOOR_TARGET`` x its floor.
+TARGETS = {"genesis --version": 1.5}
+FLOOR_TARGET = 1.5
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
 
 
@@ -263,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             ratio = median / baseline
             if target is None:
                 table.add(name, fmt_seconds(median), fmt_seconds(min(runs_of)), fmt_seconds(max(runs_of)),
-                          "1.00x", "-", "-")
+                          "1.00x" if name == "python -c pass" else fmt_ratio(ratio), "-", "-")
                 continue
             ok = ratio <= target
             if not ok:
@@ -274,18 +276,28 @@ def main(argv: list[str] | None = None) -> int:
 
         floors = Table("floors (what a command cannot go below) and the discovery cache",
                        ["reference", "median", "vs python -c pass", "compared with", "that command / this",
-                        "what it is"])
+                        "target", "result", "what it is"],
+                       note=f"target: each command within {FLOOR_TARGET:.1f}x of the imports it cannot avoid")
         for label, (_, command, meaning) in [*FLOORS.items(),
                                              (NO_CACHE, ("", "genesis plugins", "every run scans importlib.metadata"))]:
             median = statistics.median(times[label])
+            ratio = statistics.median(times[command]) / median
+            if label == NO_CACHE:
+                target, result = "-", "-"
+            else:
+                ok = ratio <= FLOOR_TARGET
+                if not ok and command not in missed:
+                    missed.append(command)
+                target, result = f"<= {FLOOR_TARGET:.1f}x", verdict(ok)
             floors.add(label, fmt_seconds(median), fmt_ratio(median / baseline), command,
-                       fmt_ratio(statistics.median(times[command]) / median), meaning)
+                       fmt_ratio(ratio), target, result, meaning)
         floors.print()
 
         if args.importtime or "genesis plugins" in missed:
             stage_table(cwd, env, 3 if args.quick else 11,
                         statistics.median(times["genesis plugins"])).print()
-        explain = [name for name in TARGETS if args.importtime or name in missed]
+        explain = [name for name in ("genesis --version", "genesis plugins")
+                   if args.importtime or name in missed]
         profiles = 3 if args.quick else 9
         for name in explain:
             runs = [import_profile(cmds[name], cwd, env) for _ in range(profiles)]
