@@ -171,6 +171,22 @@ def _mostly_conflicting(snapshots: Mapping[str, Mapping[str, str | None]], names
     return conflicting * 4 > len(sample) > 0
 
 
+def _sorted_union(snapshots: Mapping[str, Mapping[str, str | None]], names: tuple[str, ...],
+                  union: set[str], *, exact: bool) -> list[str]:
+    """Return ``sorted(union)``, starting from the largest snapshot's own key order.
+
+    Platforms usually list their variables sorted; a sort that finds the
+    keys mostly in order already (timsort merges the runs it finds) takes a
+    fraction of sorting them from a set's order.  ``exact``: every key of
+    every snapshot is in ``union`` (no scoping removed any).
+    """
+    largest = snapshots[max(names, key=lambda name: len(snapshots[name]))]
+    keys = list(largest) if exact else list(filter(union.__contains__, largest))
+    keys.extend(union.difference(largest))
+    keys.sort()
+    return keys
+
+
 def _conflict_candidates(snapshots: Mapping[str, Mapping[str, str | None]],
                          names: tuple[str, ...]) -> set[str]:
     """Return keys that may hold two different readable values (a superset of the conflicts).
@@ -227,9 +243,6 @@ class _Fingerprints(dict):  # type: ignore[type-arg]
 _SHOW_UNREADABLE: dict[Any, str] = {None: MASKED_UNREADABLE}
 _UNDECIDED: dict[str, str] = {}
 _NOT_READABLE = frozenset((_ABSENT, None))
-_FIXED = operator.attrgetter("fixed")
-_OPEN = operator.attrgetter("open")
-_PLAIN_SECRET = operator.attrgetter("plain", "secret")  # indexed by the name's verdict: False, True
 
 
 def _in_scope(snapshot: Mapping[str, str | None], scope: set[str], keys: list[str]) -> Iterator[Any]:
@@ -243,24 +256,12 @@ def _in_scope(snapshot: Mapping[str, str | None], scope: set[str], keys: list[st
 _ROW_MEMO = 8192
 
 
-class _Row:
-    """What one combination of values (one per instance) shows in the report.
-
-    ``plain`` and ``secret`` are the row shown with the values, or with every
-    value fingerprinted (``<secret>`` where unreadable in both), built when
-    first needed.  ``fixed`` is the row to show when the values alone decide
-    whether the key is secret (``open`` is false); otherwise the key decides.
-    """
-
-    __slots__ = ("fixed", "held", "holders", "open", "plain", "secret", "verdict")
-
-    def __init__(self, holders: tuple[str, ...], held: tuple[str | None, ...]) -> None:
-        self.holders, self.held = holders, held
-        self.verdict = PUBLIC
-        self.plain: dict[str, str] | None = None
-        self.secret: dict[str, str] | None = None
-        self.fixed: dict[str, str] = _UNDECIDED
-        self.open = True
+#: What a combination of values shows, as a tuple read with the getters below (C, no Python call):
+#: the shown row when the values alone decide it (else ``_UNDECIDED``); whether the key decides;
+#: ``[plain row, fingerprinted row]`` (indexed by "is the key secret"; the second made on first
+#: need); the strongest value verdict; the holders and their values.
+_Row = tuple[dict[str, str], bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
+_FIXED, _OPEN, _PLAIN_SECRET, _VERDICT = (operator.itemgetter(i) for i in range(4))
 
 
 class _Rows(dict):  # type: ignore[type-arg]
@@ -278,6 +279,7 @@ class _Rows(dict):  # type: ignore[type-arg]
         self.rules = {verdict: policy.rule_for_verdict(verdict) for verdict in (PUBLIC, GUESSED, CERTAIN)}
         self.verdict_of = _Verdicts().__getitem__
         self.fingerprint = _Fingerprints(policy).__getitem__
+        self.open_beyond_name = False  # some open row needs more than the name (marks, a GUESSED rule)
 
     def __missing__(self, values: tuple[Any, ...]) -> _Row | None:
         row = self._work_out(values)
@@ -290,40 +292,43 @@ class _Rows(dict):  # type: ignore[type-arg]
         readable -= _NOT_READABLE
         if len(readable) < 2:
             return None
+        holders, held = self.names, values
         if _ABSENT in values:
-            pairs = [(name, value) for name, value in zip(self.names, values) if value is not _ABSENT]
-            row = _Row(tuple(name for name, _ in pairs), tuple(value for _, value in pairs))
-        else:
-            row = _Row(self.names, values)
-        if self.always:
-            row.fixed, row.open = self.shown(row, True), False
-            return row
-        row.verdict = max(map(self.verdict_of, readable))
-        rule = self.rules[row.verdict]
-        if not self.marks:
-            if rule is True or rule is False:
-                row.fixed, row.open = self.shown(row, rule), False
-            else:  # the key's name decides: have both rows ready
-                self.shown(row, True)
-                self.shown(row, False)
-        return row
+            holders = tuple(name for name, value in zip(self.names, values) if value is not _ABSENT)
+            held = tuple(value for value in values if value is not _ABSENT)
+        verdict = CERTAIN if self.always else max(map(self.verdict_of, readable))
+        rule = True if self.always else self.rules[verdict]
+        if not self.marks and (rule is True or rule is False):
+            shown = self.secret_row(holders, held) if rule else self.plain_row(holders, held)
+            return (shown, False, [shown, shown], verdict, holders, held)
+        if self.marks or verdict != PUBLIC:
+            self.open_beyond_name = True
+        # The fingerprinted row is made when a key first needs it (most names are not secret).
+        return (_UNDECIDED, True, [self.plain_row(holders, held), None], verdict, holders, held)
+
+    def secret_row(self, holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
+        """Return the row with every value fingerprinted (``<secret>`` where unreadable)."""
+        return dict(zip(holders, map(self.fingerprint, held)))
+
+    @staticmethod
+    def plain_row(holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
+        """Return the row with the values (``<secret>`` where unreadable)."""
+        return dict(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
 
     def shown(self, row: _Row, secret: bool) -> dict[str, str]:
-        """Return ``row`` as shown: every value fingerprinted when ``secret``; ``<secret>`` when unreadable."""
-        if secret:
-            if row.secret is None:
-                row.secret = dict(zip(row.holders, map(self.fingerprint, row.held)))
-            return row.secret
-        if row.plain is None:
-            row.plain = dict(zip(row.holders, map(_SHOW_UNREADABLE.get, row.held, row.held)))
-        return row.plain
+        """Return an open ``row`` as shown, making its fingerprinted form on first need."""
+        pair = row[2]
+        if secret and pair[1] is None:
+            pair[1] = self.secret_row(row[4], row[5])
+        return pair[secret]
 
     def shown_for(self, row: _Row, key: str) -> dict[str, str]:
-        """Return ``row`` as shown for ``key``: the platforms' marks and the key's name decide."""
+        """Return an open ``row`` as shown for ``key``: the platforms' marks and the key's name decide."""
+        _, _, _, verdict, holders, held = row
         if self.marks and any(value is not None and key in self.marks.get(name, ())
-                              for name, value in zip(row.holders, row.held)):
+                              for name, value in zip(holders, held)):
             return self.shown(row, True)
-        rule = self.rules[row.verdict]
+        rule = self.rules[verdict]
         return self.shown(row, rule if rule is True or rule is False else rule(key))
 
 
@@ -351,12 +356,14 @@ def _conflicts(keys: list[str], columns: list[tuple[str, Mapping[str, str | None
         return conflicts
     open_keys = list(itertools.compress(conflicts, opened))
     open_rows = list(itertools.compress(found, opened))
-    if not memo.marks and all(row.verdict == PUBLIC for row in open_rows):
+    if not memo.open_beyond_name:
         # The usual case: only the key's name is open (rule_for_verdict(PUBLIC) is is_secret_name).
         # Name every such key at once, then pick each key's row, in C.
-        pairs = map(_PLAIN_SECRET, open_rows)
         named = policy.secret_names(open_keys)
-        conflicts.update(zip(open_keys, map(dict.copy, map(operator.getitem, pairs, named))))
+        for row in itertools.compress(open_rows, named):
+            memo.shown(row, True)
+        chosen = map(operator.getitem, map(_PLAIN_SECRET, open_rows), named)
+        conflicts.update(zip(open_keys, map(dict.copy, chosen)))
         return conflicts
     for key, row in zip(open_keys, open_rows):
         conflicts[key] = memo.shown_for(row, key).copy()
@@ -400,13 +407,13 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
         missing[name] = tuple(sorted(in_scope.difference(scoped[name])))
 
     if len(names) < 2:
-        candidates: set[str] = set()
+        keys: list[str] = []
     elif _mostly_conflicting(snapshots, names):
-        candidates = union
+        keys = _sorted_union(snapshots, names, union, exact=not scoped_apart)
     else:
-        candidates = _conflict_candidates(snapshots, names) & union
-    conflicts = _conflicts(sorted(candidates), [(name, snapshots[name], scoped[name] if scoped_apart
-                                                 else None) for name in names], options, policy)
+        keys = sorted(_conflict_candidates(snapshots, names) & union)
+    conflicts = _conflicts(keys, [(name, snapshots[name], scoped[name] if scoped_apart else None)
+                                  for name in names], options, policy)
 
     drift_count = sum(map(len, missing.values())) + len(conflicts)
     if now is None:

@@ -13,10 +13,12 @@ import json
 import operator
 from collections.abc import Mapping
 from typing import Any
+from unittest import mock
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genesis_core import reconciliation
 from genesis_core.reconciliation import DriftReport, ReconcileOptions, reconcile, validate_instance_name
 from genesis_core.secrets import (
     MASKED_UNREADABLE,
@@ -152,10 +154,17 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, dict[str, str | None]], ReconcileO
 
 
 @settings(max_examples=400, deadline=None)
-@given(cases())
-def test_reconcile_gives_the_same_bytes_as_before(case: tuple[dict, ReconcileOptions]) -> None:
+@given(cases(), st.sampled_from((None, True, False)))
+def test_reconcile_gives_the_same_bytes_as_before(case: tuple[dict, ReconcileOptions],
+                                                  mostly_conflicting: bool | None) -> None:
+    # Also with the sampling that picks "compare every key" or "narrow down to candidates first"
+    # forced either way: both paths must give the same report.
     snaps, options = case
     expected = reference_reconcile(snaps, options, now=NOW)
-    actual = reconcile(snaps, options, now=NOW)
+    if mostly_conflicting is None:
+        actual = reconcile(snaps, options, now=NOW)
+    else:
+        with mock.patch.object(reconciliation, "_mostly_conflicting", lambda *_: mostly_conflicting):
+            actual = reconcile(snaps, options, now=NOW)
     assert json.dumps(actual.to_dict()) == json.dumps(expected.to_dict())
     assert actual == expected
