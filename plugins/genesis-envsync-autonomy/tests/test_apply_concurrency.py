@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from genesis_autonomy.apply import (
     FAILED,
@@ -303,3 +304,41 @@ def test_an_unexpected_adapter_error_is_reported_or_raised_after_the_others_fini
         assert triples(results) == [("broken", "A", FAILED), ("ok", "B", VERIFIED), ("ok", "C", VERIFIED)]
         assert "unexpected ZeroDivisionError" in results[0].detail
     assert adapters["ok"].values == {"B": "value-of-B", "C": "value-of-C"}
+
+
+def test_a_batch_instance_is_one_change_written_alongside_the_others() -> None:
+    class Batching(MemoryAdapter):
+        supports_batch_write = True
+
+        async def write_batch(self, ctx: FetchContext, writes: Any) -> None:
+            self.log.append(("batch", self.name, ",".join(w.key for w in writes)))
+            await asyncio.sleep(0)
+            if self.gate is not None:
+                await asyncio.wait_for(self.gate(self.name, "*"), WAIT)
+            self.values.update({w.key: w.value for w in writes})
+            self.log.append(("done", self.name, "*"))
+
+    plan = plan_of(app=["A", "B", "C"], other=["X", "Y"])
+    plan = HealPlan(plan.reference, plan.overwrite_conflicts,
+                    (attrs.evolve(plan.targets[0], batch=True), plan.targets[1]))
+    log: list[tuple[str, str, str]] = []
+    other_done = asyncio.Event()
+
+    async def gate(instance: str, key: str) -> None:
+        if instance == "app":
+            await other_done.wait()  # the batch lands only after the other instance is done
+        elif key == "Y":
+            other_done.set()
+
+    recorded: list[tuple[str, str]] = []
+
+    async def record(result: KeyResult) -> None:
+        recorded.append((result.instance, result.key))
+
+    adapters = {"app": Batching("app", log, gate=gate), "other": MemoryAdapter("other", log, gate=gate)}
+    results = run(write_plan(plan, values_for(plan), adapters, FetchContext(env={}), on_write=record))
+    assert triples(results) == [("app", "A", VERIFIED), ("app", "B", VERIFIED), ("app", "C", VERIFIED),
+                                ("other", "X", VERIFIED), ("other", "Y", VERIFIED)]
+    assert [e for e in log if e[0] == "batch"] == [("batch", "app", "A,B,C")]  # one change
+    assert log.index(("batch", "app", "A,B,C")) < log.index(("done", "other", "Y"))  # concurrent
+    assert recorded == [("other", "X"), ("other", "Y"), ("app", "A"), ("app", "B"), ("app", "C")]
