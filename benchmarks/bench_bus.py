@@ -231,7 +231,8 @@ def component_table(subscribers: int = 4, number: int = 20_000) -> Table:
     """
     import timeit
 
-    from genesis_core.bus import core, dispatcher
+    from genesis_core.bus import dispatcher, results
+    from genesis_core.bus import envelope as envelope_module
 
     bus = make_bus("memory", Path("."))
     counter = Counter()
@@ -267,7 +268,7 @@ def component_table(subscribers: int = 4, number: int = 20_000) -> Table:
              lambda: (dispatcher.validate_topic(TOPIC), bus._payload(event), bus._context(None, None))),
             ("Guardian.gate (built-in policy)", lambda: bus.guardian.gate(TOPIC, event, context)),
             ("event id and timestamp (fast_event_id, fast_utc_now)",
-             lambda: (core.fast_event_id(), core.fast_utc_now())),
+             lambda: (envelope_module.fast_event_id(), envelope_module.fast_utc_now())),
             ("MemoryTransport.append_now", lambda: transport.append_now(
                 TOPIC, event, str(next(ids)), "ts", "src")),
             ("  of which normalise_payload (the stored copy)",
@@ -277,7 +278,7 @@ def component_table(subscribers: int = 4, number: int = 20_000) -> Table:
             (f"  of which a copy per extra subscriber (x {subscribers - 1})",
              lambda: [copy(template) for _ in range(subscribers - 1)]),
             (f"  of which turns (claim + release_many: one lock each for all {subscribers})", turns),
-            ("PublishResult(...)", lambda: core.PublishResult("delivered", envelope, "", ("a",) * subscribers, ())),
+            ("PublishResult(...)", lambda: results.PublishResult("delivered", envelope, "", ("a",) * subscribers, ())),
         ]
         wholes = []
         for _ in range(3):

@@ -154,13 +154,19 @@ class Config:
     @property
     def state_dir(self) -> Path:
         """Return the state directory: ``$GENESIS_HOME``, ``[bus] state_dir`` or ``.genesis/``."""
-        env = os.environ.get("GENESIS_HOME")
-        if env:
-            return Path(env).expanduser().resolve()
+        home = home_state_dir()
+        if home is not None:
+            return home
         configured = self.section("bus").str("state_dir", None)
         if configured:
             return (self.project_dir / Path(configured).expanduser()).resolve()
         return (self.project_dir / ".genesis").resolve()
+
+
+def home_state_dir() -> Path | None:
+    """Return ``$GENESIS_HOME`` as an absolute path, or ``None`` when it is not set."""
+    env = os.environ.get("GENESIS_HOME")
+    return Path(env).expanduser().resolve() if env else None
 
 
 def ensure_state_dir(path: Path) -> Path:

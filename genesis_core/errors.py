@@ -45,8 +45,26 @@ class ParseError(GenesisError):
 
 
 class PluginError(GenesisError):
-    """A plugin registered something invalid."""
+    """A plugin failed at run time: an engine that could not start, a plugin built for another core.
+
+    Problems found while plugins load and register (an import error, a bad hook, a
+    refused registration) are not raised: the plugin host records them per plugin
+    (``PluginInfo.error``, ``RegistrationProblem``) and ``genesis plugins`` shows them.
+    """
 
 
 class BusError(GenesisError):
     """The event bus could not store or send an event."""
+
+
+def one_line(exc: BaseException, limit: int = 300, *, every_line: bool = False) -> str:
+    """Return ``Type: first line of the message`` for ``exc``, at most ``limit`` characters.
+
+    With ``every_line`` the message's lines are joined (pluggy's validation errors put
+    the useful part on the second line); a handler's failure keeps only the first, so
+    a value dumped below it never reaches the dead-letter store.
+    """
+    lines = str(exc).strip().splitlines()
+    text = " ".join(" ".join(lines).split()) if every_line else (lines[0].strip() if lines else "")
+    message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return message if len(message) <= limit else message[: limit - 1] + "…"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .bus.core import get_bus
+from .bus.process import get_bus
 
 
 def get_event_stats() -> dict[str, int]:

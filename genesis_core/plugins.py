@@ -18,6 +18,7 @@ import pluggy
 
 from . import hookspecs
 from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME
+from .errors import one_line
 
 T = TypeVar("T")
 CORE_PLUGIN_NAME = "core"
@@ -50,11 +51,6 @@ class RegistrationProblem:
     error: str
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "(no message)"
-    return f"{type(exc).__name__}: {text}"
-
-
 def disabled_names(environ: dict[str, str] | None = None) -> frozenset[str]:
     """Return the plugin names listed in ``GENESIS_DISABLE_PLUGINS``."""
     raw = (environ if environ is not None else os.environ).get(DISABLE_ENV, "")
@@ -77,7 +73,7 @@ class PluginHost:
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # a plugin must never take the host down
-            self._infos[name] = PluginInfo(name, distribution, version, error=_one_line(exc))
+            self._infos[name] = PluginInfo(name, distribution, version, error=one_line(exc, every_line=True))
             return False
         self._infos[name] = PluginInfo(name, distribution, version)
         self._cache.clear()
@@ -111,7 +107,7 @@ class PluginHost:
             except BaseException as exc:  # import errors of any kind, even SystemExit
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self._infos[ep.name] = PluginInfo(ep.name, dist_name, version, error=_one_line(exc))
+                self._infos[ep.name] = PluginInfo(ep.name, dist_name, version, error=one_line(exc, every_line=True))
                 continue
             self.add_plugin(plugin, ep.name, distribution=dist_name, version=version)
         self._check_pending()
@@ -128,7 +124,7 @@ class PluginHost:
                     raise
                 self.pm.unregister(exc.plugin)
                 old = self._infos.get(name) or PluginInfo(name, "?", "")
-                self._infos[name] = attrs.evolve(old, error=_one_line(exc))
+                self._infos[name] = attrs.evolve(old, error=one_line(exc, every_line=True))
                 self._cache.clear()
 
     # -- what is installed --------------------------------------------------------------
@@ -171,12 +167,12 @@ class PluginHost:
                 try:
                     _register(item)
                 except (TypeError, ValueError) as exc:
-                    self.problems.append(RegistrationProblem(_plugin, hook_name, _one_line(exc)))
+                    self.problems.append(RegistrationProblem(_plugin, hook_name, one_line(exc, every_line=True)))
 
             try:
                 impl.function(register=checked)
             except Exception as exc:
-                self.problems.append(RegistrationProblem(plugin_name, hook_name, _one_line(exc)))
+                self.problems.append(RegistrationProblem(plugin_name, hook_name, one_line(exc, every_line=True)))
         self._cache[hook_name] = found
         return found
 

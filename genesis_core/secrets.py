@@ -45,6 +45,7 @@ __all__ = [
     "is_masked",
     "load_or_create_fingerprint_key",
     "looks_like_credential",
+    "mask_text",
     "policy_from_config",
 ]
 
@@ -232,6 +233,34 @@ def looks_like_credential(value: str) -> bool:
 def is_masked(text: object) -> bool:
     """Return whether ``text`` is already a mask: ``<secret>`` or a ``<secret fp:...>`` fingerprint."""
     return isinstance(text, str) and _MASKED.fullmatch(text) is not None
+
+
+_TOKEN = re.compile(r"[^\s'\"`(),;<>\[\]{}]{8,}")
+
+
+def mask_text(text: str, secret_policy: object = None) -> str:
+    """Return ``text`` (an error message, a reason) with credential-looking tokens masked.
+
+    Uses the policy's ``mask_text`` if it has one; otherwise every token that
+    :func:`looks_like_credential` flags is replaced by the policy's fingerprint,
+    or by ``<secret>`` without a policy.  Never raises: text that cannot be
+    masked is withheld.
+    """
+    custom = getattr(secret_policy, "mask_text", None)
+    try:
+        if custom is not None:
+            return str(custom(text))
+        fingerprint = getattr(secret_policy, "fingerprint", None)
+
+        def replace(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if not looks_like_credential(token):
+                return token
+            return str(fingerprint(token)) if fingerprint is not None else MASKED_UNREADABLE
+
+        return _TOKEN.sub(replace, text)
+    except Exception:  # never let the unmasked text through
+        return "<withheld: the message could not be masked>"
 
 
 def _pattern_regex(pattern: str) -> str:

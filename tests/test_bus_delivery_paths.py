@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from genesis_core.bus import DefaultPolicy, GenesisBus, Guardian
-from genesis_core.bus.core import _synchronous_append, fast_event_id, fast_utc_now
+from genesis_core.bus.core import _synchronous_append
+from genesis_core.bus.envelope import fast_event_id, fast_utc_now
 from genesis_core.bus.dispatcher import event_template, handler_chain
 from genesis_core.bus.envelope import SEQ_KEY, Envelope
 from genesis_core.bus.guardian import Decision

@@ -16,8 +16,9 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus", "PublishResult", "RetryReport", "current_bus",
-             "genesis_bus", "get_bus", "reset_bus", "set_bus"),
+    "core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus"),
+    "results": ("PublishResult", "RetryReport"),
+    "process": ("current_bus", "genesis_bus", "get_bus", "reset_bus", "set_bus"),
     "dispatcher": ("HandlerFailure", "SubscriptionHandle"),
     "envelope": ("Envelope",),
     "guardian": ("Decision", "DefaultPolicy", "Guardian"),

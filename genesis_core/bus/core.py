@@ -1,6 +1,11 @@
 """``GenesisBus``: Guardian check, durable append, isolated local delivery, dead letters.
 
-``genesis_bus`` (at the bottom) is the process-wide proxy the seed's API uses.
+The bus and its role-bound view ``BoundBus`` stay in one module: publishing, delivery
+(``_deliver``'s inline fast path and ``_deliver_rest``), dead letters and the
+synchronous wrappers share the subscriber registry and its turns, and splitting them
+would put the hot path of a publish behind more attribute look-ups.  What the bus
+returns is in ``results.py``, the process-wide ``genesis_bus`` in ``process.py``,
+delivery helpers in ``dispatcher.py``.
 """
 
 from __future__ import annotations
@@ -9,18 +14,16 @@ import asyncio
 import json
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from inspect import isawaitable
-from pathlib import Path
 from time import perf_counter
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import BusError
+from ..errors import BusError, one_line
 from .dispatcher import (
     Handler,
     HandlerFailure,
@@ -36,11 +39,11 @@ from .dispatcher import (
     event_template,
     handler_chain,
     make_event,
-    one_line,
     warn_slow,
 )
-from .envelope import DEFAULT_SOURCE, RESERVED_KEYS, Envelope
+from .envelope import DEFAULT_SOURCE, RESERVED_KEYS, Envelope, fast_event_id, fast_utc_now
 from .guardian import Decision, Guardian
+from .results import PublishResult, RetryReport
 from .topics import validate_pattern, validate_topic
 from .transport import DeadLetter, DeadLetterStore, Transport
 
@@ -55,64 +58,6 @@ MASK = "<masked>"
 BUS_KEYS = frozenset({"transport", "state_dir", "handler_timeout", "max_attempts", "source", "local_engines"})
 
 Target = SubscriptionHandle | Handler | str | int
-
-
-# ---------------------------------------------------------------- results
-
-class PublishResult(NamedTuple):
-    """What ``publish`` did.
-
-    ``status`` is ``"delivered"`` (stored, then handed to every matching
-    subscriber; ``failures`` lists the handlers that raised or timed out),
-    ``"blocked"`` (the Guardian denied it; ``envelope`` is the stored
-    ``genesis.blocked`` notice and ``reason`` says why) or ``"scheduled"``
-    (``publish_sync`` inside a running event loop; await ``pending``).
-    An immutable record (a named tuple: one is made per publish, and a tuple is
-    built in half the time of an attrs instance).
-    """
-
-    status: str
-    envelope: Envelope | None = None
-    reason: str = ""
-    delivered: tuple[str, ...] = ()
-    failures: tuple[HandlerFailure, ...] = ()
-    pending: asyncio.Future[PublishResult] | None = None
-
-    def __repr__(self) -> str:
-        return (f"PublishResult(status={self.status!r}, envelope={self.envelope!r}, "
-                f"reason={self.reason!r}, delivered={self.delivered!r}, failures={self.failures!r})")
-
-    @property
-    def ok(self) -> bool:
-        """Return whether the event was delivered and no handler failed."""
-        return self.status == "delivered" and not self.failures
-
-    @property
-    def seq(self) -> int | None:
-        """Return the stored event's sequence, if any."""
-        return self.envelope.seq if self.envelope is not None else None
-
-
-@attrs.frozen
-class RetryReport:
-    """What ``retry_dead_letters`` did with each dead letter it looked at."""
-
-    succeeded: tuple[DeadLetter, ...] = ()
-    failed: tuple[DeadLetter, ...] = ()
-    skipped: tuple[tuple[DeadLetter, str], ...] = ()
-
-    @property
-    def attempted(self) -> int:
-        """Return how many dead letters were re-delivered."""
-        return len(self.succeeded) + len(self.failed)
-
-    def __str__(self) -> str:
-        lines = [f"retried {self.attempted}: {len(self.succeeded)} succeeded, "
-                 f"{len(self.failed)} failed, {len(self.skipped)} skipped"]
-        lines += [f"  failed  {d.subscriber} #{d.seq} (attempt {d.attempts}): {d.error}"
-                  for d in self.failed]
-        lines += [f"  skipped {d.subscriber} #{d.seq}: {why}" for d, why in self.skipped]
-        return "\n".join(lines)
 
 
 _RESERVED = frozenset(RESERVED_KEYS)
@@ -133,53 +78,6 @@ class _Claim:
         self.nested = nested
 
 
-_millisecond: tuple[int, str] = (-1, "")
-
-
-def fast_utc_now() -> str:
-    """Return ``envelope.utc_now()``'s format (RFC 3339 UTC, milliseconds, ``Z``), cheaply."""
-    global _millisecond
-    now = time.time_ns() // 1_000_000
-    cached = _millisecond
-    if cached[0] != now:
-        whole, milliseconds = divmod(now, 1000)
-        cached = (now, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)) + f"{milliseconds:03d}Z")
-        _millisecond = cached
-    return cached[1]
-
-
-_ID_BATCH = 256
-_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))  # UUID version nibble
-_VARIANT_1 = bytes((b & 0x3F) | 0x80 for b in range(256))  # RFC 4122 variant bits
-_ids: Iterator[str] = iter(())
-
-
-def _new_ids() -> Iterator[str]:
-    """Return an iterator of ``_ID_BATCH`` random UUID4s as hex, from one ``os.urandom`` call."""
-    raw = bytearray(os.urandom(16 * _ID_BATCH))
-    raw[6::16] = raw[6::16].translate(_VERSION_4)
-    raw[8::16] = raw[8::16].translate(_VARIANT_1)
-    text = raw.hex()
-    return iter([text[i:i + 32] for i in range(0, len(text), 32)])
-
-
-def _forget_ids() -> None:
-    global _ids
-    _ids = iter(())  # a forked child must never hand out its parent's ids
-
-
-os.register_at_fork(after_in_child=_forget_ids)
-
-
-def fast_event_id() -> str:
-    """Return a random UUID4 as 32 hex digits (what ``envelope.new_event_id`` returns)."""
-    global _ids
-    for event_id in _ids:
-        return event_id
-    _ids = _new_ids()
-    return next(_ids)
-
-
 def _synchronous_append(transport: Transport) -> Callable[..., Envelope] | None:
     """Return ``transport.append_now`` if it stores what ``append`` would, else ``None``.
 
@@ -196,35 +94,6 @@ def _synchronous_append(transport: Transport) -> Callable[..., Envelope] | None:
 
 def _mask_values(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {str(key): MASK for key in payload}
-
-
-_TOKEN = re.compile(r"[^\s'\"`(),;<>\[\]{}]{8,}")
-
-
-def mask_text(text: str, secret_policy: Any = None) -> str:
-    """Return ``text`` (an error message, a reason) with credential-looking tokens masked.
-
-    Uses the policy's ``mask_text`` if it has one; otherwise every token that
-    ``genesis_core.secrets.looks_like_credential`` flags is replaced by the
-    policy's fingerprint, or by ``<secret>`` without a policy.
-    """
-    custom = getattr(secret_policy, "mask_text", None)
-    try:
-        if custom is not None:
-            return str(custom(text))
-        from ..secrets import looks_like_credential
-
-        fingerprint = getattr(secret_policy, "fingerprint", None)
-
-        def replace(match: re.Match[str]) -> str:
-            token = match.group(0)
-            if not looks_like_credential(token):
-                return token
-            return str(fingerprint(token)) if fingerprint is not None else "<secret>"
-
-        return _TOKEN.sub(replace, text)
-    except Exception:  # never let the unmasked text through
-        return "<withheld: the message could not be masked>"
 
 
 # ---------------------------------------------------------------- the bus
@@ -441,6 +310,8 @@ class GenesisBus:
         return _mask_values(payload)
 
     def _mask_text(self, text: str) -> str:
+        from ..secrets import mask_text  # only blocked events and failures need it
+
         return mask_text(text, self.secret_policy)
 
     # ------------------------------------------------------------ delivery
@@ -844,130 +715,3 @@ class BoundBus:
     def __repr__(self) -> str:
         return f"<BoundBus role={self.role!r} {self.bus!r}>"
 
-
-# ---------------------------------------------------------------- the process bus
-
-_lock = threading.RLock()
-_current: GenesisBus | None = None
-_owned = False
-_proxy_subscribers: list[Subscriber] = []
-
-
-def default_state_dir() -> Path:
-    """Return ``$GENESIS_HOME`` or ``./.genesis``."""
-    env = os.environ.get("GENESIS_HOME")
-    return Path(env).expanduser().resolve() if env else (Path.cwd() / ".genesis").resolve()
-
-
-def build_default_bus() -> GenesisBus:
-    """Return a bus on the embedded store of the default state dir with the built-in policy."""
-    from .guardian import DefaultPolicy
-    from .store import open_store
-
-    return GenesisBus(open_store(default_state_dir()), Guardian.of(DefaultPolicy()))
-
-
-def get_bus() -> GenesisBus:
-    """Return the process bus, building the default one on first use."""
-    bus = _current
-    if bus is not None:
-        return bus
-    with _lock:
-        if _current is None:
-            _install(build_default_bus(), owned=True)
-        assert _current is not None
-        return _current
-
-
-def _install(bus: GenesisBus, *, owned: bool) -> GenesisBus | None:
-    global _current, _owned
-    with _lock:
-        previous, previous_owned = _current, _owned
-        for sub in _proxy_subscribers:
-            bus._attach(sub.clone())
-        _current, _owned = bus, owned
-    if previous is not None and previous is not bus and previous_owned:
-        previous.close()
-        return None
-    return previous
-
-
-def set_bus(bus: GenesisBus, *, owned: bool = False) -> GenesisBus | None:
-    """Point ``genesis_bus`` at ``bus``; return the previous bus (``None`` if it was closed).
-
-    Subscriptions made through ``genesis_bus`` move to the new bus.  With
-    ``owned=True`` the proxy closes ``bus`` when it is replaced later; a bus the
-    proxy built itself (the lazy default, or ``configure_bus``) is owned.
-    """
-    return _install(bus, owned=owned)
-
-
-def reset_bus(*, keep_subscriptions: bool = False) -> None:
-    """Forget the process bus (closing it if the proxy owns it); for tests and shutdown."""
-    global _current, _owned
-    with _lock:
-        previous, previous_owned = _current, _owned
-        _current, _owned = None, False
-        if not keep_subscriptions:
-            _proxy_subscribers.clear()
-    if previous is not None and previous_owned:
-        previous.close()
-
-
-def current_bus() -> GenesisBus | None:
-    """Return the process bus if one is set or built, without building one."""
-    return _current
-
-
-class _BusProxy:
-    """``genesis_bus``: forwards to the process bus; its subscriptions follow the bus when replaced."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(get_bus(), name)
-
-    def subscribe(self, topics: str | Iterable[str], handler: Handler, name: str | None = None,
-                  timeout: float | None = None, *, thread: bool | None = None
-                  ) -> SubscriptionHandle:
-        """Subscribe on the process bus; the subscription moves with ``set_bus``/``configure_bus``."""
-        with _lock:
-            taken = {s.name for s in _proxy_subscribers}
-            if _current is not None:
-                taken |= {h.name for h in _current.subscribers()}
-
-            def unique(base: str) -> str:
-                candidate, n = base, 1
-                while candidate in taken:
-                    n += 1
-                    candidate = f"{base}#{n}"
-                return candidate
-
-            sub = make_subscriber(topics, handler, name, timeout, thread, unique=unique)
-            if sub.name in {s.name for s in _proxy_subscribers}:
-                raise BusError(f"a subscriber named {sub.name!r} already exists (pass another name=)")
-            if _current is not None:  # otherwise it is attached when the bus is built
-                _current._attach(sub)
-            _proxy_subscribers.append(sub)
-            return sub.handle
-
-    def unsubscribe(self, target: Target) -> int:
-        """Unsubscribe on the process bus (and stop carrying the subscription over)."""
-        with _lock:
-            removed = _current.unsubscribe(target) if _current is not None else 0
-            keep = []
-            for sub in _proxy_subscribers:
-                gone = (sub.id == target.id if isinstance(target, SubscriptionHandle)
-                        else sub.id == target if isinstance(target, int)
-                        else sub.name == target if isinstance(target, str)
-                        else sub.handler == target)
-                if not gone:
-                    keep.append(sub)
-            if _current is None:
-                removed = len(_proxy_subscribers) - len(keep)
-            _proxy_subscribers[:] = keep
-            return removed
-
-    def __repr__(self) -> str:
-        return f"<genesis_bus proxy -> {_current!r}>"
-
-
-genesis_bus: GenesisBus = _BusProxy()  # type: ignore[assignment]

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import BusError
+from ..errors import BusError, one_line
 from .envelope import ID_KEY, SEQ_KEY, TIMESTAMP_KEY, TOPIC_KEY, Envelope
 from .topics import TopicPattern, compile_pattern, validate_topic
 
@@ -159,13 +159,6 @@ def event_template(envelope: Envelope) -> tuple[dict[str, Any], Callable[[dict[s
     event[TIMESTAMP_KEY] = envelope.timestamp
     event[ID_KEY] = envelope.event_id
     return event, copy
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """Return ``Type: first line of message`` for ``exc``, at most ``limit`` characters."""
-    text = str(exc).strip().splitlines()
-    message = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-    return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
 # ---------------------------------------------------------------- values

@@ -1,10 +1,18 @@
-"""The stored form of one event, and its delivered and CloudEvents views."""
+"""The stored form of one event, its delivered and CloudEvents views, and its id and time stamp.
+
+``utc_now``/``new_event_id`` are the plain versions; ``fast_utc_now``/``fast_event_id``
+give the same formats at a fraction of the cost (a cached millisecond string, UUIDs from
+one ``os.urandom`` call per batch) for the bus's publish path.
+"""
 
 from __future__ import annotations
 
 import copy
 import datetime as _dt
+import os
+import time
 import uuid
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -30,6 +38,53 @@ def format_time(moment: _dt.datetime) -> str:
 def new_event_id() -> str:
     """Return a fresh, globally unique event id."""
     return uuid.uuid4().hex
+
+
+_millisecond: tuple[int, str] = (-1, "")
+
+
+def fast_utc_now() -> str:
+    """Return ``envelope.utc_now()``'s format (RFC 3339 UTC, milliseconds, ``Z``), cheaply."""
+    global _millisecond
+    now = time.time_ns() // 1_000_000
+    cached = _millisecond
+    if cached[0] != now:
+        whole, milliseconds = divmod(now, 1000)
+        cached = (now, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(whole)) + f"{milliseconds:03d}Z")
+        _millisecond = cached
+    return cached[1]
+
+
+_ID_BATCH = 256
+_VERSION_4 = bytes((b & 0x0F) | 0x40 for b in range(256))  # UUID version nibble
+_VARIANT_1 = bytes((b & 0x3F) | 0x80 for b in range(256))  # RFC 4122 variant bits
+_ids: Iterator[str] = iter(())
+
+
+def _new_ids() -> Iterator[str]:
+    """Return an iterator of ``_ID_BATCH`` random UUID4s as hex, from one ``os.urandom`` call."""
+    raw = bytearray(os.urandom(16 * _ID_BATCH))
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_VARIANT_1)
+    text = raw.hex()
+    return iter([text[i:i + 32] for i in range(0, len(text), 32)])
+
+
+def _forget_ids() -> None:
+    global _ids
+    _ids = iter(())  # a forked child must never hand out its parent's ids
+
+
+os.register_at_fork(after_in_child=_forget_ids)
+
+
+def fast_event_id() -> str:
+    """Return a random UUID4 as 32 hex digits (what ``envelope.new_event_id`` returns)."""
+    global _ids
+    for event_id in _ids:
+        return event_id
+    _ids = _new_ids()
+    return next(_ids)
 
 
 def strip_reserved(payload: Mapping[str, Any]) -> dict[str, Any]:

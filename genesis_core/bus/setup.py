@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import GenesisError, PluginError
-from .core import BUS_KEYS, GenesisBus, mask_text, set_bus
-from .dispatcher import one_line
+from ..errors import GenesisError, PluginError, one_line
+from .core import BUS_KEYS, GenesisBus
 from .guardian import DefaultPolicy, Guardian
+from .process import set_bus
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -115,6 +115,8 @@ def start_engines_on(bus: GenesisBus, config: Config, host: HostLike, secret_pol
         except GenesisError:
             raise
         except Exception as exc:
+            from ..secrets import mask_text
+
             detail = mask_text(one_line(exc), secret_policy)
             raise PluginError(f"engine {name!r} failed to start: {detail}") from exc
         started.append(name)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from .. import first_party
 from .._version import __version__
-from ..errors import GenesisError, UsageError
+from ..errors import GenesisError, UsageError, one_line
 from .commands import Command
 from .context import CommandContext
 
@@ -197,7 +197,7 @@ def run(argv: Sequence[str]) -> int:
     except Exception as exc:  # a plugin command whose module cannot be imported or configured
         if os.environ.get("GENESIS_DEBUG"):
             raise
-        ctx.error(f"{only}: the command could not be loaded ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+        ctx.error(f"{only}: the command could not be loaded ({one_line(exc, every_line=True)}); "
                   "`genesis plugins` shows which plugin provides it")
         return EXIT_ERROR
     args = parser.parse_args(list(argv))

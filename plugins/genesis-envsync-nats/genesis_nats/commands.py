@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from genesis_core.cli.commands import Command
 
-from .plugin import NATS_HELP, WORKER_HELP
-
 if TYPE_CHECKING:
     from genesis_core.cli.context import CommandContext
 
     from .settings import NatsSettings
+
+
+#: The commands' help; ``plugin.py`` registers them lazily with the same text (a test keeps them equal).
+WORKER_HELP = "run the engines as durable NATS JetStream consumers ([bus] transport = \"nats\")"
+NATS_HELP = "inspect the NATS JetStream stream behind the bus"
 
 
 # ---------------------------------------------------------------- genesis worker

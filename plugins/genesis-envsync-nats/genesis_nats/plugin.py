@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from genesis_core.config import Table
 
 DESCRIPTION = "NATS JetStream stream shared by every process; engines run in `genesis worker`"
+#: Help of the lazily registered commands (``commands.py`` holds the same text).
 WORKER_HELP = "run the engines as durable NATS JetStream consumers ([bus] transport = \"nats\")"
 NATS_HELP = "inspect the NATS JetStream stream behind the bus"
 
@@ -37,12 +38,5 @@ def genesis_register_commands(register: Callable[..., Any]) -> None:
     """Register ``genesis worker`` and ``genesis nats`` (their module loads when one is used)."""
     from genesis_core.cli.commands import Command
 
-    lazy = getattr(Command, "lazy", None)
-    if lazy is None:  # a core without lazy commands
-        from .commands import NATS_COMMAND, WORKER_COMMAND
-
-        register(WORKER_COMMAND)
-        register(NATS_COMMAND)
-        return
-    register(lazy("worker", WORKER_HELP, "genesis_nats.commands:WORKER_COMMAND"))
-    register(lazy("nats", NATS_HELP, "genesis_nats.commands:NATS_COMMAND"))
+    register(Command.lazy("worker", WORKER_HELP, "genesis_nats.commands:WORKER_COMMAND"))
+    register(Command.lazy("nats", NATS_HELP, "genesis_nats.commands:NATS_COMMAND"))

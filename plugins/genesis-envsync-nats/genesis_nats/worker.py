@@ -138,7 +138,8 @@ def bind_engines(config: Config, host: Any, bus: GenesisBus, names: Sequence[str
     ``engine`` role; their handlers are *not* subscribed on ``bus``: the
     worker calls them for events pulled from the stream.
     """
-    from genesis_core.bus.core import make_subscriber, mask_text
+    from genesis_core.bus.core import make_subscriber
+    from genesis_core.secrets import mask_text
     from genesis_core.bus.setup import ENGINE_ROLE
     from genesis_core.engines import EngineContext
 
@@ -457,7 +458,7 @@ class Worker:
             if self.verbose:
                 self.report(f"processed {where} ({binding.engine})")
             return
-        from genesis_core.bus.core import mask_text
+        from genesis_core.secrets import mask_text
 
         errors = "; ".join(f"{f.subscriber}: {mask_text(f.error, self.secret_policy)}"
                            for f in failures)
@@ -489,7 +490,8 @@ async def retry_dead_letters(bindings: Sequence[EngineBinding], bus: GenesisBus)
     event the stream no longer holds are skipped.  Letters of handlers not in
     ``bindings`` are left alone.
     """
-    from genesis_core.bus.core import RetryReport, mask_text
+    from genesis_core.bus.results import RetryReport
+    from genesis_core.secrets import mask_text
 
     handlers = {sub.name: sub for binding in bindings for sub in binding.subscribers}
     store = bus.dead_letter_store
@@ -559,7 +561,7 @@ def run_worker(config: Config, host: Any, *, engines: Sequence[str] | None = Non
             return 130
         return 0
     finally:
-        from genesis_core.bus.core import current_bus, reset_bus
+        from genesis_core.bus.process import current_bus, reset_bus
 
         if current_bus() is bus:
             reset_bus(keep_subscriptions=True)

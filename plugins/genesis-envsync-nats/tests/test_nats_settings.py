@@ -126,3 +126,12 @@ def test_plugin_registers_transport_and_commands_without_importing_nats() -> Non
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_lazily_registered_commands_match_the_real_ones() -> None:
+    from genesis_nats import commands, plugin
+
+    registered: list = []
+    plugin.genesis_register_commands(registered.append)
+    real = {"worker": commands.WORKER_COMMAND, "nats": commands.NATS_COMMAND}
+    assert {(c.name, c.help) for c in registered} == {(c.name, c.help) for c in real.values()}
