@@ -184,15 +184,16 @@ def import_tables(label: str, runs: list[list[Import]], top: int = 15) -> list[T
 #: Cumulative start-up stages of ``genesis plugins`` (each a fresh ``python -c``); the
 #: difference between two rows is what that stage costs.  They name internal functions, so a
 #: stage that no longer runs is reported, not fatal.
-_HOST = ("import genesis_core.cli.main; from genesis_core.cli.app import builtin_commands; "
-         "builtin_commands(); from genesis_core.plugins import build_plugin_host; host = build_plugin_host()")
+_HOST = ("import genesis_core.cli.main, genesis_core.cli.app; "
+         "from genesis_core.plugins import build_plugin_host; host = build_plugin_host()")
 PLUGINS_STAGES = (
     ("python -c pass", "pass"),
     ("+ import genesis_core.cli.main", "import genesis_core.cli.main"),
     ("+ import genesis_core.cli.app (argparse, attrs, CommandContext)",
      "import genesis_core.cli.main, genesis_core.cli.app"),
-    ("+ builtin_commands() (lazy: names and help only)",
-     "import genesis_core.cli.main; from genesis_core.cli.app import builtin_commands; builtin_commands()"),
+    ("+ the core's built-in plugins (commands lazy: names and help only)",
+     "import genesis_core.cli.main, genesis_core.cli.app; from genesis_core.plugins import build_plugin_host; "
+     "build_plugin_host(entry_points=False).commands()"),
     ("+ build_plugin_host() (cached entry points, pluggy, plugin modules)", _HOST),
     ("+ host.platform_kinds(), transports(), commands()",
      _HOST + "; host.platform_kinds(); host.transports(); host.commands()"),

@@ -1,13 +1,21 @@
-"""The core's own plugin: built-in behaviour registered through the same hooks as any plugin."""
+"""The core's own plugin ``core``: the ``dotenv`` platform and ``genesis new-adapter``.
+
+One of the ``BUILTIN_PLUGINS`` (``genesis_core.plugins``), registered through the
+same hooks as any installed plugin; the transports are ``bus/plugin.py``'s and the
+other commands ``cli/builtin.py``'s.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from ._markers import hookimpl
 
 if TYPE_CHECKING:
-    from .platforms.model import InstanceConfig, PlatformAdapter
+    from collections.abc import Callable
+
+    from .cli.commands import Command
+    from .platforms.model import InstanceConfig, PlatformAdapter, PlatformKind
 
 
 def _make_dotenv_adapter(instance: InstanceConfig) -> PlatformAdapter:
@@ -24,7 +32,7 @@ _DOTENV_EXAMPLE = '''paths = [".env"]                 # later files override ear
 
 
 @hookimpl
-def genesis_register_platforms(register: Callable[[Any], None]) -> None:
+def genesis_register_platforms(register: Callable[[PlatformKind], None]) -> None:
     """Register the ``dotenv`` platform kind (its adapter module is imported when an instance is built)."""
     from .platforms.model import PlatformKind
 
@@ -39,15 +47,7 @@ def genesis_register_platforms(register: Callable[[Any], None]) -> None:
 
 
 @hookimpl
-def genesis_register_transports(register: Callable[[Any], None]) -> None:
-    """Register the ``embedded`` (SQLite) and ``memory`` bus transports."""
-    from .bus.plugin import register_builtin_transports
-
-    register_builtin_transports(register)
-
-
-@hookimpl
-def genesis_register_commands(register: Callable[[Any], None]) -> None:
+def genesis_register_commands(register: Callable[[Command], None]) -> None:
     """Register ``genesis new-adapter`` (``scaffold`` is imported only when the command is used)."""
     from .cli.commands import Command
 

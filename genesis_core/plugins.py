@@ -1,9 +1,11 @@
 """Load plugins and give the rest of Genesis a typed view of what they registered.
 
-Entry points of the group ``genesis`` are loaded one at a time: a plugin that
-fails to import, clashes with another's name or implements a hook wrongly is
-recorded as broken (name, distribution, error) and the others still load.
-``GENESIS_DISABLE_PLUGINS`` (a comma list of names) keeps plugins out.
+The core's own ``BUILTIN_PLUGINS`` are registered first, then the entry points
+of the group ``genesis``, one at a time: a plugin that fails to import, is
+built for another core API, clashes with another's name or implements a hook
+wrongly is recorded as broken (name, distribution, error and traceback) and
+the others still load.  ``GENESIS_DISABLE_PLUGINS`` (a comma list of names)
+keeps plugins out.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import pluggy
@@ -20,9 +22,25 @@ from . import hookspecs
 from ._markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from .errors import one_line
 
+if TYPE_CHECKING:
+    from .bus.transport import TransportKind
+    from .cli.commands import Command
+    from .engines import Engine
+    from .platforms.model import PlatformKind
+
 T = TypeVar("T")
 CORE_PLUGIN_NAME = "core"
+CORE_DISTRIBUTION = "genesis-envsync"
 DISABLE_ENV = "GENESIS_DISABLE_PLUGINS"
+
+#: The core's own plugins, registered before any installed one and through the same hooks
+#: (datasette's built-in plugins): ``(plugin name, module)``.  Modules are named, not imported
+#: here, so this module depends on neither the command line nor the bus.
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    (CORE_PLUGIN_NAME, "genesis_core.builtin"),          # the dotenv platform, genesis new-adapter
+    ("core.transports", "genesis_core.bus.plugin"),      # the embedded and memory transports
+    ("core.commands", "genesis_core.cli.builtin"),       # sync, init, doctor, demo, emulate, plugins...
+)
 
 
 @attrs.frozen
@@ -35,6 +53,10 @@ class PluginInfo:
     hooks: tuple[str, ...] = ()
     error: str | None = None
     disabled: bool = False
+    #: One of the core's ``BUILTIN_PLUGINS`` (``genesis plugins`` lists them with ``--all``).
+    builtin: bool = False
+    #: The formatted traceback of the failure (``genesis plugins --verbose``, ``GENESIS_DEBUG=1``).
+    traceback: str | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def broken(self) -> bool:
@@ -49,6 +71,13 @@ class RegistrationProblem:
     plugin: str
     hook: str
     error: str
+    traceback: str | None = attrs.field(default=None, eq=False, repr=False)
+
+
+def _traceback(exc: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(exc))
 
 
 def disabled_names(environ: dict[str, str] | None = None) -> frozenset[str]:
@@ -64,27 +93,30 @@ class PluginHost:
         self.pm = pm or make_plugin_manager()
         self._infos: dict[str, PluginInfo] = {}
         self.problems: list[RegistrationProblem] = []
-        self._cache: dict[str, Any] = {}
+        self._cache: dict[str, dict[str, Any]] = {}
 
     # -- loading ------------------------------------------------------------------------
-    def add_plugin(self, plugin: object, name: str, *, distribution: str = "genesis-envsync",
-                   version: str = "") -> bool:
+    def add_plugin(self, plugin: object, name: str, *, distribution: str = CORE_DISTRIBUTION,
+                   version: str = "", builtin: bool = False) -> bool:
         """Register ``plugin`` under ``name``; return False (and record why) if that fails."""
         try:
             self.pm.register(plugin, name=name)
         except Exception as exc:  # a plugin must never take the host down
-            self._infos[name] = PluginInfo(name, distribution, version, error=one_line(exc, every_line=True))
+            self._infos[name] = PluginInfo(name, distribution, version, error=one_line(exc, every_line=True),
+                                           builtin=builtin, traceback=_traceback(exc))
             return False
-        self._infos[name] = PluginInfo(name, distribution, version)
+        self._infos[name] = PluginInfo(name, distribution, version, builtin=builtin)
         self._cache.clear()
         return True
 
     def load_builtins(self) -> None:
-        """Register the core's own plugin (embedded transport, dotenv platform...)."""
-        from . import builtin
+        """Register the core's ``BUILTIN_PLUGINS``, in order, before anything installed."""
+        import importlib
+
         from ._version import __version__
 
-        self.add_plugin(builtin, CORE_PLUGIN_NAME, version=__version__)
+        for name, module in BUILTIN_PLUGINS:
+            self.add_plugin(importlib.import_module(module), name, version=__version__, builtin=True)
 
     def load_entry_points(self, *, disabled: frozenset[str] | None = None) -> None:
         """Load every ``genesis`` entry point one by one, recording the broken ones."""
@@ -107,7 +139,9 @@ class PluginHost:
             except BaseException as exc:  # import errors of any kind, even SystemExit
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self._infos[ep.name] = PluginInfo(ep.name, dist_name, version, error=one_line(exc, every_line=True))
+                self._infos[ep.name] = PluginInfo(ep.name, dist_name, version,
+                                                  error=one_line(exc, every_line=True),
+                                                  traceback=_traceback(exc))
                 continue
             self.add_plugin(plugin, ep.name, distribution=dist_name, version=version)
         self._check_pending()
@@ -124,7 +158,8 @@ class PluginHost:
                     raise
                 self.pm.unregister(exc.plugin)
                 old = self._infos.get(name) or PluginInfo(name, "?", "")
-                self._infos[name] = attrs.evolve(old, error=one_line(exc, every_line=True))
+                self._infos[name] = attrs.evolve(old, error=one_line(exc, every_line=True),
+                                                 traceback=_traceback(exc))
                 self._cache.clear()
 
     # -- what is installed --------------------------------------------------------------
@@ -146,15 +181,22 @@ class PluginHost:
 
     # -- what plugins registered --------------------------------------------------------
     def _collect(self, hook_name: str, kind: type[T], key: Callable[[T], str]) -> dict[str, T]:
-        if hook_name in self._cache:
-            return self._cache[hook_name]
+        """Call each implementation of ``hook_name`` on its own; return what they registered by name.
+
+        The register hooks are called one implementation at a time (not through
+        ``pm.hook``), in registration order, so a plugin that raises or registers
+        nonsense is recorded as a ``RegistrationProblem`` and the others still count.
+        """
+        cached = self._cache.get(hook_name)
+        if cached is not None:
+            return cached
         found: dict[str, T] = {}
         owners: dict[str, str] = {}
         hook = getattr(self.pm.hook, hook_name)
         for impl in hook.get_hookimpls():  # registration order: the core first
             plugin_name = impl.plugin_name
 
-            def register(item: Any, _plugin: str = plugin_name) -> None:
+            def register(item: object, _plugin: str = plugin_name) -> None:
                 if not isinstance(item, kind):
                     raise TypeError(f"expected a {kind.__name__}, got {type(item).__name__}")
                 name = key(item)
@@ -163,38 +205,40 @@ class PluginHost:
                 found[name] = item
                 owners[name] = _plugin
 
-            def checked(item: Any, _plugin: str = plugin_name, _register: Any = register) -> None:
+            def checked(item: object, _plugin: str = plugin_name,
+                        _register: Callable[[object, str], None] = register) -> None:
                 try:
-                    _register(item)
+                    _register(item, _plugin)
                 except (TypeError, ValueError) as exc:
                     self.problems.append(RegistrationProblem(_plugin, hook_name, one_line(exc, every_line=True)))
 
             try:
                 impl.function(register=checked)
             except Exception as exc:
-                self.problems.append(RegistrationProblem(plugin_name, hook_name, one_line(exc, every_line=True)))
+                self.problems.append(RegistrationProblem(plugin_name, hook_name, one_line(exc, every_line=True),
+                                                         traceback=_traceback(exc)))
         self._cache[hook_name] = found
         return found
 
-    def platform_kinds(self) -> dict[str, Any]:
+    def platform_kinds(self) -> dict[str, PlatformKind]:
         """Return ``{kind name: PlatformKind}``."""
         from .platforms.model import PlatformKind
 
         return self._collect("genesis_register_platforms", PlatformKind, lambda k: k.name)
 
-    def engines(self) -> dict[str, Any]:
+    def engines(self) -> dict[str, Engine]:
         """Return ``{engine name: Engine}``."""
         from .engines import Engine
 
         return self._collect("genesis_register_engines", Engine, lambda e: e.name)
 
-    def transports(self) -> dict[str, Any]:
+    def transports(self) -> dict[str, TransportKind]:
         """Return ``{transport name: TransportKind}``."""
         from .bus.transport import TransportKind
 
         return self._collect("genesis_register_transports", TransportKind, lambda t: t.name)
 
-    def commands(self) -> dict[str, Any]:
+    def commands(self) -> dict[str, Command]:
         """Return ``{command name: Command}``."""
         from .cli.commands import Command
 

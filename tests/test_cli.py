@@ -191,9 +191,9 @@ def test_token_env_must_name_a_variable(tmp_path: Path) -> None:
 def test_builtin_command_table_matches_each_commands_module() -> None:
     import importlib
 
-    from genesis_core.cli.app import BUILTIN_COMMANDS
+    from genesis_core.cli.builtin import COMMANDS
 
-    for name, text, module in BUILTIN_COMMANDS:
+    for name, text, module in COMMANDS:
         real = importlib.import_module(f"genesis_core.cli.{module}").COMMAND
         assert (real.name, real.help) == (name, text), module
 
@@ -221,7 +221,7 @@ def test_plugins_on_a_current_cache_imports_no_other_command_and_no_metadata_sca
 
 @pytest.mark.parametrize("argv", [["--help"], ["-h", "sync"], ["--config", "x.toml", "--help", "plugins"]])
 def test_help_before_a_command_lists_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    from genesis_core.cli.app import BUILTIN_COMMANDS
+    from genesis_core.cli.builtin import COMMANDS
     from genesis_core.cli.main import main
     from genesis_core.plugins import get_plugin_host
 
@@ -230,7 +230,7 @@ def test_help_before_a_command_lists_every_command(argv: list[str], capsys: pyte
     assert exc.value.code == 0
     out = capsys.readouterr().out
     listed = {line.split()[0] for line in out.splitlines() if line.startswith("    ") and line.split()}
-    expected = {name for name, _, _ in BUILTIN_COMMANDS} | set(get_plugin_host().commands())
+    expected = {name for name, _, _ in COMMANDS} | set(get_plugin_host().commands())
     assert expected <= listed, expected - listed
 
 

@@ -38,6 +38,56 @@ def test_builtins_are_registered_as_the_core_plugin() -> None:
     assert "genesis_register_platforms" in core.hooks
 
 
+def test_every_builtin_comes_in_through_the_hooks_in_builtin_plugins_order() -> None:
+    from genesis_core.cli.builtin import COMMANDS
+    from genesis_core.plugins import BUILTIN_PLUGINS
+
+    host = build_plugin_host(entry_points=False)
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert [name for name, _ in BUILTIN_PLUGINS] == ["core", "core.transports", "core.commands"]
+    assert all(infos[name].builtin and not infos[name].broken for name, _ in BUILTIN_PLUGINS)
+    assert infos["core.transports"].hooks == ("genesis_register_transports",)
+    assert infos["core.commands"].hooks == ("genesis_register_commands",)
+    assert set(host.commands()) == {name for name, _, _ in COMMANDS} | {"new-adapter"}
+    assert [impl.plugin_name for impl in host.pm.hook.genesis_register_commands.get_hookimpls()] == [
+        "core", "core.commands"]
+
+
+class _ClashingCommand:
+    @hookimpl
+    def genesis_register_commands(self, register):
+        from genesis_core.cli.commands import Command
+
+        register(Command("sync", "not the real sync", lambda parser: None, lambda args, ctx: 99))
+
+
+def test_a_plugin_command_that_clashes_with_a_core_command_is_refused_by_name() -> None:
+    host = build_plugin_host(entry_points=False, plugins=(("clasher", _ClashingCommand()),))
+    assert host.commands()["sync"].help.startswith("compare every configured platform")
+    [problem] = host.problems
+    assert (problem.plugin, problem.hook) == ("clasher", "genesis_register_commands")
+    assert problem.error == "ValueError: Command 'sync' is already registered by 'core.commands'"
+
+
+def test_genesis_plugins_lists_the_builtins_only_with_all(run_cli) -> None:
+    code, out, _ = run_cli("plugins")
+    assert code == 0
+    assert not any(line.startswith("core") for line in out.splitlines())
+    registered = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line and "  " not in line)
+    assert "dotenv" in registered["platforms"].split(", ")
+    assert {"embedded", "memory"} <= set(registered["transports"].split(", "))
+    assert "commands: " in out and " sync" in out.split("commands: ")[1]
+    code, out, _ = run_cli("plugins", "--all")
+    rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("core")}
+    assert set(rows) == {"core", "core.commands", "core.transports"}
+    assert "genesis-envsync " in rows["core.transports"] and "register_transports" in rows["core.transports"]
+    code, out, _ = run_cli("plugins", "--all", "--json")
+    import json
+
+    builtin = {p["name"] for p in json.loads(out)["plugins"] if p["builtin"]}
+    assert builtin == {"core", "core.commands", "core.transports"}
+
+
 def test_broken_plugin_is_reported_and_the_rest_still_load(fake_dist) -> None:
     fake_dist("genesis-broken", {"broken": "broken_mod"}, {"broken_mod": "raise ImportError('no such thing')"})
     fake_dist("genesis-good", {"good": "good_mod"}, {"good_mod": GOOD})
@@ -162,6 +212,26 @@ def test_genesis_plugins_cli_flags_a_broken_plugin(fake_dist, tmp_path: Path) ->
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("broken")][0]
     assert "genesis-broken" in line and "BROKEN" in line and "kaput" in line
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("how", [["--verbose"], ["-v"], "GENESIS_DEBUG"])
+def test_a_broken_plugins_traceback_is_shown_on_request(fake_dist, tmp_path: Path, how) -> None:
+    site = fake_dist("genesis-broken", {"broken": "broken_mod"},
+                     {"broken_mod": "def load():\n    raise ImportError('kaput')\nload()\n"})
+    env = dict(os.environ, PYTHONPATH=str(site))
+    args = [sys.executable, "-m", "genesis_core", "plugins"]
+    if how == "GENESIS_DEBUG":
+        env["GENESIS_DEBUG"] = "1"
+    else:
+        args += how
+    proc = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "genesis: plugin broken (genesis-broken) failed to load:" in proc.stderr
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert 'broken_mod.py", line 2, in load' in proc.stderr and "ImportError: kaput" in proc.stderr
+    quiet = subprocess.run(args[:4], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(site)),
+                           cwd=tmp_path, timeout=60)
+    assert "Traceback" not in quiet.stderr and "kaput" in quiet.stdout
 
 
 def test_listing_plugins_imports_no_engine_or_command_module() -> None:

@@ -1,4 +1,4 @@
-"""The core's own transports, registered like any plugin's (``genesis_core.builtin`` imports this)."""
+"""The core's own transports, ``embedded`` (SQLite) and ``memory``: the built-in plugin ``core.transports``."""
 
 from __future__ import annotations
 
@@ -33,21 +33,8 @@ def _core_keys() -> frozenset[str]:
     return BUS_KEYS
 
 
-def builtin_transports() -> list[TransportKind]:
-    """Return the transports the core ships: ``embedded`` (SQLite) and ``memory``."""
-    return [
-        TransportKind("embedded", _embedded, "SQLite in the state dir: durable, WAL, group commit"),
-        TransportKind("memory", _memory, "in-process and non-durable (tests, benchmarks)"),
-    ]
-
-
-def register_builtin_transports(register: Callable[[TransportKind], None]) -> None:
-    """Call ``register`` for each built-in transport."""
-    for kind in builtin_transports():
-        register(kind)
-
-
 @hookimpl
 def genesis_register_transports(register: Callable[[TransportKind], None]) -> None:
     """Register the embedded SQLite transport and the in-memory one."""
-    register_builtin_transports(register)
+    register(TransportKind("embedded", _embedded, "SQLite in the state dir: durable, WAL, group commit"))
+    register(TransportKind("memory", _memory, "in-process and non-durable (tests, benchmarks)"))

@@ -1,4 +1,4 @@
-"""Build the argument parser from the built-in and plugin commands, run one, map errors to exit codes."""
+"""Build the argument parser from the registered commands (the core's and plugins'), run one, map errors to exit codes."""
 
 from __future__ import annotations
 
@@ -18,27 +18,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 EXIT_ERROR = 2
-
-
-#: Every built-in command: name, help and the module holding its ``COMMAND``.  Each module is
-#: imported only when its command is chosen (``tests/test_cli.py`` keeps this table and the
-#: modules' ``COMMAND`` in step).
-BUILTIN_COMMANDS = (
-    ("sync", "compare every configured platform; exit 0 parity, 1 drift, 2 error", "cmd_sync"),
-    ("init", "write a commented genesis.toml for the platforms you name", "cmd_init"),
-    ("doctor", "check config, credentials, plugins, state dir and platforms", "cmd_doctor"),
-    ("demo", "run the whole flow on emulated Render, Netlify and GitHub (no credentials)", "cmd_demo"),
-    ("emulate", "run emulated Render, Netlify, GitHub, Heroku, Fly.io and Railway APIs on 127.0.0.1 "
-                "(for trying Genesis)", "cmd_emulate"),
-    ("plugins", "list installed plugins, what they register, and broken ones", "cmd_plugins"),
-    ("events", "inspect the event store: history, stats, tail, export, dead letters", "cmd_events"),
-    ("publish", "publish one event (checked by the Guardian)", "cmd_publish"),
-)
-
-
-def builtin_commands() -> list[Command]:
-    """Return the commands the core itself provides (each module is imported on first use)."""
-    return [Command.lazy(name, text, f"{__package__}.{module}:COMMAND") for name, text, module in BUILTIN_COMMANDS]
 
 
 def _terminal_columns() -> int:
@@ -167,14 +146,14 @@ def _configure_logging(level: str | None) -> None:
 
 
 def _collect_commands(ctx: CommandContext) -> tuple[list[Command], list[str]]:
-    commands = builtin_commands()
-    problems: list[str] = []
-    names = {c.name for c in commands}
-    for name, command in sorted(ctx.host.commands().items()):
-        if name in names:
-            problems.append(f"plugin command {name!r} clashes with a built-in command; ignored")
-            continue
-        commands.append(command)
+    """Return every registered command (the core's first, as registered) and the refused ones."""
+    from .builtin import COMMANDS
+
+    host = ctx.host
+    first = {name: index for index, (name, _, _) in enumerate(COMMANDS)}
+    commands = sorted(host.commands().values(), key=lambda c: (first.get(c.name, len(first)), c.name))
+    problems = [f"plugin {p.plugin!r}: {p.error}; ignored" for p in host.problems
+                if p.hook == "genesis_register_commands"]
     return commands, problems
 
 
