@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import attrs
 
@@ -33,82 +33,115 @@ class Table(Mapping[str, Any]):
     """A read-only TOML table that knows its file and dotted path, for error messages.
 
     Its methods ``str``, ``int``, ``float`` and ``bool`` shadow the built-in names inside the
-    class body, so annotations after them spell ``builtins.str`` and so on.
+    class body, so its annotations spell ``builtins.str`` and so on.
     """
 
-    data: Mapping[str, Any]
-    file: str = "<defaults>"
-    path: str = ""
+    data: Mapping[builtins.str, Any]
+    file: builtins.str = "<defaults>"
+    path: builtins.str = ""
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: builtins.str) -> Any:
         return self.data[key]
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[builtins.str]:
         return iter(self.data)
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         return len(self.data)
 
-    def key_path(self, key: str) -> str:
+    def key_path(self, key: builtins.str) -> builtins.str:
         """Return the dotted path of ``key`` inside this table."""
         return f"{self.path}.{key}" if self.path else key
 
-    def error(self, key: str, message: str) -> ConfigError:
+    def error(self, key: builtins.str, message: builtins.str) -> ConfigError:
         """Return a ``ConfigError`` naming this file and ``key``."""
         return ConfigError(message, file=self.file, key=self.key_path(key))
 
-    def _get(self, key: str, types: tuple[type, ...], expected: str, default: Any) -> Any:
+    def _get(self, key: builtins.str, types: tuple[type, ...], expected: builtins.str, default: Any) -> Any:
         if key not in self.data:
             if default is _MISSING:
                 raise self.error(key, f"is required ({expected})")
             return default
         value = self.data[key]
-        if isinstance(value, bool) and bool not in types:
+        if isinstance(value, builtins.bool) and bool not in types:
             raise self.error(key, f"expected {expected}, got {_type_name(value)}")
         if not isinstance(value, types):
             raise self.error(key, f"expected {expected}, got {_type_name(value)}")
         return value
 
-    def str(self, key: str, default: Any = _MISSING) -> Any:
-        """Return a string value (required unless ``default`` is given)."""
-        value = self._get(key, (str,), "a string", default)
-        if isinstance(value, str) and not value.strip() and default is _MISSING:
+    # The accessors are named after the types they return, so inside this class the
+    # builtin types are spelled ``builtins.str`` etc. (``str`` here is the method).
+    @overload
+    def str(self, key: builtins.str) -> builtins.str: ...
+    @overload
+    def str(self, key: builtins.str, default: T) -> builtins.str | T: ...
+
+    def str(self, key: builtins.str, default: Any = _MISSING) -> Any:
+        """Return a string value (required and non-empty unless ``default`` is given)."""
+        value = self._get(key, (builtins.str,), "a string", default)
+        if isinstance(value, builtins.str) and not value.strip() and default is _MISSING:
             raise self.error(key, "must not be empty")
         return value
 
+    @overload
+    def int(self, key: builtins.str, *, minimum: builtins.int | None = None) -> builtins.int: ...
+    @overload
+    def int(self, key: builtins.str, default: T, *, minimum: builtins.int | None = None) -> builtins.int | T: ...
+
     def int(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.int | None = None) -> Any:
         """Return an integer value, optionally bounded below."""
-        value = self._get(key, (int,), "an integer", default)
-        if minimum is not None and isinstance(value, int) and value < minimum:
+        value = self._get(key, (builtins.int,), "an integer", default)
+        if minimum is not None and isinstance(value, builtins.int) and value < minimum:
             raise self.error(key, f"must be at least {minimum}, got {value}")
         return value
 
+    @overload
+    def float(self, key: builtins.str, *, minimum: builtins.float | None = None) -> builtins.float: ...
+    @overload
+    def float(self, key: builtins.str, default: T, *,
+              minimum: builtins.float | None = None) -> builtins.float | T: ...
+
     def float(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.float | None = None) -> Any:
-        """Return a number as float, optionally bounded below."""
-        value = self._get(key, (int, float), "a number", default)
-        if value is not None and not isinstance(value, bool):
-            value = float(value)
-            if value != value or value in (float("inf"), float("-inf")):
+        """Return a number as float (an integer default too), optionally bounded below."""
+        value = self._get(key, (builtins.int, builtins.float), "a number", default)
+        if value is not None and not isinstance(value, builtins.bool):
+            value = builtins.float(value)
+            if value != value or value in (builtins.float("inf"), builtins.float("-inf")):
                 raise self.error(key, "expected a finite number")
             if minimum is not None and value < minimum:
                 raise self.error(key, f"must be at least {minimum}, got {value}")
         return value
 
+    @overload
+    def bool(self, key: builtins.str) -> builtins.bool: ...
+    @overload
+    def bool(self, key: builtins.str, default: T) -> builtins.bool | T: ...
+
     def bool(self, key: builtins.str, default: Any = _MISSING) -> Any:
         """Return ``true``/``false``."""
-        return self._get(key, (bool,), "true or false", default)
+        return self._get(key, (builtins.bool,), "true or false", default)
+
+    @overload
+    def str_list(self, key: builtins.str) -> tuple[builtins.str, ...]: ...
+    @overload
+    def str_list(self, key: builtins.str, default: T) -> tuple[builtins.str, ...] | T: ...
 
     def str_list(self, key: builtins.str, default: Any = _MISSING) -> Any:
         """Return a list of strings as a tuple; a single string is accepted as a one-item list."""
-        value = self._get(key, (list, str), "a list of strings", default)
-        if isinstance(value, str):
+        value = self._get(key, (list, builtins.str), "a list of strings", default)
+        if isinstance(value, builtins.str):
             return (value,)
         if isinstance(value, list):
             for i, item in enumerate(value):
-                if not isinstance(item, str):
+                if not isinstance(item, builtins.str):
                     raise self.error(f"{key}[{i}]", f"expected a string, got {_type_name(item)}")
             return tuple(value)
         return value
+
+    @overload
+    def choice(self, key: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str: ...
+    @overload
+    def choice(self, key: builtins.str, choices: tuple[builtins.str, ...], default: T) -> builtins.str | T: ...
 
     def choice(self, key: builtins.str, choices: tuple[builtins.str, ...], default: Any = _MISSING) -> Any:
         """Return a string that must be one of ``choices``."""
