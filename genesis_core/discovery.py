@@ -129,9 +129,9 @@ def _discover(group: str) -> tuple[list[FoundEntryPoint], list[Stamp]]:
             stamps += [_stamp(str(where)), _stamp(os.path.join(str(where), "entry_points.txt"))]
     found = []
     for ep in entry_points(group=group):
-        dist = getattr(ep, "dist", None)
-        found.append(FoundEntryPoint(ep.name, ep.value, dist.name if dist is not None else "?",
-                                     dist.version if dist is not None else ""))
+        owner = getattr(ep, "dist", None)
+        found.append(FoundEntryPoint(ep.name, ep.value, owner.name if owner is not None else "?",
+                                     owner.version if owner is not None else ""))
     found.sort(key=lambda e: e.name)
     return found, stamps
 

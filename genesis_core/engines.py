@@ -71,7 +71,7 @@ class Engine:
         from ._lazy import resolve
 
         def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
-            engine = resolve(factory)()
+            engine: Engine = resolve(factory)()
             return engine.subscriptions(ctx)
 
         return cls(name, subscriptions, description, enabled_by_default)

@@ -10,10 +10,23 @@ plugins in this repository.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .plugins import PluginInfo
+
+class PluginState(Protocol):
+    """What ``missing`` reads of a plugin (``plugins.PluginInfo``; a protocol keeps this table a leaf module)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def distribution(self) -> str: ...
+    @property
+    def disabled(self) -> bool: ...
+    @property
+    def broken(self) -> bool: ...
+    @property
+    def error(self) -> str | None: ...
+
 
 #: The core distribution.
 CORE = "genesis-envsync"
@@ -63,7 +76,7 @@ def install_command(distributions: Iterable[str]) -> str:
     return "pip install " + " ".join(dict.fromkeys(distributions))
 
 
-def missing(what: str, distribution: str, infos: Iterable[PluginInfo] = ()) -> str:
+def missing(what: str, distribution: str, infos: Iterable[PluginState] = ()) -> str:
     """Return one line saying why ``what`` is unavailable and what to do.
 
     ``what`` reads as a subject (``"the render emulator"``).  ``infos`` are the plugins the

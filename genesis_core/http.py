@@ -79,7 +79,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Return the delay before retry number ``attempt`` (1-based), with jitter."""
-        delay = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         return delay * (0.5 + random.random() / 2)
 
 
@@ -93,6 +93,22 @@ class Endpoint:
 
 
 Sleep = Callable[[float], Awaitable[None]]
+
+#: What waits between attempts when ``request`` is given no ``sleep``.
+_retry_sleep: Sleep = asyncio.sleep
+
+
+def set_retry_sleep(sleep: Sleep | None) -> Sleep:
+    """Make every retry wait with ``sleep`` (``None``: ``asyncio.sleep`` again); return the previous one.
+
+    The seam for tests: the testing kit's ``instant_retries`` fixture passes a
+    function that records each delay and returns at once, so a test of retries
+    and rate limits runs without waiting and can check what was asked for.
+    """
+    global _retry_sleep
+    previous = _retry_sleep
+    _retry_sleep = asyncio.sleep if sleep is None else sleep
+    return previous
 
 
 def rate_limit_wait(response: httpx.Response, now: float | None = None) -> float | None:
@@ -302,19 +318,23 @@ async def request(
     ok: tuple[int, ...] = (200,),
     retry: RetryPolicy | None = None,
     timeout: httpx.Timeout | None = None,
-    sleep: Sleep = asyncio.sleep,
+    sleep: Sleep | None = None,
 ) -> tuple[httpx.Response, bytes]:
     """Send one request with retries and return ``(response, body)`` for a status in ``ok``.
 
     Retries network errors, 5xx and rate limits (``Retry-After`` / reset headers)
     with bounded exponential backoff; raises ``PlatformError`` for everything else.
+    ``sleep`` waits between attempts (default: the one ``set_retry_sleep`` chose,
+    ``asyncio.sleep`` unless a test changed it).
     """
     retry = retry or RetryPolicy()
+    if sleep is None:
+        sleep = _retry_sleep
     last_error: PlatformError | None = None
     secrets = _header_secrets(headers)
     for attempt in range(1, retry.attempts + 1):
-        extra = {"timeout": timeout} if timeout is not None else {}
-        req = client.build_request(method, url, headers=headers, params=params, json=json_body, **extra)
+        req = client.build_request(method, url, headers=headers, params=params, json=json_body,
+                                   timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         try:
             response = await client.send(req, stream=True)
         except httpx.HTTPError as exc:

@@ -135,9 +135,9 @@ def _out_of_scope(names: tuple[str, ...], keys: set[str], options: ReconcileOpti
             include, exclude = compile_patterns(rules[0]), compile_patterns(rules[1])
             outside: set[str] = set()
             if include is not None:
-                outside = keys.difference(filter(include.match, keys))
+                outside = {key for key in keys if not include.match(key)}
             if exclude is not None:
-                outside.update(filter(exclude.match, keys))
+                outside.update(key for key in keys if exclude.match(key))
             seen[rules] = outside
         if seen[rules]:
             out[name] = seen[rules]

@@ -145,7 +145,7 @@ def check_patterns(table: Any, key: str) -> tuple[str, ...]:
     """Return the key patterns in ``table[key]``; a bad pattern is a ``ConfigError`` naming it."""
     from .secrets import compile_patterns
 
-    patterns = table.str_list(key, ())
+    patterns: tuple[str, ...] = table.str_list(key, ())
     for i, pattern in enumerate(patterns):
         try:
             compile_patterns((pattern,))

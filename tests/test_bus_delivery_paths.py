@@ -19,9 +19,8 @@ import pytest
 
 from genesis_core.bus import DefaultPolicy, GenesisBus, Guardian
 from genesis_core.bus.core import _synchronous_append
-from genesis_core.bus.envelope import fast_event_id, fast_utc_now
 from genesis_core.bus.dispatcher import event_template, handler_chain
-from genesis_core.bus.envelope import SEQ_KEY, Envelope
+from genesis_core.bus.envelope import SEQ_KEY, Envelope, fast_event_id, fast_utc_now
 from genesis_core.bus.guardian import Decision
 from genesis_core.bus.memory import MemoryTransport
 

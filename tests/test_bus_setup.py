@@ -12,8 +12,8 @@ import pytest
 
 from genesis_core import hookimpl
 from genesis_core.bus import (
-    DefaultPolicy,
     Decision,
+    DefaultPolicy,
     GenesisBus,
     Guardian,
     current_bus,

@@ -122,6 +122,7 @@ class CascadeHarness:
         from genesis_cascade.auth import SUBPROTOCOL, encode_subprotocol_token
         from genesis_cascade.server import CascadeServer
         from genesis_cascade.settings import CascadeSettings
+
         from genesis_core.bus import GenesisBus
         from genesis_core.bus.guardian import DefaultPolicy, Guardian
         from genesis_core.bus.store import open_store
@@ -216,14 +217,12 @@ def seed_parity(platforms: dict[str, Any], c: Canaries) -> None:
 
 
 @pytest.fixture
-def canary_project(genesis_project: Any, robust: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """Yield ``(project, platforms, canaries, webhook, step_summary)``: the drifted project, ready to run."""
-    import genesis_core.http as http
+def canary_project(genesis_project: Any, robust: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                   instant_retries: list[float]):
+    """Yield ``(project, platforms, canaries, webhook, step_summary)``: the drifted project, ready to run.
 
-    async def no_sleep(seconds: float) -> None:  # retry waits are not what this test is about
-        await asyncio.sleep(0)
-
-    monkeypatch.setitem(http.request.__kwdefaults__, "sleep", no_sleep)
+    Retry waits are not what this test is about: they return at once (``instant_retries``).
+    """
     c = Canaries(robust)
     project = genesis_project
     project.add_local(reference_values(c))

@@ -169,11 +169,8 @@ import logging
 
 import pytest
 
-from genesis_core.errors import PlatformError
-from genesis_core.http import RetryPolicy
-from genesis_core.platforms.model import Snapshot
-from genesis_core.testing.contract import AdapterContract
-from genesis_core.testing.example_adapter import ExampleAdapter, ExampleHarness
+from genesis_core.api import PlatformError, RetryPolicy, Snapshot
+from genesis_core.testing import AdapterContract, ExampleAdapter, ExampleHarness
 
 
 class EmptyOnError(ExampleAdapter):
@@ -315,14 +312,15 @@ FETCH = "test_fetch_returns_exactly_the_seeded_variables"
 PAGES = "test_pagination_at_page_boundaries"
 LEAKS = "test_no_token_or_value_leaks"
 
+FAULT = "test_a_fault_is_one_clear_error_after_the_right_attempts"
+
 #: broken variant -> (tests that must fail, tests that must still pass)
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "TestEmptyOnError": (
-        ["test_server_errors_that_persist_are_an_error", "test_bad_responses_are_errors[html502]",
-         "test_bad_responses_are_errors[malformed_json]", "test_bad_responses_are_errors[wrong_shape]",
-         "test_timeout_is_an_error", "test_closed_port_is_an_error",
-         "test_missing_credentials_is_an_error_naming_the_variable",
-         "test_wrong_token_is_an_error_naming_the_credential", "test_http_403_and_404_are_errors[404]"],
+        [f"{FAULT}[{case}]" for case in ("401", "404", "500", "502-html", "429", "timeout", "reset",
+                                         "malformed-json", "wrong-shape")]
+        + ["test_closed_port_is_an_error", "test_missing_credentials_is_an_error_naming_the_variable",
+           "test_wrong_token_is_an_error_naming_the_credential"],
         [FETCH, "test_empty_platform_gives_an_empty_snapshot"]),
     "TestFirstPageOnly": (
         [f"{PAGES}[page_size+1]", f"{PAGES}[2*page_size+1]", FETCH],
@@ -330,15 +328,17 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "TestLeaksToken": ([LEAKS], [FETCH, "test_wrong_token_is_an_error_naming_the_credential"]),
     "TestLogsValues": ([LEAKS], [FETCH]),
     "TestPrintsValues": ([LEAKS], [FETCH]),
-    "TestNoRetries": (["test_one_server_error_is_retried", "test_rate_limit_with_retry_after_is_waited_out"],
-                      [FETCH]),
-    "TestLenientShape": (["test_bad_responses_are_errors[wrong_shape]"],
-                         ["test_bad_responses_are_errors[malformed_json]"]),
+    "TestNoRetries": (
+        [f"{FAULT}[{case}]" for case in ("500", "503", "502-html", "429", "timeout", "reset")]
+        + ["test_one_server_error_is_retried", "test_rate_limit_with_retry_after_is_waited_out"],
+        [FETCH, f"{FAULT}[403]", f"{FAULT}[malformed-json]", f"{FAULT}[huge]"]),
+    "TestLenientShape": ([f"{FAULT}[wrong-shape]"], [f"{FAULT}[malformed-json]"]),
     "TestStripsValues": ([FETCH], [f"{PAGES}[page_size]"]),
     "TestUnreadableAsEmpty": (["test_unreadable_values_are_present_as_none_and_secret"], [FETCH]),
     "TestReplacesAll": (["test_write_of_a_new_key_leaves_every_other_key_unchanged",
                          "test_write_updates_an_existing_key"],
                         ["test_write_round_trips"]),
+    "TestReadOnly": (["test_registered_kind_agrees_with_the_adapter"], ["test_harness_describes_the_adapter"]),
 }
 
 #: tests a read-only, unpaginated harness without unreadable values must skip, with this reason
@@ -357,7 +357,6 @@ def broken_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[
     (directory / "test_broken.py").write_text(textwrap.dedent(BROKEN_MODULE))
     node_ids = [f"test_broken.py::{cls}::{name}" for cls, (fail, ok) in EXPECTED.items() for name in fail + ok]
     node_ids += [f"test_broken.py::TestReadOnly::{name}" for name in EXPECTED_SKIPS]
-    node_ids.append("test_broken.py::TestReadOnly::test_harness_describes_the_adapter")
     report = directory / "report.xml"
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                     f"--junitxml={report}", "--rootdir", str(directory), *node_ids],
@@ -385,8 +384,11 @@ def test_contract_catches_a_broken_adapter(broken_results: dict[str, tuple[str, 
 
 
 def test_contract_explains_how_a_broken_adapter_failed(broken_results: dict[str, tuple[str, str]]) -> None:
-    assert "instead of raising PlatformError" in broken_results[
-        "TestEmptyOnError::test_server_errors_that_persist_are_an_error"][1]
+    assert "instead of raising PlatformError" in broken_results[f"TestEmptyOnError::{FAULT}[500]"][1]
+    assert "the adapter sent 1 requests, expected 3 (retried, retries = 2)" in broken_results[
+        f"TestNoRetries::{FAULT}[reset]"][1]
+    assert "the registered kind says supports_write=True, the adapter False" in broken_results[
+        "TestReadOnly::test_registered_kind_agrees_with_the_adapter"][1]
     assert "the token leaked into exceptions and reprs" in broken_results[f"TestLeaksToken::{LEAKS}"][1]
     assert "a variable's value leaked into logs (DEBUG)" in broken_results[f"TestLogsValues::{LEAKS}"][1]
     assert "a variable's value leaked into stdout" in broken_results[f"TestPrintsValues::{LEAKS}"][1]
@@ -399,4 +401,110 @@ def test_contract_skips_what_a_harness_does_not_support_with_a_reason(
     for name, reason in EXPECTED_SKIPS.items():
         outcome, message = broken_results[f"TestReadOnly::{name}"]
         assert outcome == "skipped" and reason in message, (name, outcome, message)
-    assert broken_results["TestReadOnly::test_harness_describes_the_adapter"][0] == "passed"
+
+
+# -- the transport contract catches broken transports -------------------------------------
+
+BROKEN_TRANSPORTS = '''
+from __future__ import annotations
+
+import pytest
+
+from genesis_core.api import Envelope, MemoryTransport
+from genesis_core.testing import TransportContract, TransportHarness
+
+
+class StoresEveryId(MemoryTransport):
+    def _store(self, topic, payload, event_id, timestamp, source):
+        return super()._store(topic, payload, f"{event_id}-{self._seq}", timestamp, source)
+
+    append_now = _store
+
+
+class LimitKeepsOldest(MemoryTransport):
+    def history(self, *, limit=None, topic=None, after_seq=None):
+        events = super().history(topic=topic, after_seq=after_seq)
+        return events if limit is None else events[:limit]
+
+
+class AsciiPayloads(MemoryTransport):
+    def _store(self, topic, payload, event_id, timestamp, source):
+        flat = {k: v.encode("ascii", "replace").decode() if isinstance(v, str) else v for k, v in payload.items()}
+        return super()._store(topic, flat, event_id, timestamp, source)
+
+    append_now = _store
+
+
+def harness_for(transport_class):
+    class Harness(TransportHarness):
+        name = "memory"
+        durable = False
+        shared = False
+
+        def open(self):
+            return transport_class()
+
+    @pytest.fixture
+    def harness(self):
+        yield Harness()
+    return harness
+
+
+class TestStoresEveryId(TransportContract):
+    harness = harness_for(StoresEveryId)
+
+
+class TestLimitKeepsOldest(TransportContract):
+    harness = harness_for(LimitKeepsOldest)
+
+
+class TestAsciiPayloads(TransportContract):
+    harness = harness_for(AsciiPayloads)
+'''
+
+ORDER = "test_appends_get_strictly_increasing_sequences_in_order"
+#: broken transport -> (tests that must fail, tests that must still pass)
+EXPECTED_TRANSPORT = {
+    "TestStoresEveryId": (["test_an_event_id_is_stored_once"], [ORDER, "test_history_limits_and_filters"]),
+    "TestLimitKeepsOldest": (["test_history_limits_and_filters"], [ORDER, "test_an_event_id_is_stored_once"]),
+    "TestAsciiPayloads": (["test_a_payload_round_trips_unchanged"], [ORDER, "test_stats_count_events_per_topic"]),
+}
+
+
+def test_transport_contract_catches_broken_transports(tmp_path: Path) -> None:
+    (tmp_path / "test_broken_transports.py").write_text(textwrap.dedent(BROKEN_TRANSPORTS))
+    node_ids = [f"test_broken_transports.py::{cls}::{name}"
+                for cls, (fail, ok) in EXPECTED_TRANSPORT.items() for name in fail + ok]
+    report = tmp_path / "report.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                    f"--junitxml={report}", "--rootdir", str(tmp_path), *node_ids],
+                   cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    outcomes = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        failed = case.find("failure") is not None or case.find("error") is not None
+        outcomes[f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"] = (
+            "failure" if failed else "skipped" if case.find("skipped") is not None else "passed")
+    assert len(outcomes) == len(node_ids)
+    for variant, (must_fail, must_pass) in EXPECTED_TRANSPORT.items():
+        for name in must_fail:
+            assert outcomes[f"{variant}::{name}"] == "failure", f"{variant} should fail {name}"
+        for name in must_pass:
+            assert outcomes[f"{variant}::{name}"] == "passed", f"{variant} should still pass {name}"
+
+
+def test_instant_retries_records_the_waits_and_restores_the_real_sleep(
+        harness: ExampleHarness, instant_retries: list[float]) -> None:
+    import genesis_core.http as http
+    from genesis_core.testing import Fault
+
+    assert http._retry_sleep is not asyncio.sleep
+    harness.seed({"A": "1"})
+    harness.inject(Fault("rate_limit", status=429, retry_after="7", times=2))
+    assert fetch_sync(harness.make_adapter(), harness.env()).values() == {"A": "1"}
+    assert instant_retries == [7.0, 7.0]
+
+
+def test_instant_retries_is_undone_after_the_test() -> None:
+    import genesis_core.http as http
+
+    assert http._retry_sleep is asyncio.sleep

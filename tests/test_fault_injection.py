@@ -8,9 +8,9 @@ published, no write request sent to the platform, and neither the token nor a
 secret value seeded on the platform anywhere in the output, the event store,
 the other state files or the DEBUG logs.
 
-Retry waits are recorded instead of slept (``genesis_core.http.request`` takes
-its ``sleep`` as a keyword default), so the suite stays fast and can check
-that a ``Retry-After`` was honoured.
+Retry waits are recorded instead of slept (the testing kit's ``instant_retries``
+fixture, through ``genesis_core.http.set_retry_sleep``), so the suite stays fast
+and can check that a ``Retry-After`` was honoured.
 """
 
 from __future__ import annotations
@@ -224,20 +224,9 @@ def closed_port() -> int:
 # -- fixtures ------------------------------------------------------------------------------------------
 
 @pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def waits(instant_retries: list[float]) -> list[float]:
     """Record every retry/rate-limit wait of ``genesis_core.http.request`` instead of sleeping."""
-    import asyncio
-
-    import genesis_core.http as http
-
-    recorded: list[float] = []
-
-    async def no_sleep(seconds: float) -> None:
-        recorded.append(float(seconds))
-        await asyncio.sleep(0)
-
-    monkeypatch.setitem(http.request.__kwdefaults__, "sleep", no_sleep)
-    return recorded
+    return instant_retries
 
 
 @attrs.define

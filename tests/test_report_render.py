@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import html.parser
 import json
-
-import copy
 from typing import Any
 
 from genesis_core.report.render import md_code, render_html, render_json, render_markdown
 from genesis_core.report.view import build_view
-
 
 SEED_DRIFT: dict[str, Any] = {
     "verified_at": "2025-10-11T22:43:00Z",

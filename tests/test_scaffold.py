@@ -50,6 +50,16 @@ def test_scaffolded_distribution_passes_its_own_tests_unchanged(installed: tuple
     assert not re.search(r"failed|error|skipped", summary), summary
 
 
+def test_scaffolded_distribution_passes_mypy_strict(installed: tuple[Path, Path], tmp_path: Path) -> None:
+    pytest.importorskip("mypy", reason="mypy comes with genesis-envsync[testing]")
+    dist, site = installed
+    result = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "mypy-cache"),
+                             "genesis_acme_cloud", "tests"],
+                            cwd=dist, env=_env(site), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert result.stdout.startswith("Success: no issues found in 5 source files"), result.stdout
+
+
 def test_installed_distribution_registers_through_the_entry_point(installed: tuple[Path, Path]) -> None:
     dist, site = installed
     code = """

@@ -16,10 +16,19 @@ import logging
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from inspect import isawaitable
 from time import perf_counter
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
@@ -41,7 +50,13 @@ from .dispatcher import (
     make_event,
     warn_slow,
 )
-from .envelope import DEFAULT_SOURCE, RESERVED_KEYS, Envelope, fast_event_id, fast_utc_now
+from .envelope import (
+    DEFAULT_SOURCE,
+    RESERVED_KEYS,
+    Envelope,
+    fast_event_id,
+    fast_utc_now,
+)
 from .guardian import Decision, Guardian
 from .results import PublishResult, RetryReport
 from .topics import validate_pattern, validate_topic
@@ -58,6 +73,7 @@ MASK = "<masked>"
 BUS_KEYS = frozenset({"transport", "state_dir", "handler_timeout", "max_attempts", "source", "local_engines"})
 
 Target = SubscriptionHandle | Handler | str | int
+T = TypeVar("T")
 
 
 _RESERVED = frozenset(RESERVED_KEYS)
@@ -215,7 +231,7 @@ class GenesisBus:
         context = self._context(role, context, chain)
         decision = self.guardian.gate(topic, payload, context)
         if type(decision) is not Decision:
-            decision = await decision
+            decision = await cast("Awaitable[Decision]", decision)
         if not decision.allowed:
             return await self._block(topic, payload, context, decision)
         if self.secret_policy is not None:
@@ -506,7 +522,7 @@ class GenesisBus:
             self._all_private_loops.append(loop)
         return loop
 
-    def _run_sync(self, make: Callable[[], Any]) -> Any:
+    def _run_sync(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run the coroutine ``make()`` from code that is not inside a running event loop."""
         home = delivery_loop.get()
         if home is not None and home.is_running() and not home.is_closed():

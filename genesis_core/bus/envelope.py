@@ -12,8 +12,7 @@ import datetime as _dt
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 TOPIC_KEY = "_genesis_topic"

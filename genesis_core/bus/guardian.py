@@ -16,7 +16,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -158,7 +158,7 @@ class Guardian:
                     ) -> Decision:
         """Return the combined decision for publishing ``event`` on ``topic`` in ``context``."""
         decision = self.gate(topic, event, context)
-        return decision if type(decision) is Decision else await decision
+        return decision if type(decision) is Decision else await cast("Awaitable[Decision]", decision)
 
     def gate(self, topic: str, event: Mapping[str, Any], context: Mapping[str, Any]
              ) -> Decision | Awaitable[Decision]:

@@ -465,7 +465,7 @@ class SqliteTransport(Transport):
 
     def last_seq(self) -> int:
         """Return the highest stored sequence (0 when empty)."""
-        return self._read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0]
+        return int(self._read("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
 
     def stats(self) -> dict[str, int]:
         """Return ``{topic: number of stored events}`` (kept as a counter, so cheap)."""
@@ -516,7 +516,8 @@ class SqliteDeadLetters(DeadLetterStore):
                 f"RETURNING {_DL_COLUMNS}", (subscriber, seq, topic, error, failed_at)).fetchone()
             return _dead_letter(row)
 
-        return await self._store._call(_Request(_OTHER, op=op))
+        stored: DeadLetter = await self._store._call(_Request(_OTHER, op=op))
+        return stored
 
     async def remove(self, dead_letter_id: int) -> None:
         """Delete one dead letter."""

@@ -22,7 +22,8 @@ from ..errors import BusError
 MAX_TOPIC_LENGTH = 255
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")
 ONE = "*"
-REST = (">", "**")
+#: The wildcards that match the rest of a topic (one or more segments) in a last segment.
+REST_WILDCARDS = (">", "**")
 
 
 def _check(text: object, what: str) -> list[str]:
@@ -48,7 +49,7 @@ def validate_pattern(pattern: str) -> str:
     """Return ``pattern`` if it is a valid topic pattern; raise ``BusError`` otherwise."""
     segments = _check(pattern, "topic pattern")
     for index, segment in enumerate(segments):
-        if segment in REST:
+        if segment in REST_WILDCARDS:
             if index != len(segments) - 1:
                 raise BusError(f"invalid topic pattern {pattern!r}: {segment!r} must be the last segment")
         elif segment != ONE and not _SEGMENT.match(segment):
@@ -59,7 +60,7 @@ def validate_pattern(pattern: str) -> str:
 
 def is_wildcard(pattern: str) -> bool:
     """Return whether ``pattern`` contains a wildcard segment."""
-    return any(segment == ONE or segment in REST for segment in pattern.split("."))
+    return any(segment == ONE or segment in REST_WILDCARDS for segment in pattern.split("."))
 
 
 class TopicPattern:
@@ -71,7 +72,7 @@ class TopicPattern:
         validate_pattern(pattern)
         self.text = pattern
         segments = pattern.split(".")
-        self._rest = segments[-1] in REST
+        self._rest = segments[-1] in REST_WILDCARDS
         if self._rest:
             segments = segments[:-1]
         self._segments = tuple(segments)

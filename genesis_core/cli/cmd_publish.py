@@ -11,7 +11,7 @@ from .commands import Command
 from .context import CommandContext
 
 if TYPE_CHECKING:
-    from ..bus.core import PublishResult
+    from ..bus.results import PublishResult
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from ..errors import GenesisError
-from .app_data import DemoApp, NETLIFY_EXCLUDE
+from .app_data import NETLIFY_EXCLUDE, DemoApp
 
 RENDER_SERVICE = "srv-demo0acmeshop0api"
 NETLIFY_ACCOUNT = "acme"

@@ -97,12 +97,12 @@ def render_markdown(view: DriftView) -> str:
             lines.append(f"| {md_code(row.name)} | {md_text(row.kind or '')} | {keys} | {row.missing} "
                          f"| {_status_icon(row)} | {seconds} |")
         lines.append("")
-    missing = [(name, keys) for name, keys in view.missing.items() if keys]
+    missing = [(name, absent) for name, absent in view.missing.items() if absent]
     if missing:
         lines += ["**Missing keys**", ""]
-        for name, keys in missing:
-            lines.append(f"- {md_code(name, in_table=False)} lacks {len(keys)}: "
-                         + _listed(keys, MAX_LISTED_KEYS, lambda k: md_code(k, in_table=False)))
+        for name, absent in missing:
+            lines.append(f"- {md_code(name, in_table=False)} lacks {len(absent)}: "
+                         + _listed(absent, MAX_LISTED_KEYS, lambda k: md_code(k, in_table=False)))
         lines.append("")
     if view.conflicts:
         names = list(view.instances) or sorted({n for shown in view.conflicts.values() for n in shown})

@@ -7,7 +7,8 @@ from typing import Any
 
 import attrs
 
-RESERVED = ("_genesis_topic", "_genesis_seq", "_genesis_timestamp", "_genesis_id")
+from ..bus.envelope import RESERVED_KEYS
+
 _COUNT_SUFFIX = "_count"
 _SUMMARY_TOTALS = frozenset({"total_keys", "drift_count"})
 
@@ -85,17 +86,21 @@ def _instances(payload: Mapping[str, Any], summary: Mapping[str, Any],
     return list(dict.fromkeys(names))
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def build_view(event: Mapping[str, Any]) -> DriftView:
     """Return the view of an event (already masked); tolerant of missing or odd fields."""
-    payload = {k: v for k, v in event.items() if k not in RESERVED}
-    summary = payload.get("summary") if isinstance(payload.get("summary"), Mapping) else {}
-    platforms_raw = payload.get("platforms") if isinstance(payload.get("platforms"), Mapping) else {}
+    payload = {k: v for k, v in event.items() if k not in RESERVED_KEYS}
+    summary = _mapping(payload.get("summary"))
+    platforms_raw = _mapping(payload.get("platforms"))
     missing: dict[str, tuple[str, ...]] = {}
     rows = []
     for name in _instances(payload, summary, platforms_raw):
         listed = payload.get(f"missing_in_{name}")
         missing[name] = tuple(str(k) for k in listed) if isinstance(listed, list) else ()
-        info = platforms_raw.get(name) if isinstance(platforms_raw.get(name), Mapping) else {}
+        info = _mapping(platforms_raw.get(name))
         seconds = info.get("seconds")
         rows.append(PlatformRow(
             name=name,

@@ -249,7 +249,7 @@ class EmulatorServer:
         if self._server is None:
             raise RuntimeError("emulator is not running; call start() first")
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}" if isinstance(host, str) else f"http://{host.decode()}:{port}"
 
     def start(self) -> EmulatorServer:
         """Start serving in a daemon thread and return ``self``."""

@@ -15,13 +15,15 @@ The API (all under ``/v1/projects/{project}``, ``Authorization: Bearer TOKEN``):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
 import attrs
 
+from .._markers import hookimpl
 from ..config import Table
 from ..platforms.http_adapter import HttpPlatformAdapter
 from ..platforms.model import FetchContext, InstanceConfig, PlatformKind, Snapshot
@@ -111,6 +113,12 @@ def make_kind() -> PlatformKind:
     """Return the ``example`` platform kind (what a plugin registers)."""
     return PlatformKind(name="example", factory=ExampleAdapter, description="the contract kit's example platform",
                         credential_env=ExampleAdapter.credential_env, supports_write=True)
+
+
+@hookimpl
+def genesis_register_platforms(register: Callable[[PlatformKind], None]) -> None:
+    """Register the ``example`` kind: this module is its own plugin (``ExampleHarness.plugin``)."""
+    register(make_kind())
 
 
 # -- the emulator ---------------------------------------------------------------------
@@ -219,11 +227,14 @@ class ExampleEmulator(EmulatorServer):
 class ExampleHarness(EmulatorHarness):
     """Drives :class:`ExampleAdapter` against :class:`ExampleEmulator` for the contract suite."""
 
+    emulator: ExampleEmulator
+
     kind = "example"
     page_size = 5
     unreadable_supported = True
     writable = True
     project = "demo"
+    plugin = sys.modules[__name__]  # this module registers the kind (nothing installs it)
 
     def __init__(self, adapter_class: type[ExampleAdapter] = ExampleAdapter) -> None:
         self.token = "example-token-for-contract-tests"

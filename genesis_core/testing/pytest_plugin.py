@@ -52,3 +52,28 @@ def genesis_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, 
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def instant_retries() -> Iterator[list[float]]:
+    """Make every retry of ``genesis_core.http`` return at once; yield the delays asked for, in order.
+
+    Backoffs and rate-limit waits (``Retry-After``, reset headers) are recorded
+    instead of slept, so a retry test is fast and can check how long the adapter
+    would have waited.  The real wait is restored afterwards.
+    """
+    import asyncio
+
+    from genesis_core.http import set_retry_sleep
+
+    delays: list[float] = []
+
+    async def record(delay: float) -> None:
+        delays.append(float(delay))
+        await asyncio.sleep(0)
+
+    previous = set_retry_sleep(record)
+    try:
+        yield delays
+    finally:
+        set_retry_sleep(previous)

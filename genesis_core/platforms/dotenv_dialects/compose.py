@@ -21,7 +21,16 @@ import re
 import unicodedata
 from typing import ClassVar
 
-from .base import Context, Dialect, DialectError, Entry, Lookup, Note, Reading, shown_name
+from .base import (
+    Context,
+    Dialect,
+    DialectError,
+    Entry,
+    Lookup,
+    Note,
+    Reading,
+    shown_name,
+)
 
 #: Go's ``unicode.IsSpace``.
 _GO_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"

@@ -18,7 +18,16 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from .base import Context, Dialect, DialectError, Entry, Lookup, Note, Reading, shown_name
+from .base import (
+    Context,
+    Dialect,
+    DialectError,
+    Entry,
+    Lookup,
+    Note,
+    Reading,
+    shown_name,
+)
 from .node import assignments, ignored_lines, js_newlines, unquote
 
 _REFERENCE = re.compile(r"(?<!\\)\$\{([^{}]+)\}|(?<!\\)\$([A-Za-z_][A-Za-z0-9_]*)")

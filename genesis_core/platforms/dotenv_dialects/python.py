@@ -12,7 +12,16 @@ import io
 import re
 from typing import ClassVar
 
-from .base import Context, Dialect, DialectError, Entry, Lookup, Note, Reading, shown_name
+from .base import (
+    Context,
+    Dialect,
+    DialectError,
+    Entry,
+    Lookup,
+    Note,
+    Reading,
+    shown_name,
+)
 
 #: What Genesis accepts as a variable name in this dialect (POSIX names, plus ``.`` and ``-``).
 PYTHON_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")

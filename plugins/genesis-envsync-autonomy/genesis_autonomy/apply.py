@@ -24,8 +24,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from genesis_core.errors import PlatformError
-from genesis_core.platforms.model import FetchContext, PlatformAdapter, VariableWrite
+
+from genesis_core.api import FetchContext, PlatformAdapter, PlatformError, VariableWrite
 
 from .plan import HealPlan, PlannedWrite, ReferenceValues
 
@@ -294,7 +294,7 @@ async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[
 
     ``on_write`` is called with each confirmed write as it happens (see :func:`write_plan`).
     """
-    from genesis_core.sync import fetch_all
+    from genesis_core.api import fetch_all
 
     ctx = FetchContext(env=env, http_factory=http_factory)
     try:

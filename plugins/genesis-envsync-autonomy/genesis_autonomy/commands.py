@@ -13,11 +13,10 @@ import json
 import os
 from typing import TYPE_CHECKING
 
-from genesis_core.cli.commands import Command
+from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.cli.context import CommandContext
-    from genesis_core.secrets import SecretPolicy
+    from genesis_core.api import CommandContext, SecretPolicy
 
     from .apply import HealResult
     from .healing import Prepared
@@ -37,7 +36,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from genesis_core.errors import ConfigError
+    from genesis_core.api import ConfigError
 
     from .settings import settings_from_config
 
@@ -95,7 +94,16 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plan: HealPlan
 
 async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepared, breaker: CircuitBreaker,
                  policy: SecretPolicy) -> int:
-    from .healing import APPLIED, FAILED, PLANNED, apply, new_heal_id, planned_payload, publish, result_payloads
+    from .healing import (
+        APPLIED,
+        FAILED,
+        PLANNED,
+        apply,
+        new_heal_id,
+        planned_payload,
+        publish,
+        result_payloads,
+    )
 
     plan = prepared.plan
     assert plan is not None
@@ -227,7 +235,7 @@ def _print_breaker(ctx: CommandContext, state: BreakerState) -> None:
     if state.open:
         import datetime as _dt
 
-        from genesis_core.bus.envelope import format_time
+        from genesis_core.api import format_time
 
         until = ""
         if state.until is not None:

@@ -25,13 +25,35 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from genesis_core.engines import Engine, EngineContext, Subscription
-from genesis_core.processed import ProcessedEvents, event_identity
+from genesis_core.api import (
+    Engine,
+    EngineContext,
+    ProcessedEvents,
+    Subscription,
+    event_identity,
+)
 
-from .healing import ALERT, APPLY, FAILED, PLANNED, apply, new_heal_id, planned_payload, prepare, publish, \
-    result_payloads
+from .healing import (
+    ALERT,
+    APPLY,
+    FAILED,
+    PLANNED,
+    apply,
+    new_heal_id,
+    planned_payload,
+    prepare,
+    publish,
+    result_payloads,
+)
 from .settings import AutonomySettings, settings_from_config
-from .thresholds import Alert, CircuitBreaker, Clock, assess, count_recent, drift_timestamps
+from .thresholds import (
+    Alert,
+    CircuitBreaker,
+    Clock,
+    assess,
+    count_recent,
+    drift_timestamps,
+)
 
 log = logging.getLogger("genesis.autonomy")
 
@@ -71,7 +93,7 @@ class AutonomyEngine:
     def _host(self) -> Any:
         if self._host_factory is not None:
             return self._host_factory()
-        from genesis_core.plugins import get_plugin_host
+        from genesis_core.api import get_plugin_host
 
         return get_plugin_host()
 

@@ -17,10 +17,8 @@ from .plan import HealPlan, ReferenceValues, make_plan, reference_values
 
 if TYPE_CHECKING:
     import httpx
-    from genesis_core.config import Config
-    from genesis_core.platforms.model import PlatformAdapter
-    from genesis_core.secrets import SecretPolicy
-    from genesis_core.sync import FetchResults
+
+    from genesis_core.api import Config, FetchResults, PlatformAdapter, SecretPolicy
 
     from .apply import HealResult, WriteRecorder
     from .settings import AutonomySettings
@@ -52,7 +50,7 @@ async def prepare(config: Config, host: Any, settings: AutonomySettings, policy:
                   env: Mapping[str, str], *, only: Iterable[str] | None = None,
                   http_factory: Callable[[], httpx.AsyncClient] | None = None) -> Prepared:
     """Fetch every configured instance; return the plan, or no plan when any read failed."""
-    from genesis_core.sync import build_adapters, fetch_all, reconcile_options
+    from genesis_core.api import build_adapters, fetch_all, reconcile_options
 
     reference = settings.require_reference()
     adapters = build_adapters(config, host)

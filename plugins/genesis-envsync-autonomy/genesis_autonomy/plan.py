@@ -25,11 +25,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from genesis_core.reconciliation import DriftReport, ReconcileOptions, reconcile
+
+from genesis_core.api import DriftReport, ReconcileOptions, reconcile
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import Snapshot, WriteEffect
-    from genesis_core.secrets import SecretPolicy
+    from genesis_core.api import SecretPolicy, Snapshot, WriteEffect
 
     from .settings import KeyRules
 

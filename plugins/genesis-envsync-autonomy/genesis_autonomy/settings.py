@@ -6,15 +6,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from genesis_core.errors import UsageError
-from genesis_core.secrets import compile_patterns
+
+from genesis_core.api import UsageError, compile_patterns
 
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
     import re
 
-    from genesis_core.config import Table
+    from genesis_core.api import Table
 
 KNOWN_KEYS = frozenset({
     "enabled", "reference", "overwrite_conflicts", "auto_heal", "role", "targets", "instances",

@@ -34,18 +34,15 @@ LOCAL = {
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, instant_retries: list[float]) -> Iterator[Path]:
     """Give every test its own state dir, no retry delays and only the plugins it needs."""
-    from genesis_core.bus import reset_bus
-    from genesis_core.http import RetryPolicy
-    from genesis_core.plugins import get_plugin_host
+    from genesis_core.api import get_plugin_host, reset_bus
 
     home = tmp_path / "state"
     monkeypatch.setenv("GENESIS_HOME", str(home))
     monkeypatch.setenv("GENESIS_DISABLE_PLUGINS", OTHER_ENGINES)
     for name in ("GENESIS_ROLE", "GENESIS_FINGERPRINT_KEY", "GITHUB_ACTIONS", "CI", "GENESIS_DEBUG"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: 0.0)
     get_plugin_host.cache_clear()
     yield home
     reset_bus()
@@ -143,8 +140,8 @@ class Project:
     # -- running
     def run(self, *args: str) -> tuple[int, str, str]:
         """Run ``genesis --config genesis.toml ARGS`` in-process; return ``(code, stdout, stderr)``."""
-        from genesis_core.cli.main import main
-        from genesis_core.plugins import get_plugin_host
+        from genesis_core.api import get_plugin_host
+        from genesis_core.testing import genesis_main as main
 
         get_plugin_host.cache_clear()
         self.capsys.readouterr()
@@ -162,8 +159,7 @@ class Project:
 
     def events(self, topic: str | None = None) -> list[dict[str, Any]]:
         """Return the stored events (delivered form) of the project's bus, oldest first."""
-        from genesis_core.bus.dispatcher import make_event
-        from genesis_core.bus.store import open_store
+        from genesis_core.api import make_event, open_store
 
         store = open_store(self.home)
         try:
@@ -241,11 +237,16 @@ class Rig:
 
     def __init__(self, config_path: Path, home: Path, clock: FakeClock) -> None:
         from genesis_autonomy.engine import subscriptions
-        from genesis_core.bus import DefaultPolicy, GenesisBus, Guardian
-        from genesis_core.bus.store import open_store
-        from genesis_core.config import load_config
-        from genesis_core.engines import EngineContext
-        from genesis_core.secrets import policy_from_config
+
+        from genesis_core.api import (
+            DefaultPolicy,
+            EngineContext,
+            GenesisBus,
+            Guardian,
+            load_config,
+            open_store,
+            policy_from_config,
+        )
 
         self.home = home
         self.clock = clock
@@ -265,8 +266,7 @@ class Rig:
         import datetime as dt
         import uuid
 
-        from genesis_core.bus.dispatcher import make_event
-        from genesis_core.bus.envelope import format_time
+        from genesis_core.api import format_time, make_event
 
         payload: dict[str, Any] = {"verified_at": "x", "has_drift": True, "conflicts": {},
                                    "summary": {"total_keys": 6, "drift_count": drift_count}}

@@ -6,19 +6,27 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from genesis_autonomy.apply import FAILED, SKIPPED, VERIFIED, KeyResult, with_effects, write_plan
+from genesis_autonomy.apply import (
+    FAILED,
+    SKIPPED,
+    VERIFIED,
+    KeyResult,
+    with_effects,
+    write_plan,
+)
 from genesis_autonomy.plan import HealPlan, ReferenceValues, make_plan, reference_values
-from genesis_core.errors import PlatformError
-from genesis_core.platforms.model import (
+
+from genesis_core.api import (
     RESTART,
     STAGED,
     FetchContext,
     PlatformAdapter,
+    PlatformError,
+    SecretPolicy,
     Snapshot,
     VariableWrite,
     WriteEffect,
 )
-from genesis_core.secrets import SecretPolicy
 
 POLICY = SecretPolicy(fingerprint_key=b"autonomy-apply-batch-0123456789a")
 CANARY = "canary-batch-value-77aa1c"

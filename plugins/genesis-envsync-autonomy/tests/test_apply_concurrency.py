@@ -29,11 +29,23 @@ from genesis_autonomy.apply import (
     apply_plan,
     write_plan,
 )
-from genesis_autonomy.plan import CREATE, UPDATE, HealPlan, PlannedWrite, ReferenceValues, TargetPlan
-from genesis_core.config import Table
-from genesis_core.errors import PlatformError
-from genesis_core.platforms.dotenv import DotenvAdapter
-from genesis_core.platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
+from genesis_autonomy.plan import (
+    CREATE,
+    UPDATE,
+    HealPlan,
+    PlannedWrite,
+    ReferenceValues,
+    TargetPlan,
+)
+
+from genesis_core.api import (
+    FetchContext,
+    InstanceConfig,
+    PlatformAdapter,
+    PlatformError,
+    Snapshot,
+    Table,
+)
 
 WAIT = 5.0  # seconds a test waits for something that must happen before it gives up
 
@@ -271,9 +283,13 @@ def test_two_dotenv_instances_writing_one_file_do_not_lose_an_update(tmp_path: P
     env_file = tmp_path / ".env"
     env_file.write_text('KEEP="1"\n', encoding="utf-8")
 
-    def dotenv(name: str) -> DotenvAdapter:
-        return DotenvAdapter(InstanceConfig(name, "dotenv", Table({"path": ".env"}, "t.toml", f"platforms.{name}"),
-                                            tmp_path))
+    from genesis_core.testing import build_plugin_host
+
+    kind = build_plugin_host(entry_points=False).platform_kinds()["dotenv"]  # the core's own adapter
+
+    def dotenv(name: str) -> PlatformAdapter:
+        return kind.factory(InstanceConfig(name, "dotenv", Table({"path": ".env"}, "t.toml", f"platforms.{name}"),
+                                           tmp_path))
 
     keys_one = [f"ONE_{i}" for i in range(20)]
     keys_two = [f"TWO_{i}" for i in range(20)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from genesis_core.testing.emulator import Fault
+
+from genesis_core.testing import Fault
 
 HEALER = """
     reference = "local"

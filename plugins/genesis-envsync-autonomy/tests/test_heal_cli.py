@@ -6,7 +6,8 @@ import json
 import re
 
 import pytest
-from genesis_core.testing.emulator import Fault
+
+from genesis_core.testing import Fault
 
 RENDER_BULK = r"/v1/services/[^/]+/env-vars"
 NETLIFY_KEY = r"/api/v1/accounts/[^/]+/env/[^/]+"
@@ -242,7 +243,7 @@ def test_any_readable_instance_can_be_the_reference(project, assert_no_canary) -
     result = json.loads(out)["result"]
     assert [(r["instance"], r["key"], r["status"]) for r in result["results"]] == [
         ("local", "RENDER_ONLY", "verified"), ("local", "DEBUG", "verified")]
-    from genesis_core.platforms.dotenv import parse_dotenv
+    from genesis_core.api import parse_dotenv
 
     # The two keys changed; the keys the reference lacks stay exactly as they were.
     assert parse_dotenv(project.root / ".env") == {**project.local, "DEBUG": "true", "RENDER_ONLY": "r1"}

@@ -7,12 +7,11 @@ import json
 import pytest
 from genesis_autonomy.plan import HealPlan, make_plan, reference_values
 from genesis_autonomy.settings import KeyRules
-from genesis_core.platforms.model import Snapshot
-from genesis_core.reconciliation import ReconcileOptions
-from genesis_core.secrets import SecretPolicy
-from genesis_core.testing.strategies import env_keys, env_values, secret_values
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from genesis_core.api import ReconcileOptions, SecretPolicy, Snapshot
+from genesis_core.testing import env_keys, env_values, secret_values
 
 POLICY = SecretPolicy(fingerprint_key=b"autonomy-plan-tests-0123456789ab")
 SECRET = "sk_live_4eC39HqLyjWDarjtT1zdp7dcXYZ"

@@ -6,8 +6,16 @@ from __future__ import annotations
 import json
 
 from genesis_autonomy.plan import HealPlan, make_plan
-from genesis_core.platforms.model import REDEPLOY, RESTART, STAGED, Snapshot, Variable, WriteEffect
-from genesis_core.secrets import SecretPolicy
+
+from genesis_core.api import (
+    REDEPLOY,
+    RESTART,
+    STAGED,
+    SecretPolicy,
+    Snapshot,
+    Variable,
+    WriteEffect,
+)
 
 POLICY = SecretPolicy(fingerprint_key=b"autonomy-plan-effects-0123456789")
 ADDON = "managed by the Heroku add-on postgresql-1 (heroku-postgresql:essential-0) through attachment DATABASE"

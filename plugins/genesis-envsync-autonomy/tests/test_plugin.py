@@ -7,11 +7,11 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 
-from genesis_core.testing.emulator import Fault
+from genesis_core.testing import Fault
 
 
 def test_the_entry_point_registers_the_engine_and_the_heal_command() -> None:
-    from genesis_core.plugins import build_plugin_host
+    from genesis_core.testing import build_plugin_host
 
     [ep] = [ep for ep in entry_points(group="genesis") if ep.name == "autonomy"]
     assert ep.value == "genesis_autonomy.plugin"

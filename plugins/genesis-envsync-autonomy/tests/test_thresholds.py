@@ -44,7 +44,7 @@ def test_assess_uses_the_seed_defaults(drift_count, occurrences, reason) -> None
 def _stamp(at: float) -> str:
     import datetime as dt
 
-    from genesis_core.bus.envelope import format_time
+    from genesis_core.api import format_time
 
     return format_time(dt.datetime.fromtimestamp(at, dt.timezone.utc))
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from genesis_core.config import Table
-from genesis_core.errors import ConfigError, PlatformError
-from genesis_core.http import scrub_detail
-from genesis_core.platforms.http_adapter import COMMON_KEYS
-from genesis_core.platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
+from genesis_core.api import (
+           COMMON_KEYS,
+           ConfigError,
+           FetchContext,
+           InstanceConfig,
+           PlatformAdapter,
+           PlatformError,
+           Snapshot,
+           Table,
+           scrub_detail,
+)
 
 __all__ = ["COMMON_KEYS", "ConfigError", "FetchContext", "InstanceConfig", "PlatformAdapter", "PlatformError",
            "Snapshot", "Table", "scrub_detail"]

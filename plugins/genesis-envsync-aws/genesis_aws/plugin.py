@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+    from genesis_core.api import InstanceConfig, PlatformAdapter
 
 
 def _make_ssm(instance: InstanceConfig) -> PlatformAdapter:
@@ -47,7 +47,7 @@ secret_id = "REPLACE_ME/prod/app"   # name or ARN of one secret holding a JSON o
 @hookimpl
 def genesis_register_platforms(register: Callable[..., Any]) -> None:
     """Register ``aws-ssm`` and ``aws-secrets-manager``."""
-    from genesis_core.platforms.model import PlatformKind
+    from genesis_core.api import PlatformKind
 
     register(PlatformKind(
         "aws-ssm", _make_ssm,

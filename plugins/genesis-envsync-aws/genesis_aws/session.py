@@ -20,8 +20,15 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
-from botocore.configprovider import BOTOCORE_DEFAUT_SESSION_VARIABLES, ConfigChainFactory
-from botocore.credentials import ContainerProvider, EnvProvider, create_credential_resolver
+from botocore.configprovider import (
+    BOTOCORE_DEFAUT_SESSION_VARIABLES,
+    ConfigChainFactory,
+)
+from botocore.credentials import (
+    ContainerProvider,
+    EnvProvider,
+    create_credential_resolver,
+)
 from botocore.exceptions import BotoCoreError
 
 from . import __version__

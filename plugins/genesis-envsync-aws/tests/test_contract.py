@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genesis_aws.testing import MotoServer, SecretsManagerHarness, SsmHarness, start_moto, zero_backoff
-from genesis_core.testing.contract import AdapterContract
+from genesis_aws.testing import (
+    MotoServer,
+    SecretsManagerHarness,
+    SsmHarness,
+    start_moto,
+    zero_backoff,
+)
+
+from genesis_core.testing import AdapterContract
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,17 @@ from typing import Any
 import pytest
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.ssm import SsmAdapter
-from genesis_aws.testing import AwsFaultProxy, MotoServer, aws_env, make_adapter, operations, put_json_secret
-from genesis_core.errors import PlatformError
-from genesis_core.testing.contract import fetch_sync, write_sync
-from genesis_core.testing.emulator import Fault
+from genesis_aws.testing import (
+    AwsFaultProxy,
+    MotoServer,
+    aws_env,
+    make_adapter,
+    operations,
+    put_json_secret,
+)
+
+from genesis_core.api import PlatformError
+from genesis_core.testing import Fault, fetch_sync, write_sync
 
 PATH = "/acme/prod/"
 SECRET = "acme/prod/app"
@@ -252,7 +259,7 @@ def test_server_errors_are_retried_then_reported(seeded: MotoServer, proxy: AwsF
 
 
 def test_an_unreachable_endpoint_is_a_network_error() -> None:
-    from genesis_core.testing.servers import free_port
+    from genesis_core.testing import free_port
 
     adapter = make_adapter(SsmAdapter, "ssm", path=PATH, endpoint_url=f"http://127.0.0.1:{free_port()}",
                            retries=0, timeout=2.0)

@@ -18,8 +18,9 @@ import pytest
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.ssm import SsmAdapter
 from genesis_aws.testing import MotoServer, aws_env, make_adapter, put_json_secret
-from genesis_core.errors import PlatformError
-from genesis_core.testing.contract import fetch_sync, write_sync
+
+from genesis_core.api import PlatformError
+from genesis_core.testing import fetch_sync, write_sync
 
 ACCESS_KEY = "AKIACANARY0000000001"
 SECRET_KEY = "secret-key-canary-6b1f0e9d2c"

@@ -15,8 +15,8 @@ from genesis_aws import plugin
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.ssm import SsmAdapter
 from genesis_aws.testing import MotoServer, aws_env, put_json_secret
-from genesis_core.config import Table
-from genesis_core.platforms.model import InstanceConfig, PlatformKind
+
+from genesis_core.api import InstanceConfig, PlatformKind, Table
 
 
 def test_entry_point_points_at_the_plugin_module() -> None:

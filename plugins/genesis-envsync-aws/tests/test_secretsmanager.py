@@ -9,9 +9,17 @@ from typing import Any
 
 import pytest
 from genesis_aws.secretsmanager import SecretsManagerAdapter
-from genesis_aws.testing import AwsFaultProxy, MotoServer, aws_env, make_adapter, operations, put_json_secret
-from genesis_core.errors import ConfigError, PlatformError
-from genesis_core.testing.contract import fetch_sync, write_sync
+from genesis_aws.testing import (
+    AwsFaultProxy,
+    MotoServer,
+    aws_env,
+    make_adapter,
+    operations,
+    put_json_secret,
+)
+
+from genesis_core.api import ConfigError, PlatformError
+from genesis_core.testing import fetch_sync, write_sync
 
 SECRET = "acme/prod/app"
 ENV = aws_env()

@@ -11,11 +11,22 @@ from typing import Any
 import pytest
 from genesis_aws import ssm as ssm_module
 from genesis_aws.ssm import SsmAdapter
-from genesis_aws.testing import AwsFaultProxy, MotoServer, aws_env, make_adapter, operations
-from genesis_core.errors import ConfigError, PlatformError
-from genesis_core.platforms.model import FetchContext
-from genesis_core.testing.contract import fetch_sync, write_sync
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+from genesis_aws.testing import (
+    AwsFaultProxy,
+    MotoServer,
+    aws_env,
+    make_adapter,
+    operations,
+)
+
+from genesis_core.api import ConfigError, FetchContext, PlatformError
+from genesis_core.testing import (
+    EmulatorServer,
+    Request,
+    Response,
+    fetch_sync,
+    write_sync,
+)
 
 PATH = "/acme/prod/"
 ENV = aws_env()

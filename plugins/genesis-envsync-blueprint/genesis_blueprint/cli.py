@@ -16,10 +16,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genesis_core.cli.commands import Command
+from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.cli.context import CommandContext
+    from genesis_core.api import CommandContext
 
     from .rules import CheckResult, Violation
     from .schema import Schema
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 async def _fetch(ctx: CommandContext, only: list[str] | None) -> dict[str, Any]:
-    from genesis_core.sync import collect_snapshots
+    from genesis_core.api import collect_snapshots
 
     return await collect_snapshots(ctx.config, ctx.host, only=only)
 
@@ -139,7 +139,7 @@ def run_check(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 async def _publish(ctx: CommandContext, payload: dict[str, Any]) -> str | None:
     """Publish ``blueprint.warning``; return why it was not delivered, or ``None``."""
-    from genesis_core.errors import GenesisError
+    from genesis_core.api import GenesisError
 
     try:
         published = await ctx.bus.publish("blueprint.warning", payload, role=ctx.role)
@@ -153,11 +153,16 @@ def run_init(args: argparse.Namespace, ctx: CommandContext) -> int:
     """Write a schema learned from the current variables; return 0, or 2 when it cannot."""
     import tomllib
 
-    from genesis_core.bus.envelope import utc_now
-    from genesis_core.config import Table
+    from genesis_core.api import Table, utc_now
 
     from .infer import infer_schema, render_schema
-    from .schema import DEFAULT_SCHEMA_FILE, RULE_KEYS, default_schema_path, parse_schema, schema_path
+    from .schema import (
+        DEFAULT_SCHEMA_FILE,
+        RULE_KEYS,
+        default_schema_path,
+        parse_schema,
+        schema_path,
+    )
     from .scope import scope_rule, scoped_variables
 
     config = ctx.config
@@ -192,7 +197,7 @@ def run_init(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def _write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file, so a reader never sees half of it."""
-    from genesis_core.errors import GenesisError
+    from genesis_core.api import GenesisError
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -13,9 +13,14 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from genesis_core.engines import Engine, EngineContext, Subscription
+from genesis_core.api import (
+    Engine,
+    EngineContext,
+    ProcessedEvents,
+    Subscription,
+    event_identity,
+)
 
-from genesis_core.processed import ProcessedEvents, event_identity
 from .rules import check_event, warning_payload
 from .schema import Schema, load_schema
 

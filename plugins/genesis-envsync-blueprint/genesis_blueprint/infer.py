@@ -17,8 +17,7 @@ import attrs
 from .valuetypes import infer_type
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import Variable
-    from genesis_core.secrets import SecretPolicy
+    from genesis_core.api import SecretPolicy, Variable
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_\-]+")
 

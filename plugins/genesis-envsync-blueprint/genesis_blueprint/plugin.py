@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 
 @hookimpl
 def genesis_register_engines(register: Callable[[Any], None]) -> None:
     """Register the ``blueprint`` engine (subscribes ``envsync.commit`` and ``envsync.drift``)."""
-    from genesis_core.engines import Engine
+    from genesis_core.api import Engine
 
     register(Engine.lazy("blueprint", "genesis_blueprint.engine:make_engine",
                          "checks envsync results against a schema; publishes blueprint.warning"))
@@ -24,7 +24,7 @@ def genesis_register_engines(register: Callable[[Any], None]) -> None:
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
     """Register ``genesis blueprint check|init``."""
-    from genesis_core.cli.commands import Command
+    from genesis_core.api import Command
 
     register(Command.lazy("blueprint", "check variables against a schema, or write one (check, init)",
                           "genesis_blueprint.cli:COMMAND"))

@@ -10,6 +10,7 @@ secret, and never at all for a key the schema marks ``secret = true``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,7 @@ from .schema import KeyRule, Schema
 from .valuetypes import matches_type
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import Variable
-    from genesis_core.secrets import SecretPolicy
+    from genesis_core.api import SecretPolicy, Variable
 
 PRESENT, MISSING = "present", "missing"
 _COUNT_SUFFIX = "_count"
@@ -159,7 +159,7 @@ def check_variables(schema: Schema, variables: Mapping[str, Mapping[str, Variabl
                 unchecked.append((key, instance))
                 continue
             violations.extend(_value_violations(rule, instance, var.value,
-                                                lambda v=var: _shown(schema, policy, v)))
+                                                functools.partial(_shown, schema, policy, var)))
     return CheckResult(instances, len(union), tuple(violations), tuple(unchecked))
 
 

@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.config import Table
-from genesis_core.errors import ConfigError
+from genesis_core.api import ConfigError, Table
 
 from .valuetypes import VALUE_TYPES, matches_type
 
 if TYPE_CHECKING:
-    from genesis_core.config import Config
+    from genesis_core.api import Config
 
 DEFAULT_SCHEMA_FILE = "genesis.schema.toml"
 RULE_KEYS = frozenset({"min_keys", "required", "keys", "platforms"})

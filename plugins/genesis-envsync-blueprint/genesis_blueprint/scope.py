@@ -10,11 +10,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from genesis_core.secrets import compile_patterns
+from genesis_core.api import compile_patterns
 
 if TYPE_CHECKING:
-    from genesis_core.config import Config, Table
-    from genesis_core.platforms.model import Snapshot, Variable
+    from genesis_core.api import Config, Snapshot, Table, Variable
 
 InScope = Callable[[str, str], bool]
 

@@ -7,8 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import load_config
-from genesis_core.platforms.model import Snapshot, Variable
+from genesis_core.api import Snapshot, Variable, load_config
 
 # Looks like a Stripe secret key, so every layer treats it as a credential.
 CANARY = "sk_live_BLUEPRINTCANARY5f4e3d2c1b0a"
@@ -69,8 +68,9 @@ def snapshot(name: str, values: dict[str, str | None], *, secret: frozenset[str]
 def start_bus(config: Any, policy: Any) -> Any:
     """Return a real bus (SQLite store in the state dir) with only the Blueprint engine started."""
     import genesis_blueprint.plugin
-    from genesis_core.bus.setup import configure_bus
-    from genesis_core.plugins import build_plugin_host
+
+    from genesis_core.api import configure_bus
+    from genesis_core.testing import build_plugin_host
 
     host = build_plugin_host(entry_points=False, plugins=(("blueprint", genesis_blueprint.plugin),))
     return configure_bus(config, host=host, secret_policy=policy)

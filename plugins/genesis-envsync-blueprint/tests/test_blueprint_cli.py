@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _blueprint_support import CANARY
 
-from genesis_core.bus import reset_bus
+from genesis_core.api import reset_bus
 
 CONFIG = """
 [platforms.web]

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from _blueprint_support import CANARY, config_from, seed, start_bus
 
-from genesis_core.processed import ProcessedEvents
-from genesis_core.bus import reset_bus
+from genesis_core.api import ProcessedEvents, reset_bus
 
 RULES = """
 [engines.blueprint]
@@ -66,7 +65,8 @@ def test_redelivery_and_restart_do_not_warn_twice(tmp_path: Path, policy) -> Non
 
     async def redeliver(target_bus) -> None:
         from genesis_blueprint.engine import subscriptions
-        from genesis_core.engines import EngineContext
+
+        from genesis_core.api import EngineContext
 
         ctx = EngineContext("blueprint", config.engine("blueprint"), config, config.state_dir,
                             target_bus.with_role("engine"), policy)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import tomllib
 
 from _blueprint_support import CANARY, variables
-from hypothesis import given
-from hypothesis import strategies as st
-
 from genesis_blueprint.infer import infer_schema, render_schema, toml_key, toml_string
 from genesis_blueprint.rules import check_variables
 from genesis_blueprint.schema import parse_schema
-from genesis_core.config import Table
+from hypothesis import given
+from hypothesis import strategies as st
+
+from genesis_core.api import Table
 
 SNAPSHOTS = {
     "web": variables({"PORT": "8080", "DEBUG": "false", "SITE_URL": "https://shop.example",
@@ -79,7 +79,7 @@ def test_keys_that_need_quoting() -> None:
     st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)),
     max_size=6))
 def test_any_keys_round_trip_and_no_value_leaks(values: dict[str, str | None]) -> None:
-    from genesis_core.secrets import SecretPolicy
+    from genesis_core.api import SecretPolicy
 
     policy = SecretPolicy(fingerprint_key=b"blueprint-tests-key-0123456789ab")
     data = {"a": variables(values)}

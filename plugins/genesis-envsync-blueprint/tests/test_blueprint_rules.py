@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 from _blueprint_support import CANARY, config_from, seed, variables
-
-from genesis_blueprint.rules import check_event, check_variables, event_instances, warning_payload
+from genesis_blueprint.rules import (
+    check_event,
+    check_variables,
+    event_instances,
+    warning_payload,
+)
 from genesis_blueprint.schema import KeyRule, Schema, load_schema
 from genesis_blueprint.valuetypes import infer_type, is_bool, is_email, is_int, is_url
 

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 from _blueprint_support import config_from, write_config
-
 from genesis_blueprint.schema import load_schema
-from genesis_core.config import load_config
-from genesis_core.errors import ConfigError
+
+from genesis_core.api import ConfigError, load_config
 
 PLATFORMS = """
 [platforms.web]

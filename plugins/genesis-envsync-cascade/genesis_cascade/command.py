@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from genesis_core.cli.commands import Command
+from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.cli.context import CommandContext
+    from genesis_core.api import CommandContext
 
     from .settings import CascadeSettings
 
@@ -26,7 +26,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace, ctx: CommandContext) -> CascadeSettings:
-    from genesis_core.errors import UsageError
+    from genesis_core.api import UsageError
 
     from .settings import settings_from_table
 

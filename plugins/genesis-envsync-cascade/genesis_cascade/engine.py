@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
-from genesis_core.engines import Engine, EngineContext, Subscription
+from genesis_core.api import Engine, EngineContext, Subscription
 
 ENGINE_NAME = "cascade"
 COMMIT_TOPIC = "envsync.commit"
@@ -62,8 +62,7 @@ def _subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
     from .settings import settings_from_table
 
     settings_from_table(ctx.config)  # a typo in [engines.cascade] fails when the bus starts
-    # (the type: ignore is for mypy's view of the core's ``converter=tuple`` field)
-    return [Subscription((COMMIT_TOPIC,), on_commit, name="broadcast", timeout=5.0)]  # type: ignore[arg-type]
+    return [Subscription((COMMIT_TOPIC,), on_commit, name="broadcast", timeout=5.0)]
 
 
 def make_engine() -> Engine:

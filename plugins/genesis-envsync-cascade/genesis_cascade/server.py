@@ -37,7 +37,14 @@ from websockets.typing import Origin, Subprotocol
 from . import engine
 from .auth import SUBPROTOCOL, TokenGate
 from .settings import CascadeSettings
-from .status import COMMIT_TOPIC, DRIFT_TOPIC, render_page, safe_seq, safe_timestamp, status_document
+from .status import (
+    COMMIT_TOPIC,
+    DRIFT_TOPIC,
+    render_page,
+    safe_seq,
+    safe_timestamp,
+    status_document,
+)
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server

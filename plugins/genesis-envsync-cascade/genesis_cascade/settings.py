@@ -8,8 +8,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from genesis_core.config import Table
-from genesis_core.errors import ConfigError
+from genesis_core.api import ConfigError, Table
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

@@ -16,14 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
-
 import genesis_cascade.plugin
 from genesis_cascade.server import CascadeServer
 from genesis_cascade.settings import CascadeSettings
-from genesis_core.bus import GenesisBus
-from genesis_core.bus.setup import configure_bus
-from genesis_core.config import load_config
-from genesis_core.plugins import build_plugin_host
+
+from genesis_core.api import GenesisBus, configure_bus, load_config
+from genesis_core.testing import build_plugin_host
 
 T = TypeVar("T")
 CANARY = "CANARY-7f3a9b-do-not-leak"

@@ -8,8 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
-
 from cascade_testkit import (
     CANARY,
     commit_payload,
@@ -23,6 +21,7 @@ from cascade_testkit import (
     serving,
     ws_url,
 )
+from websockets.asyncio.client import connect
 
 
 def _stored(bus: Any, topic: str) -> dict[str, Any]:

@@ -12,9 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
-
 from cascade_testkit import (
     commit_payload,
     eventually,
@@ -26,6 +23,8 @@ from cascade_testkit import (
     ws_url,
 )
 from genesis_cascade.auth import SUBPROTOCOL, encode_subprotocol_token
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 TOKEN = "Zq+9/k=x-CASCADE-TOKEN-canary"
 

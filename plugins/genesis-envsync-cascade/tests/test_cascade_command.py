@@ -10,8 +10,6 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
-
 from cascade_testkit import (
     CANARY,
     DEADLINE,
@@ -23,6 +21,7 @@ from cascade_testkit import (
     recv_json,
     run,
 )
+from websockets.asyncio.client import connect
 
 TOKEN = "cli-token-CANARY-31c9"
 LISTENING = re.compile(r"listening on ws://127\.0\.0\.1:(\d+)/ws")

@@ -9,16 +9,14 @@ import sys
 from typing import Any
 
 import pytest
-from websockets.datastructures import Headers
-
+from cascade_testkit import CANARY, commit_payload, drift_payload, other_plugins
 from genesis_cascade import engine
 from genesis_cascade.auth import SUBPROTOCOL, TokenGate, encode_subprotocol_token
 from genesis_cascade.settings import CascadeSettings, load_token, settings_from_table
 from genesis_cascade.status import status_document
-from genesis_core.config import Table
-from genesis_core.errors import ConfigError
+from websockets.datastructures import Headers
 
-from cascade_testkit import CANARY, commit_payload, drift_payload, other_plugins
+from genesis_core.api import ConfigError, Table
 
 
 def _table(**data: Any) -> Table:
@@ -144,8 +142,7 @@ def test_engine_handler_feeds_the_active_server_and_is_inert_without_one() -> No
 
 
 def test_engine_subscribes_envsync_commit_and_checks_its_table(tmp_path: Any) -> None:
-    from genesis_core.config import Config
-    from genesis_core.engines import EngineContext
+    from genesis_core.api import Config, EngineContext
 
     def ctx(table: Table) -> EngineContext:
         return EngineContext(name="cascade", config=table, full_config=Config(Table({}), None, tmp_path),
@@ -164,7 +161,7 @@ def test_engine_subscribes_envsync_commit_and_checks_its_table(tmp_path: Any) ->
 def test_plugin_registers_the_engine_and_serve_and_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
-        "from genesis_core.plugins import build_plugin_host\n"
+        "from genesis_core.testing import build_plugin_host\n"
         "host = build_plugin_host()\n"
         "assert 'cascade' not in [p.name for p in host.broken()], host.broken()\n"
         "print('engine' if 'cascade' in host.engines() else 'no-engine')\n"

@@ -20,9 +20,17 @@ from typing import Any
 from urllib.parse import quote
 
 import attrs
-from genesis_core.errors import PlatformError
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-from genesis_core.platforms.model import STAGED, FetchContext, InstanceConfig, Snapshot, Variable, WriteEffect
+
+from genesis_core.api import (
+    STAGED,
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    Variable,
+    WriteEffect,
+)
 
 #: Token prefixes of Fly macaroons, sent as ``FlyV1``; anything else is sent as ``Bearer``.
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")

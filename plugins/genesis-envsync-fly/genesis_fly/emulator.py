@@ -44,7 +44,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import attrs
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+
+from genesis_core.testing import EmulatorServer, Request, Response
 
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
 _EPOCH = _dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=_dt.timezone.utc)

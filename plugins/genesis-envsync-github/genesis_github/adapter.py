@@ -13,9 +13,14 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
-from genesis_core.errors import PlatformError
-from genesis_core.platforms import FetchContext, InstanceConfig, Snapshot, Variable
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
+from genesis_core.api import (
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    Variable,
+)
 
 from .links import parse_link_header
 

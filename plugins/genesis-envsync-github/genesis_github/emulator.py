@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlencode
 
 import attrs
 
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, Request, Response
 
 DOCS = "https://docs.github.com/rest"
 SECRETS_MAX_PER_PAGE = 100

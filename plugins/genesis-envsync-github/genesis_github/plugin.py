@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from genesis_core.platforms import InstanceConfig, PlatformAdapter
+    from genesis_core.api import InstanceConfig, PlatformAdapter
 
 
 def make_adapter(instance: InstanceConfig) -> PlatformAdapter:
@@ -28,7 +28,7 @@ repository = "OWNER/REPO"
 @hookimpl
 def genesis_register_platforms(register: Callable[..., None]) -> None:
     """Register the ``github`` kind."""
-    from genesis_core.platforms import PlatformKind
+    from genesis_core.api import PlatformKind
 
     register(PlatformKind(
         name="github",

@@ -10,15 +10,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import Table
-from genesis_core.platforms import InstanceConfig, PlatformAdapter
-from genesis_core.testing.contract import EmulatorHarness
+from genesis_core.api import InstanceConfig, PlatformAdapter, Table
+from genesis_core.testing import EmulatorHarness
 from genesis_github.adapter import VARIABLES_PER_PAGE, GitHubAdapter
 from genesis_github.emulator import GitHubEmulator
 
 
 class GitHubHarness(EmulatorHarness):
     """Readable values are Actions variables; unreadable ones are Actions secrets."""
+
+    emulator: GitHubEmulator
 
     kind = "github"
     page_size = VARIABLES_PER_PAGE

@@ -6,11 +6,10 @@ import math
 from typing import Any
 
 import pytest
-
-from genesis_core.errors import PlatformError
-from genesis_core.testing.contract import fetch_sync
-from genesis_core.testing.emulator import Request, Response
 from genesis_github.emulator import GitHubEmulator
+
+from genesis_core.api import PlatformError
+from genesis_core.testing import Request, Response, fetch_sync
 
 REPO = "acme/web"
 

@@ -21,7 +21,6 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-
 from genesis_github.emulator import GitHubEmulator
 from genesis_github.sealing import seal
 

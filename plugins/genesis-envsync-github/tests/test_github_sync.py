@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from genesis_github.emulator import GitHubEmulator
 
 REPO = "acme/web"
@@ -15,7 +14,7 @@ REPO = "acme/web"
 def test_genesis_sync_reports_the_exact_drift(emulator: GitHubEmulator, env: dict[str, str], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from genesis_core.cli.main import main
+    from genesis_core.testing import genesis_main as main
 
     emulator.add_environment(REPO, "production")
     emulator.set_variable(REPO, "DEBUG", "true")

@@ -23,13 +23,14 @@ from typing import Any
 from urllib.parse import quote
 
 import attrs
-from genesis_core.errors import PlatformError
-from genesis_core.http import RetryPolicy
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-from genesis_core.platforms.model import (
+
+from genesis_core.api import (
     RESTART,
     FetchContext,
+    HttpPlatformAdapter,
     InstanceConfig,
+    PlatformError,
+    RetryPolicy,
     Snapshot,
     Variable,
     VariableWrite,

@@ -56,7 +56,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import attrs
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+
+from genesis_core.testing import EmulatorServer, Request, Response
 
 RATE_LIMIT_TOKENS = 4500
 DEFAULT_RANGE_MAX = 200

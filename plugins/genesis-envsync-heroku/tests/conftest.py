@@ -10,17 +10,9 @@ from genesis_heroku.testing import APP
 
 
 @pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Make genesis_core.http retries instant; return the delays it asked for, in order."""
-    import genesis_core.http as http
-
-    delays: list[float] = []
-
-    async def record(delay: float) -> None:
-        delays.append(delay)
-
-    monkeypatch.setitem(http.request.__kwdefaults__, "sleep", record)
-    return delays
+def waits(instant_retries: list[float]) -> list[float]:
+    """Retries return at once; the delays the adapter asked for, in order (the kit's ``instant_retries``)."""
+    return instant_retries
 
 
 @pytest.fixture

@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from genesis_core.errors import ConfigError, PlatformError
-from genesis_core.platforms.model import RESTART, VariableWrite
-from genesis_core.testing.emulator import Fault, Response
 from genesis_heroku import adapter as adapter_module
 from genesis_heroku.emulator import HerokuEmulator
-from genesis_heroku.testing import APP, fetch, make_adapter, patches, token_env, write, write_batch
+from genesis_heroku.testing import (
+    APP,
+    fetch,
+    make_adapter,
+    patches,
+    token_env,
+    write,
+    write_batch,
+)
+
+from genesis_core.api import RESTART, ConfigError, PlatformError, VariableWrite
+from genesis_core.testing import Fault, Response
 
 CANARY = "canary-value-3e7b91"
 DB_URL = "postgres://u:pw-7d1c@db.example:5432/app"

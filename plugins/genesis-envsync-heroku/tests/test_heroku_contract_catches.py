@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from genesis_core.platforms.model import FetchContext, VariableWrite
-from genesis_core.testing.contract import AdapterContract
 from genesis_heroku.adapter import HerokuAdapter
 from genesis_heroku.testing import HerokuHarness, make_adapter
+
+from genesis_core.api import FetchContext, VariableWrite
+from genesis_core.testing import AdapterContract
 
 
 class SendsNullForOtherKeys(HerokuAdapter):
@@ -76,7 +77,7 @@ def test_the_null_sending_adapter_really_deletes_on_the_emulator() -> None:
     harness.start()
     try:
         harness.seed({"KEEP": "k"})
-        from genesis_core.testing.contract import write_batch_sync
+        from genesis_core.testing import write_batch_sync
 
         write_batch_sync(harness.make_adapter(), harness.env(), [VariableWrite("NEW", "n")])
         assert harness.stored() == {"NEW": "n"}  # KEEP is gone: what the contract protects against

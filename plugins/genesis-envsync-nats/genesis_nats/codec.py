@@ -15,8 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from genesis_core.bus.envelope import Envelope, format_time
-from genesis_core.errors import BusError
+from genesis_core.api import BusError, Envelope, format_time
 
 SPECVERSION = "1.0"
 H_SPECVERSION = "ce-specversion"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from genesis_core.cli.commands import Command
+from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.cli.context import CommandContext
+    from genesis_core.api import CommandContext
 
     from .settings import NatsSettings
 
@@ -60,7 +60,7 @@ def _configure_nats(parser: argparse.ArgumentParser) -> None:
 
 async def stream_status(settings: NatsSettings) -> dict[str, Any]:
     """Return the stream's state and its durable consumers (pending, awaiting ack, redelivered)."""
-    from genesis_core.errors import BusError
+    from genesis_core.api import BusError
 
     from .connection import connect, ensure_stream, nats_error
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from genesis_core.errors import BusError
+from genesis_core.api import BusError
 
 from .settings import NatsSettings, redact_url
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from genesis_core.errors import BusError
+from genesis_core.api import BusError
 
 T = TypeVar("T")
 

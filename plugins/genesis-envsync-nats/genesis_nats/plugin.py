@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from genesis_core.bus.transport import Transport
-    from genesis_core.config import Table
+    from genesis_core.api import Table, Transport
 
 DESCRIPTION = "NATS JetStream stream shared by every process; engines run in `genesis worker`"
 #: Help of the lazily registered commands (``commands.py`` holds the same text).
@@ -28,7 +27,7 @@ def _factory(table: Table, state_dir: Path) -> Transport:
 @hookimpl
 def genesis_register_transports(register: Callable[..., None]) -> None:
     """Register the ``nats`` transport."""
-    from genesis_core.bus.transport import TransportKind
+    from genesis_core.api import TransportKind
 
     register(TransportKind("nats", _factory, DESCRIPTION))
 
@@ -36,7 +35,7 @@ def genesis_register_transports(register: Callable[..., None]) -> None:
 @hookimpl
 def genesis_register_commands(register: Callable[..., Any]) -> None:
     """Register ``genesis worker`` and ``genesis nats`` (their module loads when one is used)."""
-    from genesis_core.cli.commands import Command
+    from genesis_core.api import Command
 
     register(Command.lazy("worker", WORKER_HELP, "genesis_nats.commands:WORKER_COMMAND"))
     register(Command.lazy("nats", NATS_HELP, "genesis_nats.commands:NATS_COMMAND"))

@@ -15,11 +15,10 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from genesis_core.bus.topics import REST, validate_pattern, validate_topic
-from genesis_core.errors import BusError
+from genesis_core.api import REST_WILDCARDS, BusError, validate_pattern, validate_topic
 
 if TYPE_CHECKING:
-    from genesis_core.config import Table
+    from genesis_core.api import Table
 
 DEFAULT_URL = "nats://127.0.0.1:4222"
 DEFAULT_STREAM = "GENESIS"
@@ -243,7 +242,7 @@ class NatsSettings:
         if pattern is None:
             return self.stream_subject
         validate_pattern(pattern)
-        segments = [">" if segment in REST else segment for segment in pattern.split(".")]
+        segments = [">" if segment in REST_WILDCARDS else segment for segment in pattern.split(".")]
         return f"{self.subject_prefix}.{'.'.join(segments)}"
 
     def topic_of(self, subject: str) -> str:

@@ -28,11 +28,15 @@ from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from genesis_core.bus.dispatcher import encode_payload
-from genesis_core.bus.envelope import Envelope
-from genesis_core.bus.topics import validate_pattern, validate_topic
-from genesis_core.bus.transport import DeadLetterStore, Transport
-from genesis_core.errors import BusError
+from genesis_core.api import (
+    BusError,
+    DeadLetterStore,
+    Envelope,
+    Transport,
+    encode_payload,
+    validate_pattern,
+    validate_topic,
+)
 
 from .acks import AckedPublisher
 from .batch import LoopBatcher
@@ -42,10 +46,10 @@ from .loop import LoopThread
 from .settings import NatsSettings
 
 if TYPE_CHECKING:
-    from genesis_core.bus.store import SqliteTransport
-    from genesis_core.config import Table
     from nats.aio.client import Client
     from nats.js import JetStreamContext
+
+    from genesis_core.api import SqliteTransport, Table
 
 log = logging.getLogger("genesis.nats")
 T = TypeVar("T")
@@ -63,7 +67,7 @@ def open_dead_letters(state_dir: Path) -> SqliteTransport:
     It is the embedded store's schema (only its dead-letter table is used):
     ``<state_dir>/nats-dead-letters.db``.  Close it when done.
     """
-    from genesis_core.bus.store import SqliteTransport
+    from genesis_core.api import SqliteTransport
 
     return SqliteTransport(Path(state_dir) / DEAD_LETTER_DB)
 
@@ -429,7 +433,7 @@ class NatsTransport(Transport):
         if nc is None or nc.is_closed:
             return
         with contextlib.suppress(Exception):
-            await nc.flush(timeout=self.settings.request_timeout)
+            await nc.flush(timeout=self.settings.request_timeout)  # type: ignore[arg-type]  # nats-py says int; any number works
         with contextlib.suppress(Exception):
             await nc.close()
 

@@ -40,8 +40,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.bus.dispatcher import Subscriber, call_handler, copy_json, make_event, one_line
-from genesis_core.errors import BusError, GenesisError, PluginError, UsageError
+from genesis_core.api import (
+    BusError,
+    GenesisError,
+    PluginError,
+    Subscriber,
+    UsageError,
+    call_handler,
+    copy_json,
+    make_event,
+    one_line,
+)
 
 from .codec import decode_msg
 from .connection import NatsUnavailable, connect, describe, ensure_stream
@@ -49,9 +58,7 @@ from .pull import Puller
 from .settings import NatsSettings, cover_subject
 
 if TYPE_CHECKING:
-    from genesis_core.bus.core import GenesisBus
-    from genesis_core.bus.transport import DeadLetterStore
-    from genesis_core.config import Config
+    from genesis_core.api import Config, DeadLetterStore, GenesisBus
 
 Report = Callable[[str], None]
 _MIN_BACKOFF = 0.2
@@ -138,10 +145,7 @@ def bind_engines(config: Config, host: Any, bus: GenesisBus, names: Sequence[str
     ``engine`` role; their handlers are *not* subscribed on ``bus``: the
     worker calls them for events pulled from the stream.
     """
-    from genesis_core.bus.core import make_subscriber
-    from genesis_core.secrets import mask_text
-    from genesis_core.bus.setup import ENGINE_ROLE
-    from genesis_core.engines import EngineContext
+    from genesis_core.api import ENGINE_ROLE, EngineContext, make_subscriber, mask_text
 
     engines = host.engines()
     engine_bus = bus.with_role(ENGINE_ROLE)
@@ -302,7 +306,7 @@ class Worker:
         finally:
             if clean:  # make sure the server has every ack before the connection goes
                 with contextlib.suppress(Exception):
-                    await nc.flush(timeout=self.settings.request_timeout)
+                    await nc.flush(timeout=self.settings.request_timeout)  # type: ignore[arg-type]  # nats-py says int; any number works
             with contextlib.suppress(Exception):
                 await nc.close()
 
@@ -458,7 +462,7 @@ class Worker:
             if self.verbose:
                 self.report(f"processed {where} ({binding.engine})")
             return
-        from genesis_core.secrets import mask_text
+        from genesis_core.api import mask_text
 
         errors = "; ".join(f"{f.subscriber}: {mask_text(f.error, self.secret_policy)}"
                            for f in failures)
@@ -490,8 +494,7 @@ async def retry_dead_letters(bindings: Sequence[EngineBinding], bus: GenesisBus)
     event the stream no longer holds are skipped.  Letters of handlers not in
     ``bindings`` are left alone.
     """
-    from genesis_core.bus.results import RetryReport
-    from genesis_core.secrets import mask_text
+    from genesis_core.api import RetryReport, mask_text
 
     handlers = {sub.name: sub for binding in bindings for sub in binding.subscribers}
     store = bus.dead_letter_store
@@ -531,7 +534,7 @@ def run_worker(config: Config, host: Any, *, engines: Sequence[str] | None = Non
     ``UsageError``/``BusError`` for what must stop the worker (the CLI turns
     them into exit 2).
     """
-    from genesis_core.bus.setup import configure_bus
+    from genesis_core.api import configure_bus
 
     table = config.section("bus")
     transport = table.str("transport", "embedded")
@@ -561,7 +564,7 @@ def run_worker(config: Config, host: Any, *, engines: Sequence[str] | None = Non
             return 130
         return 0
     finally:
-        from genesis_core.bus.process import current_bus, reset_bus
+        from genesis_core.api import current_bus, reset_bus
 
         if current_bus() is bus:
             reset_bus(keep_subscriptions=True)

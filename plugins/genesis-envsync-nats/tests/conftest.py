@@ -170,7 +170,7 @@ def write_config(directory: Path, url: str, *, bus: dict[str, Any] | None = None
 
 def nats_table(url: str, **keys: Any) -> Any:
     """Return a ``[bus]`` ``Table`` for the NATS transport (as if read from ``genesis.toml``)."""
-    from genesis_core.config import Table
+    from genesis_core.api import Table
 
     data: dict[str, Any] = {"transport": "nats", "url": url, "connect_timeout": 2,
                             "request_timeout": 2}
@@ -288,9 +288,7 @@ def publish_events(url: str, state_dir: Path, events: Sequence[tuple[str, dict[s
     """Publish ``(topic, payload)`` pairs through a ``GenesisBus`` on the NATS transport."""
     import asyncio
 
-    from genesis_core.bus import Guardian
-    from genesis_core.bus.core import GenesisBus
-    from genesis_core.bus.guardian import DefaultPolicy
+    from genesis_core.api import DefaultPolicy, GenesisBus, Guardian
 
     bus = GenesisBus(make_transport(url, state_dir, **keys), Guardian.of(DefaultPolicy()))
     try:

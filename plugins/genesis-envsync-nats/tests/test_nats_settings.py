@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from genesis_core.config import Table, load_config
-from genesis_core.errors import BusError, ConfigError
 from genesis_nats.settings import NatsSettings, cover_subject, redact_url
+
+from genesis_core.api import BusError, ConfigError, Table, load_config
 
 
 def settings_from(text: str, tmp_path: Path) -> NatsSettings:
@@ -116,7 +115,7 @@ def test_cover_subject(subjects: list[str], expected: str) -> None:
 def test_plugin_registers_transport_and_commands_without_importing_nats() -> None:
     code = (
         "import sys\n"
-        "from genesis_core.plugins import build_plugin_host\n"
+        "from genesis_core.testing import build_plugin_host\n"
         "host = build_plugin_host()\n"
         "assert 'nats' in host.transports(), host.transports()\n"
         "assert {'worker', 'nats'} <= set(host.commands())\n"

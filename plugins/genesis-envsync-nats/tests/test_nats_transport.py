@@ -1,4 +1,5 @@
-"""The NATS transport against a real ``nats-server -js``: ordering, dedup, history, failures."""
+"""The NATS transport against a real ``nats-server -js``: what the transport contract does not cover
+(``test_nats_contract.py``): concurrent publishers, paged history, CloudEvents headers, failures."""
 
 from __future__ import annotations
 
@@ -9,10 +10,7 @@ from typing import Any
 
 import pytest
 
-from genesis_core.bus import Guardian
-from genesis_core.bus.core import GenesisBus
-from genesis_core.bus.guardian import DefaultPolicy
-from genesis_core.errors import BusError
+from genesis_core.api import BusError, DefaultPolicy, GenesisBus, Guardian
 
 pytestmark = pytest.mark.nats  # each test starts its own nats-server (see conftest.py)
 
@@ -61,33 +59,6 @@ def test_two_publishers_share_one_total_order(nats_server: Any, tmp_path: Path,
     finally:
         first.close()
         second.close()
-
-
-def test_a_retried_publish_is_not_duplicated(nats_server: Any, tmp_path: Path,
-                                             kit: Any) -> None:
-    transport = kit.make_transport(nats_server.url, tmp_path)
-    try:
-        original = append(transport, "envsync.drift", {"attempt": 1}, "event-1")
-        retried = append(transport, "envsync.drift", {"attempt": 2}, "event-1")
-        assert retried == original  # the stored event: same seq, payload and timestamp
-        other = append(transport, "envsync.drift", {"attempt": 1}, "event-2")
-        assert other.seq == original.seq + 1
-        assert transport.stats() == {"envsync.drift": 2}
-        assert [e.event_id for e in transport.history()] == ["event-1", "event-2"]
-
-        async def batch() -> list[Any]:
-            return await transport.append_many([
-                ("envsync.commit", {"n": 1}, "event-3", TS, "urn:test"),
-                ("envsync.drift", {"n": 2}, "event-1", TS, "urn:test"),
-                ("envsync.commit", {"n": 3}, "event-4", TS, "urn:test"),
-            ])
-
-        stored = asyncio.run(batch())
-        assert [e.seq for e in stored] == [3, original.seq, 4]
-        assert stored[1].payload == {"attempt": 1}
-        assert transport.last_seq() == 4
-    finally:
-        transport.close()
 
 
 def test_concurrent_publishes_each_get_their_own_acknowledgement(nats_server: Any, tmp_path: Path,

@@ -22,9 +22,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from genesis_core import hookimpl
-from genesis_core.engines import Engine, EngineContext, Subscription
-from genesis_core.errors import GenesisError
+from genesis_core.api import Engine, EngineContext, GenesisError, Subscription, hookimpl
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS invocations (event_id TEXT NOT NULL, seq INTEGER NOT NULL, pid INTEGER NOT NULL);
@@ -78,9 +76,10 @@ class RecorderPlugin:
 
 
 def main(argv: list[str]) -> int:
-    from genesis_core.config import load_config
-    from genesis_core.plugins import build_plugin_host
     from genesis_nats.worker import run_worker
+
+    from genesis_core.api import load_config
+    from genesis_core.testing import build_plugin_host
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)

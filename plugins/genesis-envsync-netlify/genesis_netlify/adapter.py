@@ -23,9 +23,14 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from genesis_core.errors import PlatformError
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-from genesis_core.platforms.model import FetchContext, InstanceConfig, Snapshot, Variable
+from genesis_core.api import (
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    Variable,
+)
 
 #: Deploy contexts an instance may represent.
 CONTEXTS = ("production", "deploy-preview", "branch-deploy", "dev", "dev-server", "branch", "all")

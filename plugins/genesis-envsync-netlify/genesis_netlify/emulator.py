@@ -36,7 +36,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import attrs
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+
+from genesis_core.testing import EmulatorServer, Request, Response
 
 VALUE_CONTEXTS = ("all", "dev", "dev-server", "branch-deploy", "deploy-preview", "production", "branch")
 ALL_SCOPES = ("builds", "functions", "runtime", "post-processing")

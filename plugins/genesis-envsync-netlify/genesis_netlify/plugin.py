@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+    from genesis_core.api import InstanceConfig, PlatformAdapter
 
 
 def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
@@ -28,7 +28,7 @@ context = "production"           # production, deploy-preview, branch-deploy, de
 @hookimpl
 def genesis_register_platforms(register: Callable[..., Any]) -> None:
     """Register the ``netlify`` kind."""
-    from genesis_core.platforms.model import PlatformKind
+    from genesis_core.api import PlatformKind
 
     register(PlatformKind(
         "netlify", _make_adapter,

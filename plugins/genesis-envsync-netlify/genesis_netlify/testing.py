@@ -10,9 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import Table
-from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
-from genesis_core.testing.contract import EmulatorHarness, fetch_sync, write_sync
+from genesis_core.api import InstanceConfig, PlatformAdapter, Table
+from genesis_core.testing import EmulatorHarness, fetch_sync, write_sync
 
 from .adapter import NetlifyAdapter
 from .emulator import NetlifyEmulator
@@ -43,6 +42,8 @@ def token_env(emulator: NetlifyEmulator) -> dict[str, str]:
 
 class NetlifyHarness(EmulatorHarness):
     """Drives the Netlify adapter (context ``production``) through :class:`NetlifyEmulator`."""
+
+    emulator: NetlifyEmulator
 
     kind = "netlify"
     page_size = None  # getEnvVars does not paginate

@@ -17,9 +17,17 @@ from typing import Any
 import httpx
 import pytest
 import yaml  # the testing extra installs PyYAML (it reads Netlify's swagger)
-from genesis_core.testing.emulator import iter_routes
 from genesis_netlify.emulator import NetlifyEmulator
-from genesis_netlify.testing import ACCOUNT_ID, SITE_ID, fetch, make_adapter, token_env, write
+from genesis_netlify.testing import (
+    ACCOUNT_ID,
+    SITE_ID,
+    fetch,
+    make_adapter,
+    token_env,
+    write,
+)
+
+from genesis_core.testing import iter_routes
 
 SWAGGER = Path(__file__).resolve().parent / "reference" / "swagger.yml"
 

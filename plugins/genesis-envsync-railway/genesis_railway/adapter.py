@@ -20,13 +20,21 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from genesis_core.errors import PlatformError
-from genesis_core.http import scrub_detail
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-from genesis_core.platforms.model import REDEPLOY, STAGED, FetchContext, InstanceConfig, Snapshot, Variable, WriteEffect
+from genesis_core.api import (
+    REDEPLOY,
+    STAGED,
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    Variable,
+    WriteEffect,
+    scrub_detail,
+)
 
 if TYPE_CHECKING:
-    from genesis_core.config import Table
+    from genesis_core.api import Table
 
 GRAPHQL_PATH = "/graphql/v2"
 VARIABLES_QUERY = (

@@ -49,7 +49,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+
+from genesis_core.testing import EmulatorServer, Request, Response
 
 PATH = "/graphql/v2"
 _ROOT = re.compile(r"^\s*(?:(?P<kind>query|mutation)\b[^{]*)?\{\s*(?P<field>\w+)\s*(?:\((?P<args>[^)]*)\))?", re.S)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+    from genesis_core.api import InstanceConfig, PlatformAdapter
 
 
 def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
@@ -29,7 +29,7 @@ service_id = "REPLACE_ME"         # leave this line out for the environment's sh
 @hookimpl
 def genesis_register_platforms(register: Callable[..., Any]) -> None:
     """Register the ``railway`` kind."""
-    from genesis_core.platforms.model import PlatformKind
+    from genesis_core.api import PlatformKind
 
     register(PlatformKind(
         "railway", _make_adapter,

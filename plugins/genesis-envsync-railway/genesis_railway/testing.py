@@ -10,10 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import Table
-from genesis_core.platforms.model import InstanceConfig
-from genesis_core.testing.contract import EmulatorHarness, fetch_sync, write_sync
-from genesis_core.testing.emulator import Request
+from genesis_core.api import InstanceConfig, Table
+from genesis_core.testing import EmulatorHarness, Request, fetch_sync, write_sync
 
 from .adapter import RailwayAdapter
 from .emulator import RailwayEmulator

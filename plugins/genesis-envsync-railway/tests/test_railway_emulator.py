@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 import pytest
 from genesis_railway.emulator import RailwayEmulator
-from genesis_railway.testing import ENVIRONMENT, PROJECT, PROJECT_TOKEN, SERVICE, new_emulator
+from genesis_railway.testing import (
+    ENVIRONMENT,
+    PROJECT,
+    PROJECT_TOKEN,
+    SERVICE,
+    new_emulator,
+)
 
 
 @pytest.fixture

@@ -17,9 +17,14 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from genesis_core.errors import PlatformError
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-from genesis_core.platforms.model import FetchContext, InstanceConfig, Snapshot, Variable
+from genesis_core.api import (
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    Variable,
+)
 
 #: Items requested per page (Render's maximum ``limit``).
 PAGE_SIZE = 100

@@ -36,7 +36,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import attrs
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+
+from genesis_core.testing import EmulatorServer, Request, Response
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -209,8 +210,8 @@ class RenderEmulator(EmulatorServer):
         env = self._service(match)
         if env is None:
             return _error(404, f"not found: {unquote(match['service_id'])}")
-        raw_limit = request.param("limit", str(DEFAULT_LIMIT))
-        if not (raw_limit or "").isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raw_limit = request.param("limit", str(DEFAULT_LIMIT)) or ""
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
             return _error(400, f"limit must be an integer between 1 and {MAX_LIMIT}", "invalid-limit")
         ordered = _newest_first(env)
         start = 0
@@ -251,8 +252,9 @@ class RenderEmulator(EmulatorServer):
         """Return the value a body asks for (generated when ``generateValue``), else ``None``."""
         if not isinstance(body, dict):
             return None
-        if isinstance(body.get("value"), str):
-            return body["value"]
+        value = body.get("value")
+        if isinstance(value, str):
+            return value
         if body.get("generateValue") is True:
             return base64.b64encode(secrets.token_bytes(32)).decode()
         return None

@@ -10,9 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import Table
-from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
-from genesis_core.testing.contract import EmulatorHarness, fetch_sync, write_sync
+from genesis_core.api import InstanceConfig, PlatformAdapter, Table
+from genesis_core.testing import EmulatorHarness, fetch_sync, write_sync
 
 from .adapter import PAGE_SIZE, RenderAdapter
 from .emulator import RenderEmulator
@@ -43,6 +42,8 @@ def token_env(emulator: RenderEmulator) -> dict[str, str]:
 
 class RenderHarness(EmulatorHarness):
     """Drives the Render adapter through :class:`RenderEmulator` for the adapter contract suite."""
+
+    emulator: RenderEmulator
 
     kind = "render"
     page_size = PAGE_SIZE

@@ -6,10 +6,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genesis_core.cli.commands import Command
+from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.cli.context import CommandContext
+    from genesis_core.api import CommandContext
 
 FORMATS = ("md", "json", "html")
 
@@ -30,12 +30,10 @@ def _latest(ctx: CommandContext, topic: str) -> dict[str, Any] | None:
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     """Render the latest drift event; return 0 (also when there is none yet) or 2 on error."""
-    from genesis_core.errors import GenesisError
+    from genesis_core.api import RENDERERS, GenesisError, build_view
 
     from .engine import mask_event
-    from genesis_core.report.render import RENDERERS
     from .reports import write_atomic
-    from genesis_core.report.view import build_view
 
     event = _latest(ctx, "envsync.drift")
     if event is None:

@@ -15,13 +15,20 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from genesis_core.engines import Engine, EngineContext, Subscription
+from genesis_core.api import RESERVED_KEYS as RESERVED
+from genesis_core.api import (
+    Engine,
+    EngineContext,
+    ProcessedEvents,
+    Subscription,
+    build_view,
+    event_identity,
+    render_markdown,
+    report_document,
+)
 
-from genesis_core.processed import ProcessedEvents, event_identity
-from genesis_core.report.render import render_markdown, report_document
 from .reports import append_step_summary, write_reports
 from .settings import StewardSettings, load_settings
-from genesis_core.report.view import RESERVED, build_view
 
 log = logging.getLogger("genesis.steward")
 
@@ -111,7 +118,7 @@ def _handler_timeout(settings: StewardSettings) -> float | None:
     hook = settings.webhook
     if hook is None:
         return None
-    waits = sum(min(hook.max_backoff, hook.backoff * 2 ** n) for n in range(hook.attempts))
+    waits = sum(min(hook.max_backoff, hook.backoff * 2.0 ** n) for n in range(hook.attempts))
     return hook.attempts * hook.timeout + waits + 30.0
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 
 @hookimpl
 def genesis_register_engines(register: Callable[[Any], None]) -> None:
     """Register the ``steward`` engine (subscribes ``envsync.drift``)."""
-    from genesis_core.engines import Engine
+    from genesis_core.api import Engine
 
     register(Engine.lazy("steward", "genesis_steward.engine:make_engine",
                          "writes drift reports (md, json, html), step summaries and webhooks"))
@@ -24,7 +24,7 @@ def genesis_register_engines(register: Callable[[Any], None]) -> None:
 @hookimpl
 def genesis_register_commands(register: Callable[[Any], None]) -> None:
     """Register ``genesis steward report``."""
-    from genesis_core.cli.commands import Command
+    from genesis_core.api import Command
 
     register(Command.lazy("steward", "drift reports: render the latest drift event (report)",
                           "genesis_steward.cli:COMMAND"))

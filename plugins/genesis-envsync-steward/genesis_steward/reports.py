@@ -6,8 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from genesis_core.report.render import RENDERERS
-from genesis_core.report.view import DriftView
+from genesis_core.api import RENDERERS, DriftView
 
 EXTENSIONS = {"md": "md", "json": "json", "html": "html"}
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from genesis_core.config import Table
+from genesis_core.api import Table
 
 KNOWN_KEYS = frozenset({
     "enabled", "step_summary", "webhook_url", "webhook_url_env", "webhook_secret_env",

@@ -66,7 +66,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _delay(settings: WebhookSettings, attempt: int, retry_after: float | None) -> float:
-    delay = min(settings.max_backoff, settings.backoff * (2 ** (attempt - 1)))
+    delay = min(settings.max_backoff, settings.backoff * 2.0 ** (attempt - 1))
     if retry_after is not None:
         delay = max(delay, min(retry_after, settings.max_backoff))
     return delay
@@ -78,7 +78,7 @@ async def deliver(settings: WebhookSettings, body: bytes, *, event_id: str | Non
     """POST ``body`` to the configured webhook and return how it went (never raises for HTTP)."""
     import httpx
 
-    from genesis_core.http import install_log_redaction
+    from genesis_core.api import install_log_redaction
 
     install_log_redaction()  # httpx logs request URLs at INFO; a webhook URL is a credential
 

@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import load_config
+from genesis_core.api import load_config
 
 CANARY = "sk_live_STEWARDCANARY9a8b7c6d5e4f"
 SIGNING_KEY = "whkey-for-tests-0123456789"
@@ -62,8 +62,9 @@ def config_from(directory: Path, text: str) -> Any:
 def start_bus(config: Any, policy: Any) -> Any:
     """Return a real bus (SQLite store in the state dir) with only the Steward engine started."""
     import genesis_steward.plugin
-    from genesis_core.bus.setup import configure_bus
-    from genesis_core.plugins import build_plugin_host
+
+    from genesis_core.api import configure_bus
+    from genesis_core.testing import build_plugin_host
 
     host = build_plugin_host(entry_points=False, plugins=(("steward", genesis_steward.plugin),))
     return configure_bus(config, host=host, secret_policy=policy)

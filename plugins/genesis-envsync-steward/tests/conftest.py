@@ -20,7 +20,7 @@ def _isolated(genesis_home: Path, fresh_plugin_host: None) -> Path:
 @pytest.fixture
 def policy():
     """Return a secret policy with a fixed test key."""
-    from genesis_core.secrets import SecretPolicy
+    from genesis_core.api import SecretPolicy
 
     return SecretPolicy(fingerprint_key=b"steward-tests-key-0123456789abcd")
 

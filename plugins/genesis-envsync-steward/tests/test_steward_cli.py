@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _steward_support import CANARY, config_from, drift, planted_drift, start_bus
 
-from genesis_core.bus import reset_bus
+from genesis_core.api import reset_bus
 
 
 @pytest.fixture(autouse=True)

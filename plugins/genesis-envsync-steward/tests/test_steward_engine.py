@@ -7,11 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
-from _steward_support import CANARY, SIGNING_KEY, Receiver, config_from, drift, planted_drift, start_bus
-
-from genesis_core.bus import reset_bus
-from genesis_core.engines import EngineContext
+from _steward_support import (
+    CANARY,
+    SIGNING_KEY,
+    Receiver,
+    config_from,
+    drift,
+    planted_drift,
+    start_bus,
+)
 from genesis_steward.engine import subscriptions
+
+from genesis_core.api import EngineContext, reset_bus
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +179,7 @@ def test_no_secret_reaches_any_output(tmp_path: Path, policy, monkeypatch: pytes
 
 
 def test_bad_settings_stop_the_engine_from_starting(tmp_path: Path, policy) -> None:
-    from genesis_core.errors import ConfigError
+    from genesis_core.api import ConfigError
 
     config = config_from(tmp_path, '[engines.steward]\nwebhook_url = "ftp://example.com/x"\n')
     with pytest.raises(ConfigError, match=r"genesis.toml: engines.steward.webhook_url: expected an http"):

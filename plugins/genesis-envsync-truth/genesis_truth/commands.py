@@ -13,10 +13,10 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from genesis_core.cli.commands import Command
+from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.cli.context import CommandContext
+    from genesis_core.api import CommandContext
 
 EXIT_OK, EXIT_BAD, EXIT_ERROR = 0, 1, 2
 
@@ -146,8 +146,7 @@ def _summary(payload: dict[str, Any]) -> str:
 def _matcher(pattern: str | None) -> Any:
     if pattern is None:
         return lambda topic: True
-    from genesis_core.bus.topics import compile_pattern
-    from genesis_core.errors import BusError
+    from genesis_core.api import BusError, compile_pattern
 
     try:
         compiled = compile_pattern(pattern)
@@ -199,7 +198,11 @@ def _run_consistency(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 def _run_verify_proof(args: argparse.Namespace, ctx: CommandContext) -> int:
     from .errors import KeyProblem, LedgerError
-    from .proofs import CONSISTENCY_TYPE, explain_consistency_proof, explain_inclusion_proof
+    from .proofs import (
+        CONSISTENCY_TYPE,
+        explain_consistency_proof,
+        explain_inclusion_proof,
+    )
     from .signing import parse_public_key
 
     proof = _read_json(args.proof, "proof")
@@ -269,7 +272,7 @@ _ACTIONS = {
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from genesis_core.errors import GenesisError
+    from genesis_core.api import GenesisError
 
     try:
         return _ACTIONS[args.ledger_command](args, ctx)

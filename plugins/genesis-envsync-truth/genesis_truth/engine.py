@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from genesis_core.engines import Engine, EngineContext, Subscription
+from genesis_core.api import Engine, EngineContext, Subscription
 
 DEFAULT_TOPICS = ("envsync.commit", "envsync.drift", "autonomy.heal.applied", "autonomy.heal.failed")
 KNOWN_KEYS = frozenset({"enabled", "topics", "fsync", "timeout"})
@@ -43,18 +43,13 @@ def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
     topics = table.str_list("topics", DEFAULT_TOPICS)
     if not topics:
         raise table.error("topics", "must list at least one topic pattern")
-    try:
-        from genesis_core.bus.topics import validate_pattern
-    except ImportError:  # pragma: no cover - older core
-        validate_pattern = None
-    if validate_pattern is not None:
-        from genesis_core.errors import BusError
+    from genesis_core.api import BusError, validate_pattern
 
-        for i, pattern in enumerate(topics):
-            try:
-                validate_pattern(pattern)
-            except BusError as exc:
-                raise table.error(f"topics[{i}]", str(exc)) from None
+    for i, pattern in enumerate(topics):
+        try:
+            validate_pattern(pattern)
+        except BusError as exc:
+            raise table.error(f"topics[{i}]", str(exc)) from None
     fsync = table.bool("fsync", True)
     timeout = table.float("timeout", None, minimum=0.001)
     recorder = TruthRecorder(ctx.state_dir, ctx.secret_policy, fsync=fsync)

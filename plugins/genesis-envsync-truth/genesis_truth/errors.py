@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genesis_core.errors import GenesisError
+from genesis_core.api import GenesisError
 
 
 class LedgerError(GenesisError):

@@ -26,7 +26,7 @@ from typing import Any
 import attrs
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from genesis_core.bus.envelope import SEQ_KEY, TIMESTAMP_KEY, TOPIC_KEY, utc_now
+from genesis_core.api import SEQ_KEY, TIMESTAMP_KEY, TOPIC_KEY, utc_now
 
 from ._files import (
     append_durably,
@@ -38,9 +38,26 @@ from ._files import (
     read_range,
 )
 from .errors import KeyProblem, LedgerError
-from .merkle import EMPTY_ROOT, MerkleAccumulator, consistency_proof, inclusion_path, leaf_hash
-from .proofs import build_consistency_proof, build_inclusion_proof, explain_inclusion_proof
-from .records import Checkpoint, Entry, make_checkpoint, make_entry, parse_line, signature_ok
+from .merkle import (
+    EMPTY_ROOT,
+    MerkleAccumulator,
+    consistency_proof,
+    inclusion_path,
+    leaf_hash,
+)
+from .proofs import (
+    build_consistency_proof,
+    build_inclusion_proof,
+    explain_inclusion_proof,
+)
+from .records import (
+    Checkpoint,
+    Entry,
+    make_checkpoint,
+    make_entry,
+    parse_line,
+    signature_ok,
+)
 from .signing import (
     Signer,
     canonical_bytes,
@@ -50,7 +67,7 @@ from .signing import (
     load_signer,
     parse_public_key,
 )
-from .treeindex import MAX_EVENT_ID, EMPTY_META, IndexMeta, IndexRecord, TreeIndex
+from .treeindex import EMPTY_META, MAX_EVENT_ID, IndexMeta, IndexRecord, TreeIndex
 
 LEDGER_FILE = "truth_ledger.json"
 CHECKPOINTS_FILE = "truth_checkpoints.json"
@@ -487,17 +504,19 @@ class Ledger:
         """
         with self._mutex, file_lock(self.lock_path), TreeIndex(self.index_dir) as index:
             problem = ""
+            line = 0
             for attempt in range(2):
                 signer, meta, checkpoint = self._proof_state(index)
                 leaf = self._find(index, meta, seq)
                 if leaf is None:
                     raise LedgerError(f"event {seq} is not in the ledger")
+                line = leaf + 1
                 proof, problem = self._inclusion_proof(index, leaf, checkpoint, signer)
                 if proof is not None:
                     return proof
                 if attempt == 0:
                     self._rebuild(index, signer.public_key)
-            raise LedgerError(f"{self.path}:{leaf + 1}: cannot prove event {seq}: {problem}; "
+            raise LedgerError(f"{self.path}:{line}: cannot prove event {seq}: {problem}; "
                               f"run `genesis ledger verify`")
 
     def _inclusion_proof(self, index: TreeIndex, leaf: int, checkpoint: Checkpoint,

@@ -93,8 +93,9 @@ def _checkpoint_reason(checkpoint: object, key: Ed25519PublicKey) -> str | None:
 
 
 def _open(proof: object, public_key: str | bytes | Ed25519PublicKey, kind: str
-          ) -> str | tuple[Ed25519PublicKey, dict[str, Any]]:
-    """Return ``(key, checkpoint)`` when ``proof`` is a ``kind`` object with a valid signed checkpoint, else why not."""
+          ) -> str | tuple[Ed25519PublicKey, dict[str, Any], dict[str, Any]]:
+    """Return ``(key, checkpoint, proof)`` when ``proof`` is a ``kind`` object with a valid signed
+    checkpoint, else why not."""
     try:
         key = _key(public_key)
     except KeyProblem as exc:
@@ -108,7 +109,7 @@ def _open(proof: object, public_key: str | bytes | Ed25519PublicKey, kind: str
     if reason:
         return reason
     assert isinstance(checkpoint, dict)
-    return key, checkpoint
+    return key, checkpoint, proof
 
 
 def explain_inclusion_proof(proof: object, public_key: str | bytes | Ed25519PublicKey) -> str | None:
@@ -120,13 +121,13 @@ def explain_inclusion_proof(proof: object, public_key: str | bytes | Ed25519Publ
     opened = _open(proof, public_key, INCLUSION_TYPE)
     if isinstance(opened, str):
         return opened
-    key, checkpoint = opened
-    size, index = proof.get("tree_size"), proof.get("leaf_index")
+    key, checkpoint, fields = opened
+    size, index = fields.get("tree_size"), fields.get("leaf_index")
     if size != checkpoint["size"]:
         return "tree_size differs from the checkpoint size"
     if not isinstance(index, int) or isinstance(index, bool):
         return "leaf_index is not an integer"
-    entry = proof.get("entry")
+    entry = fields.get("entry")
     problem = entry_problem(entry)
     if problem:
         return f"entry: {problem}"
@@ -136,9 +137,9 @@ def explain_inclusion_proof(proof: object, public_key: str | bytes | Ed25519Publ
     if not signature_ok(key, entry):
         return "entry signature does not verify with this public key"
     leaf = leaf_hash(canonical_bytes(entry))
-    if proof.get("leaf_hash") != leaf.hex():
+    if fields.get("leaf_hash") != leaf.hex():
         return "leaf_hash does not match the entry"
-    path = _hashes(proof.get("audit_path"))
+    path = _hashes(fields.get("audit_path"))
     if path is None:
         return "audit_path is not a list of 64-hex-digit hashes"
     if not verify_inclusion(index, size, leaf, path, bytes.fromhex(checkpoint["root"])):
@@ -156,17 +157,17 @@ def explain_consistency_proof(proof: object, public_key: str | bytes | Ed25519Pu
     opened = _open(proof, public_key, CONSISTENCY_TYPE)
     if isinstance(opened, str):
         return opened
-    key, checkpoint = opened
-    old_size, old_root = proof.get("old_size"), _hashes([proof.get("old_root")])
+    key, checkpoint, fields = opened
+    old_size, old_root = fields.get("old_size"), _hashes([fields.get("old_root")])
     if not isinstance(old_size, int) or isinstance(old_size, bool) or old_root is None:
         return "old_size/old_root are malformed"
     if trusted is not None:
         reason = _checkpoint_reason(dict(trusted), key)
         if reason:
             return f"trusted {reason}"
-        if trusted["size"] != old_size or trusted["root"] != proof.get("old_root"):
+        if trusted["size"] != old_size or trusted["root"] != fields.get("old_root"):
             return "the proof starts from a different tree than the trusted checkpoint"
-    path = _hashes(proof.get("proof"))
+    path = _hashes(fields.get("proof"))
     if path is None:
         return "proof is not a list of 64-hex-digit hashes"
     if not verify_consistency(old_size, checkpoint["size"], old_root[0],

@@ -168,7 +168,7 @@ class TreeIndex:
             self._pread(self.entries_path, _RECORD.size, leaf_index * _RECORD.size))
         return event_id, offset
 
-    def event_ids(self, start: int, stop: int) -> array:
+    def event_ids(self, start: int, stop: int) -> array[int]:
         """Return the event ids of leaves ``[start, stop)``."""
         if stop <= start:
             return array("q")

@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from truth_testlib import CANARY, StandInPolicy, event
-
-from genesis_core.cli.context import CommandContext
 from genesis_truth.commands import COMMAND
 from genesis_truth.ledger import LEDGER_FILE, Ledger
+from truth_testlib import CANARY, StandInPolicy, event
+
+from genesis_core.api import CommandContext
 
 
 class Run:
@@ -177,7 +177,7 @@ def test_no_output_ever_holds_the_canary(project: Path, tmp_path: Path) -> None:
 
 
 def test_through_the_cli_main(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from genesis_core.cli.main import main
+    from genesis_core.testing import genesis_main as main
 
     assert main(["ledger", "verify"]) == 0
     assert capsys.readouterr().out.startswith("ledger ok: 6 entries")

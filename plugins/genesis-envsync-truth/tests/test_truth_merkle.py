@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
 from genesis_truth.merkle import (
     EMPTY_ROOT,
     MerkleAccumulator,
@@ -20,6 +17,8 @@ from genesis_truth.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 # Test vectors of the Certificate Transparency reference implementations, as published in
 # transparency-dev/merkle proof/verify_test.go (roots, inclusionProofs, consistencyProofs;

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from genesis_core.errors import PlatformError
-from genesis_core.http import DEFAULT_TIMEOUT, USER_AGENT, scrub_detail
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-from genesis_core.platforms.model import FetchContext, InstanceConfig, Snapshot
+from genesis_core.api import (
+    HTTP_DEFAULT_TIMEOUT as DEFAULT_TIMEOUT,
+)
+from genesis_core.api import (
+    HTTP_USER_AGENT as USER_AGENT,
+)
+from genesis_core.api import (
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    scrub_detail,
+)
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "FetchContext", "HttpPlatformAdapter", "InstanceConfig",
            "PlatformError", "Snapshot", "scrub_detail"]

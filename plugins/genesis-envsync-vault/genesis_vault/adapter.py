@@ -29,8 +29,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ._core import DEFAULT_TIMEOUT, USER_AGENT, FetchContext, HttpPlatformAdapter, InstanceConfig, PlatformError
-from ._core import Snapshot, scrub_detail
+from ._core import (
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    scrub_detail,
+)
 
 #: The Vault CLI's address when neither ``address`` nor ``VAULT_ADDR`` is set.
 DEFAULT_ADDRESS = "https://127.0.0.1:8200"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from genesis_core import hookimpl
+from genesis_core.api import hookimpl
 
 if TYPE_CHECKING:
-    from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+    from genesis_core.api import InstanceConfig, PlatformAdapter
 
 
 def _make_adapter(instance: InstanceConfig) -> PlatformAdapter:
@@ -30,7 +30,7 @@ path = "REPLACE_ME/prod"        # one KV v2 secret whose keys are the applicatio
 @hookimpl
 def genesis_register_platforms(register: Callable[..., Any]) -> None:
     """Register the ``vault`` kind."""
-    from genesis_core.platforms.model import PlatformKind
+    from genesis_core.api import PlatformKind
 
     register(PlatformKind(
         "vault", _make_adapter,

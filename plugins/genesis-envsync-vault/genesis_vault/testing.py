@@ -25,10 +25,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import Table
-from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+from genesis_core.api import InstanceConfig, PlatformAdapter, Table
 from genesis_core.testing import (
     Fault,
+    FaultCase,
     FaultProxy,
     PlatformHarness,
     Request,
@@ -267,6 +267,14 @@ class VaultHarness(PlatformHarness):
     def env(self) -> dict[str, str]:
         """Return ``{"VAULT_TOKEN": root token}``."""
         return {"VAULT_TOKEN": self.token}
+
+    def expected_message(self, case: FaultCase) -> str | None:
+        """Vault words a 404 itself: the secret or its mount does not exist (the rest is the HTTP helper's)."""
+        return "no KV version 2 secret at" if case.id == "404" else case.message
+
+    def expected_attempts(self, case: FaultCase) -> int:
+        """A 404 costs one more request: the adapter asks which mount the path is in, to say what is missing."""
+        return 2 if case.id == "404" else super().expected_attempts(case)
 
     def inject(self, fault: Fault) -> None:
         """Inject a fault into the proxy."""

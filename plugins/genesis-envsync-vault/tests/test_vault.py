@@ -6,13 +6,18 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from genesis_core.errors import ConfigError, PlatformError
-from genesis_core.testing.contract import fetch_sync, write_sync
-from genesis_core.testing.emulator import Request, Response
-from genesis_core.testing.proxy import FaultProxy
-from genesis_core.testing.servers import free_port
 from genesis_vault.adapter import VaultAdapter
 from genesis_vault.testing import BaoServer, make_adapter, start_bao
+
+from genesis_core.api import ConfigError, PlatformError
+from genesis_core.testing import (
+    FaultProxy,
+    Request,
+    Response,
+    fetch_sync,
+    free_port,
+    write_sync,
+)
 
 CANARY = "vault-canary-value-7d1e"
 

@@ -20,9 +20,14 @@ from urllib.parse import quote
 
 import attrs
 
-from genesis_core.errors import PlatformError
-from genesis_core.platforms import FetchContext, InstanceConfig, Snapshot, Variable
-from genesis_core.platforms.http_adapter import HttpPlatformAdapter
+from genesis_core.api import (
+    FetchContext,
+    HttpPlatformAdapter,
+    InstanceConfig,
+    PlatformError,
+    Snapshot,
+    Variable,
+)
 
 TARGETS = ("production", "preview", "development")
 #: Entry types whose value the API never returns in clear.

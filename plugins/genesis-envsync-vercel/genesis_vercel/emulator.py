@@ -44,7 +44,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from genesis_core.testing.emulator import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, Request, Response
 
 TARGETS = ("production", "preview", "development")
 WRITABLE_TYPES = ("plain", "encrypted", "sensitive")
@@ -190,7 +190,8 @@ class VercelEmulator(EmulatorServer):
             proj = self._find(unquote(match["project"]), request.param("teamId"))
             if proj is None:
                 return _error(404, "not_found", "Project not found")
-            return handler(request, match, proj)
+            answer: Response = handler(request, match, proj)
+            return answer
 
         return route
 

@@ -10,9 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from genesis_core.config import Table
-from genesis_core.platforms import InstanceConfig, PlatformAdapter
-from genesis_core.testing.contract import EmulatorHarness
+from genesis_core.api import InstanceConfig, PlatformAdapter, Table
+from genesis_core.testing import EmulatorHarness
 from genesis_vercel.adapter import VercelAdapter
 from genesis_vercel.emulator import VercelEmulator
 
@@ -22,6 +21,8 @@ class VercelHarness(EmulatorHarness):
 
     Every seeded entry serves the harness target only; :meth:`stored` reads that target.
     """
+
+    emulator: VercelEmulator
 
     kind = "vercel"
     unreadable_supported = True

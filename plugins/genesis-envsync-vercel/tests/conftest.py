@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from genesis_core.config import Table
-from genesis_core.http import RetryPolicy
-from genesis_core.platforms import InstanceConfig
 from genesis_vercel.adapter import VercelAdapter
 from genesis_vercel.emulator import VercelEmulator
+
+from genesis_core.api import InstanceConfig, Table
 
 TOKEN = "vercel_testtoken0123456789abcdefTOKEN"
 TEAM = "team_acme"
@@ -20,9 +18,9 @@ PROJECT = "web"
 
 
 @pytest.fixture(autouse=True)
-def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries happen at once (rate-limit waits still honour the headers)."""
-    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: 0.0)
+def _no_waits(instant_retries: list[float]) -> list[float]:
+    """Retries and rate-limit waits return at once (the kit's ``instant_retries`` records them)."""
+    return instant_retries
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import math
 from typing import Any
 
 import pytest
-
-from genesis_core.errors import PlatformError
-from genesis_core.testing.contract import fetch_sync
-from genesis_core.testing.emulator import Response
 from genesis_vercel.emulator import VercelEmulator
+
+from genesis_core.api import PlatformError
+from genesis_core.testing import Response, fetch_sync
 
 P = "prj_web"
 

@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from genesis_core.config import Table
-from genesis_core.errors import ConfigError
-from genesis_core.platforms import InstanceConfig, PlatformKind
 from genesis_vercel import plugin
 from genesis_vercel.adapter import VercelAdapter
+
+from genesis_core.api import ConfigError, InstanceConfig, PlatformKind, Table
 
 
 def build(**table: Any) -> VercelAdapter:
@@ -31,7 +29,7 @@ def test_hook_registers_the_vercel_kind() -> None:
 
 
 def test_entry_point_is_installed_and_the_plugin_host_sees_it() -> None:
-    from genesis_core.plugins import build_plugin_host
+    from genesis_core.testing import build_plugin_host
 
     names = {ep.name: ep.value for ep in entry_points(group="genesis")}
     assert names.get("vercel") == "genesis_vercel.plugin"

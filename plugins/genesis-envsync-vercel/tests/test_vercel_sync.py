@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from genesis_vercel.emulator import VercelEmulator
 
 P = "prj_web"
@@ -15,7 +14,7 @@ P = "prj_web"
 def test_genesis_sync_reports_the_exact_drift(emulator: VercelEmulator, env: dict[str, str], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from genesis_core.cli.main import main
+    from genesis_core.testing import genesis_main as main
 
     emulator.add_env(P, "SHARED", "same", target=["production", "preview"])
     emulator.add_env(P, "DEBUG", "false", type="plain", target=["production"])

@@ -6,11 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-
-from genesis_core.errors import PlatformError
-from genesis_core.testing.contract import fetch_sync, write_sync
-from genesis_core.testing.emulator import Fault
 from genesis_vercel.emulator import TARGETS, VercelEmulator
+
+from genesis_core.api import PlatformError
+from genesis_core.testing import Fault, fetch_sync, write_sync
 
 P = "prj_web"
 
@@ -159,7 +158,7 @@ def test_system_variables_and_bad_names_are_refused(emulator: VercelEmulator, ma
 
 def test_failed_entries_in_a_201_answer_are_an_error(emulator: VercelEmulator, make_adapter: Any,
                                                      env: dict[str, str]) -> None:
-    from genesis_core.testing.emulator import Response
+    from genesis_core.testing import Response
 
     emulator.route("POST", r"/v10/projects/web/env", lambda req, m: Response(
         201, {"created": [], "failed": [{"error": {"code": "ENV_CONFLICT", "message": "m", "value": "leaked?"}}]}))
