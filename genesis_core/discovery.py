@@ -9,6 +9,11 @@ distribution's metadata directory and ``entry_points.txt`` (not only the plugins
 a distribution can gain a ``[genesis]`` section in place).  Installing, removing,
 upgrading or editing a distribution changes a stamp, so the next run discovers again.
 
+Each plugin distribution's requirement on the core (``Requires-Dist:
+genesis-envsync>=X.Y,<X.Y+1``) is judged against this core's plugin API when
+discovery runs (``apiversion.py``, with ``packaging``), and the verdict is cached
+too, keyed by the core's version: a warm start reads it without parsing anything.
+
 Only discovery is cached: every plugin is still imported and registered one by
 one on every run, so a broken plugin is always reported.  The cache is an
 optimisation and never an error: a missing, unreadable, corrupt, foreign or
@@ -29,11 +34,12 @@ import zlib
 import attrs
 
 from ._markers import ENTRY_POINT_GROUP
+from ._version import __version__
 
 CACHE_DIR_ENV = "GENESIS_CACHE_DIR"
 NO_CACHE_ENV = "GENESIS_NO_PLUGIN_CACHE"
 #: Bumped when the file's layout changes; a file of another format is a miss.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: A stamp younger than this may hide a change made in the same clock tick (coarse
 #: file-system timestamps), so discovery that sees one is not cached.
 SETTLE_SECONDS = 2.0
@@ -43,12 +49,18 @@ Stamp = tuple[str, int, int]  # path, st_mtime_ns, st_size (-1, -1 when it does 
 
 @attrs.frozen
 class FoundEntryPoint:
-    """One ``genesis`` entry point: its name, ``module[:attribute]`` value and distribution."""
+    """One ``genesis`` entry point: its name, ``module[:attribute]`` value and distribution.
+
+    ``requires`` is the distribution's requirement on the core (``""`` when it has none);
+    ``api_error`` says why it is built for another plugin API (``None`` when it is not).
+    """
 
     name: str
     value: str
     distribution: str
     version: str
+    requires: str = ""
+    api_error: str | None = None
 
     def load(self) -> object:
         """Import the module the value names and return the object it points at."""
@@ -130,8 +142,14 @@ def _discover(group: str) -> tuple[list[FoundEntryPoint], list[Stamp]]:
     found = []
     for ep in entry_points(group=group):
         owner = getattr(ep, "dist", None)
-        found.append(FoundEntryPoint(ep.name, ep.value, owner.name if owner is not None else "?",
-                                     owner.version if owner is not None else ""))
+        if owner is None:
+            found.append(FoundEntryPoint(ep.name, ep.value, "?", ""))
+            continue
+        from .apiversion import core_requirement, incompatibility
+
+        requires = core_requirement(owner.requires) or ""
+        found.append(FoundEntryPoint(ep.name, ep.value, owner.name, owner.version, requires,
+                                     incompatibility(requires, owner.name, owner.version)))
     found.sort(key=lambda e: e.name)
     return found, stamps
 
@@ -147,13 +165,14 @@ def _read(path: str, group: str) -> list[FoundEntryPoint] | None:
             if hasattr(os, "getuid") and info.st_uid != os.getuid():
                 return None  # only trust a file this user wrote
             data = json.loads(handle.read())
-        if (data["format"] != CACHE_FORMAT or data["group"] != group
+        if (data["format"] != CACHE_FORMAT or data["group"] != group or data["core"] != __version__
                 or data["executable"] != sys.executable or data["path"] != sys.path):
             return None
         for stamp_path, mtime, size in data["stamps"]:
             if _stamp(stamp_path) != (stamp_path, mtime, size):
                 return None
-        return [FoundEntryPoint(str(e["name"]), str(e["value"]), str(e["distribution"]), str(e["version"]))
+        return [FoundEntryPoint(str(e["name"]), str(e["value"]), str(e["distribution"]), str(e["version"]),
+                                str(e["requires"]), None if e["api_error"] is None else str(e["api_error"]))
                 for e in data["entry_points"]]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
@@ -163,7 +182,8 @@ def _write(path: str, group: str, found: list[FoundEntryPoint], stamps: list[Sta
     """Store ``found`` atomically, readable by this user only; a cache that cannot be written is not used."""
     import tempfile
 
-    data = {"format": CACHE_FORMAT, "group": group, "executable": sys.executable, "path": sys.path,
+    data = {"format": CACHE_FORMAT, "group": group, "core": __version__, "executable": sys.executable,
+            "path": sys.path,
             "stamps": stamps, "entry_points": [attrs.asdict(e) for e in found]}
     directory = os.path.dirname(path)
     temporary = None

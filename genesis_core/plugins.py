@@ -134,6 +134,9 @@ class PluginHost:
                         ep.name, dist_name, version,
                         error=f"name clash: a plugin named {ep.name!r} is already loaded")
                 continue
+            if ep.api_error is not None:  # built for another core: not even imported
+                self._infos[ep.name] = PluginInfo(ep.name, dist_name, version, error=ep.api_error)
+                continue
             try:
                 plugin = ep.load()
             except BaseException as exc:  # import errors of any kind, even SystemExit

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from .bus.core import GenesisBus
     from .config import Config
-    from .plugins import PluginHost
+    from .plugins import PluginHost, PluginInfo
     from .reconciliation import DriftReport
 
 EXIT_PARITY, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -116,7 +116,9 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
         kind_name = table.str("kind", name)
         kind = kinds.get(kind_name)
         if kind is None:
-            raise table.error("kind", unknown_kind_message(kind_name, kinds))
+            broken = host.broken()
+            _show_traceback(kind_name, broken)
+            raise table.error("kind", unknown_kind_message(kind_name, kinds, broken))
         for key in ("include", "exclude"):
             check_patterns(table, key)
         adapters.append(kind.factory(InstanceConfig(name, kind_name, table, config.project_dir)))
@@ -127,10 +129,33 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
 OFFICIAL_KINDS = tuple(FIRST_PARTY_KINDS)
 
 
-def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any]) -> str:
-    """Return what to say about an unknown platform kind: a near miss, or which plugin to install."""
+def _failed_provider(kind_name: str, broken: Sequence[PluginInfo]) -> PluginInfo | None:
+    """Return the broken plugin that would have registered ``kind_name`` (same name or distribution)."""
+    for info in broken:
+        if info.name == kind_name or info.distribution == f"genesis-envsync-{kind_name}":
+            return info
+    return None
+
+
+def _show_traceback(kind_name: str, broken: Sequence[PluginInfo]) -> None:
+    """Under ``GENESIS_DEBUG=1``, print the traceback of the plugin that failed to provide ``kind_name``."""
+    info = _failed_provider(kind_name, broken)
+    if info is not None and info.traceback and os.environ.get("GENESIS_DEBUG"):
+        import sys
+
+        sys.stderr.write(f"genesis: plugin {info.name} ({info.distribution}) failed to load:\n"
+                         f"{info.traceback.rstrip()}\n")
+
+
+def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any], broken: Sequence[PluginInfo] = ()) -> str:
+    """Return what to say about an unknown platform kind: its plugin failed to load, a near miss,
+    or which plugin to install.  ``broken`` are the plugins that failed to load (``host.broken()``)."""
     import difflib
 
+    failed = _failed_provider(kind_name, broken)
+    if failed is not None:
+        return (f"platform kind {kind_name!r} is installed but failed to load: {failed.distribution}: "
+                f"{failed.error}; see `genesis plugins`")
     installed = ", ".join(sorted(kinds)) or "none"
     close = difflib.get_close_matches(kind_name, [*kinds, *OFFICIAL_KINDS], n=1, cutoff=0.75)
     if close and close[0] != kind_name:

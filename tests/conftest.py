@@ -23,10 +23,12 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
 
-    def make(dist: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "0.1") -> Path:
+    def make(dist: str, entry_points: dict[str, str], modules: dict[str, str], version: str = "0.1",
+             requires: tuple[str, ...] = ()) -> Path:
         info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
+        requirements = "".join(f"Requires-Dist: {line}\n" for line in requires)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n{requirements}")
         lines = ["[genesis]"] + [f"{name} = {target}" for name, target in entry_points.items()]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         for module, source in modules.items():

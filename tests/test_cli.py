@@ -205,8 +205,9 @@ def test_plugins_on_a_current_cache_imports_no_other_command_and_no_metadata_sca
     # may have been installed moments ago, so the settle time is waived for this check.
     code = ("import sys, genesis_core.discovery as d; d.SETTLE_SECONDS = -1e12; "
             "from genesis_core.cli.main import main; main(['plugins']); "
-            "avoid = ('importlib.metadata', 'genesis_core.scaffold', 'logging', 'genesis_core.cli.cmd_sync', "
-            "'genesis_core.cli.cmd_demo', 'genesis_core.cli.cmd_events', 'genesis_core.cli.cmd_doctor', 'shutil'); "
+            "avoid = ('importlib.metadata', 'packaging', 'genesis_core.scaffold', 'logging', "
+            "'genesis_core.cli.cmd_sync', 'genesis_core.cli.cmd_demo', 'genesis_core.cli.cmd_events', "
+            "'genesis_core.cli.cmd_doctor', 'shutil'); "
             "print('LOADED', sorted(m for m in avoid if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != "GENESIS_NO_PLUGIN_CACHE"}
     env["GENESIS_CACHE_DIR"] = str(tmp_path / "cache")
@@ -215,7 +216,8 @@ def test_plugins_on_a_current_cache_imports_no_other_command_and_no_metadata_sca
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr + runs[1].stderr
     assert len(list((tmp_path / "cache").glob("entry-points-*.json"))) == 1
     first, second = (r.stdout.splitlines()[-1] for r in runs)
-    assert first == "LOADED ['importlib.metadata', 'shutil']"  # the first run scanned and filled the cache
+    # the first run scanned and filled the cache, judging each plugin's requirement on the core
+    assert first == "LOADED ['importlib.metadata', 'logging', 'packaging', 'shutil']"
     assert second == "LOADED []"
 
 

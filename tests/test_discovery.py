@@ -273,8 +273,9 @@ def test_the_cache_file_holds_no_more_than_discovery_found(fake_dist) -> None:
     settle(site)
     find_entry_points()
     data = json.loads(Path(cache_path()).read_text())
-    assert set(data) == {"format", "group", "executable", "path", "stamps", "entry_points"}
-    assert {"name": "j", "value": "j_mod:thing", "distribution": "genesis-j", "version": "0.1"} in data["entry_points"]
+    assert set(data) == {"format", "group", "core", "executable", "path", "stamps", "entry_points"}
+    assert {"name": "j", "value": "j_mod:thing", "distribution": "genesis-j", "version": "0.1", "requires": "",
+            "api_error": None} in data["entry_points"]
     stamped = {stamp[0] for stamp in data["stamps"]}
     assert str(site) in stamped
     assert str(site / "genesis_j-0.1.dist-info" / "entry_points.txt") in stamped
@@ -297,3 +298,16 @@ def test_a_malformed_entry_point_value_is_a_clear_error(value: str) -> None:
     with pytest.raises(ValueError, match="malformed entry point value"):
         load_value(value)
 
+
+
+def test_the_cached_api_verdict_is_kept_for_one_core_version_only(fake_dist, monkeypatch: pytest.MonkeyPatch,
+                                                                   no_discovery) -> None:
+    site = fake_dist("genesis-envsync-later", {"later": "later_mod"}, {"later_mod": "x = 1"}, version="0.2.0",
+                     requires=("genesis-envsync>=0.2,<0.3",))
+    [found] = [ep for ep in warm(site) if ep.name == "later"]
+    assert found.requires == "genesis-envsync>=0.2,<0.3" and "built for plugin API 0.2" in found.api_error
+    no_discovery()
+    [cached] = [ep for ep in find_entry_points() if ep.name == "later"]
+    assert cached == found  # the verdict came from the cache
+    monkeypatch.setattr(discovery, "__version__", "0.2.0")  # the same install under another core release
+    assert discovery._read(cache_path(), "genesis") is None

@@ -7,6 +7,7 @@ import inspect
 import os
 import re
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -258,3 +259,56 @@ def test_lazy_engine_and_command_resolve_on_use() -> None:
     parser = argparse.ArgumentParser()
     command.configure(parser)
     assert parser.parse_args(["--json"]).json is True
+
+
+FUTURE = """
+import sys
+sys.modules["future_was_imported"] = sys.modules[__name__]
+from genesis_core.api import hookimpl
+
+@hookimpl
+def genesis_register_platforms(register):
+    raise AssertionError("a plugin built for another core API must not be registered")
+"""
+
+
+def test_a_plugin_built_for_another_core_api_is_refused_and_the_others_load(fake_dist) -> None:
+    fake_dist("genesis-envsync-future", {"future": "future_mod"}, {"future_mod": FUTURE}, version="0.2.0",
+              requires=("genesis-envsync>=0.2,<0.3", "httpx>=0.27"))
+    fake_dist("genesis-envsync-past", {"past": "past_mod"}, {"past_mod": FUTURE}, version="0.0.9",
+              requires=("genesis-envsync >=0.0, <0.1",))
+    fake_dist("genesis-good", {"good": "good_mod"}, {"good_mod": GOOD},
+              requires=("genesis-envsync>=0.1,<0.2", 'genesis-envsync[testing]>=9; extra == "testing"'))
+    host = build_plugin_host()
+    infos = {i.name: i for i in host.plugin_infos()}
+    assert infos["future"].broken and infos["past"].broken and not infos["good"].broken
+    assert infos["future"].error == (
+        "genesis-envsync-future 0.2.0 is built for plugin API 0.2 (genesis-envsync>=0.2,<0.3), but this is "
+        "genesis-envsync 0.1.0 (plugin API 0.1): upgrade genesis-envsync")
+    assert infos["past"].error.endswith(
+        "(plugin API 0.1): install a release of genesis-envsync-past built for plugin API 0.1")
+    assert "future_was_imported" not in sys.modules
+    assert "goodkind" in host.platform_kinds()
+
+
+def test_genesis_plugins_shows_an_incompatible_plugin_from_a_warm_cache_too(fake_dist, tmp_path: Path) -> None:
+    site = fake_dist("genesis-envsync-future", {"future": "future_mod"}, {"future_mod": FUTURE}, version="0.2.0",
+                     requires=("genesis-envsync>=0.2,<0.3",))
+    then = time.time_ns() - 60 * 10**9
+    for path in [site, *site.rglob("*")]:
+        os.utime(path, ns=(then, then))
+    code = ("import sys, genesis_core.discovery as d; d.SETTLE_SECONDS = -1e12\n"
+            "from genesis_core.cli.main import main\n"
+            "code = main(['plugins'])\n"
+            "print('IMPORTED', 'packaging' in sys.modules, 'future_was_imported' in sys.modules, code)\n")
+    env = {k: v for k, v in os.environ.items() if k != "GENESIS_NO_PLUGIN_CACHE"}
+    env.update(PYTHONPATH=str(site), GENESIS_CACHE_DIR=str(tmp_path / "cache"))
+    work = tmp_path / "work"  # not the cache's parent: a new cache directory would change its stamp
+    work.mkdir()
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=work,
+                           timeout=60) for _ in range(2)]
+    for run, cold in zip(runs, (True, False)):
+        assert run.returncode == 0, run.stderr
+        [line] = [ln for ln in run.stdout.splitlines() if ln.startswith("future")]
+        assert "BROKEN" in line and "is built for plugin API 0.2" in line and "genesis-envsync 0.1.0" in line
+        assert run.stdout.splitlines()[-1] == f"IMPORTED {cold} False 0"

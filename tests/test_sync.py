@@ -209,6 +209,30 @@ def test_config_errors_are_one_line_exit_2(tmp_path: Path, run_cli) -> None:
     assert code == 2 and "missing.toml: file not found" in err
 
 
+BROKEN_ADAPTER = """
+def _load():
+    raise ImportError("No module named 'acme_sdk'")
+_load()
+"""
+
+
+def test_a_kind_whose_plugin_failed_to_load_says_so(tmp_path: Path, run_cli, fake_dist,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_dist("genesis-envsync-acme", {"acme": "acme_broken_mod"}, {"acme_broken_mod": BROKEN_ADAPTER})
+    cfg = project(tmp_path, '[platforms.shop]\nkind = "acme"\n', {})
+    code, out, err = run_cli("--config", str(cfg), "sync")
+    assert (code, out) == (2, "")
+    assert err == (f"genesis: {cfg}: platforms.shop.kind: platform kind 'acme' is installed but failed to load: "
+                   "genesis-envsync-acme: ImportError: No module named 'acme_sdk'; see `genesis plugins`\n")
+    monkeypatch.setenv("GENESIS_DEBUG", "1")
+    code, _, err = run_cli("--config", str(cfg), "sync")
+    assert code == 2
+    assert "genesis: plugin acme (genesis-envsync-acme) failed to load:\nTraceback (most recent call last)" in err
+    assert 'acme_broken_mod.py", line 3, in _load' in err
+    assert err.endswith("is installed but failed to load: genesis-envsync-acme: ImportError: No module named "
+                        "'acme_sdk'; see `genesis plugins`\n")
+
+
 def test_no_platforms_configured(tmp_path: Path, run_cli) -> None:
     cfg = project(tmp_path, "", {})
     code, _, err = run_cli("--config", str(cfg), "sync")
