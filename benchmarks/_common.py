@@ -228,7 +228,7 @@ def machine_line() -> str:
         load = "load n/a"
     return (f"machine: {os.cpu_count()} cores ({cpu_model()}), Python {platform.python_version()} "
             f"({platform.python_implementation()}), {platform.system()} {platform.release()}, "
-            f"{load}, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}")
+            f"{load}, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
 
 
 def header(name: str, args: argparse.Namespace, extra: str = "") -> None:

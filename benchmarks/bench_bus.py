@@ -36,7 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     Table,
     Timing,
     fmt_rate,
@@ -47,10 +47,10 @@ from _common import (  # noqa: E402
     verdict,
 )
 
-from genesis_core.bus import GenesisBus, Guardian  # noqa: E402
-from genesis_core.bus.guardian import DefaultPolicy  # noqa: E402
-from genesis_core.bus.memory import MemoryTransport  # noqa: E402
-from genesis_core.bus.store import SqliteTransport  # noqa: E402
+from genesis_core.bus import GenesisBus, Guardian
+from genesis_core.bus.guardian import DefaultPolicy
+from genesis_core.bus.memory import MemoryTransport
+from genesis_core.bus.store import SqliteTransport
 
 TOPIC = "bench.event"
 BATCH = 500

@@ -35,7 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Table, fmt_ratio, fmt_seconds, header, make_parser, repeats, verdict  # noqa: E402
+from _common import Table, fmt_ratio, fmt_seconds, header, make_parser, repeats, verdict
 
 PYTHON = sys.executable
 #: Targets against ``python -c pass``; every command is also held to ``FLOOR_TARGET`` x its floor.
@@ -100,7 +100,7 @@ def warm_cache(argv: list[str], cwd: str, env: dict[str, str], cache_dir: str) -
 def run_once(argv: list[str], cwd: str, env: dict[str, str]) -> float:
     """Return the wall time of one run of ``argv``; raise if it fails."""
     started = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.decode()[-500:]}")
@@ -115,7 +115,7 @@ def import_profile(argv: list[str], cwd: str, env: dict[str, str]) -> list[Impor
     if argv[0] != PYTHON:  # a console script: run it through the interpreter to pass -X
         argv = [PYTHON, *argv]
     done = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], cwd=cwd, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          capture_output=True, text=True)
     parsed = []
     for line in done.stderr.splitlines():
         match = _IMPORT_LINE.match(line)

@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     Table,
     fmt_ratio,
     fmt_seconds,
@@ -51,18 +51,19 @@ from _common import (  # noqa: E402
     verdict,
 )
 
-from genesis_core.config import Table as ConfigTable  # noqa: E402
-from genesis_core.platforms.model import InstanceConfig, PlatformAdapter  # noqa: E402
-from genesis_core.sync import fetch_all  # noqa: E402
-from genesis_core.testing.emulator import EmulatorServer, Request, Response  # noqa: E402
-from genesis_github.adapter import GitHubAdapter  # noqa: E402
-from genesis_github.emulator import GitHubEmulator  # noqa: E402
-from genesis_netlify.adapter import NetlifyAdapter  # noqa: E402
-from genesis_netlify.emulator import NetlifyEmulator  # noqa: E402
-from genesis_render.adapter import PAGE_SIZE as RENDER_PAGE, RenderAdapter  # noqa: E402
-from genesis_render.emulator import RenderEmulator  # noqa: E402
-from genesis_vercel.adapter import VercelAdapter  # noqa: E402
-from genesis_vercel.emulator import VercelEmulator  # noqa: E402
+from genesis_core.config import Table as ConfigTable
+from genesis_core.platforms.model import InstanceConfig, PlatformAdapter
+from genesis_core.sync import fetch_all
+from genesis_core.testing.emulator import EmulatorServer, Request, Response
+from genesis_github.adapter import GitHubAdapter
+from genesis_github.emulator import GitHubEmulator
+from genesis_netlify.adapter import NetlifyAdapter
+from genesis_netlify.emulator import NetlifyEmulator
+from genesis_render.adapter import PAGE_SIZE as RENDER_PAGE
+from genesis_render.adapter import RenderAdapter
+from genesis_render.emulator import RenderEmulator
+from genesis_vercel.adapter import VercelAdapter
+from genesis_vercel.emulator import VercelEmulator
 
 TARGET_RATIO = 1.2
 PAGES = 10

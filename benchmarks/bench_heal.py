@@ -32,21 +32,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Table, fmt_ratio, fmt_seconds, header, make_parser, repeats, verdict  # noqa: E402
-from bench_fetch import ACCOUNT_ID, REPO, SERVICE_ID, SITE_ID, _instance, slow  # noqa: E402
+from _common import Table, fmt_ratio, fmt_seconds, header, make_parser, repeats, verdict
+from bench_fetch import ACCOUNT_ID, REPO, SERVICE_ID, SITE_ID, _instance, slow
 
-from genesis_autonomy.apply import OK_STATUSES, apply_plan  # noqa: E402
-from genesis_autonomy.plan import HealPlan, make_plan, reference_values  # noqa: E402
-from genesis_core.platforms.model import PlatformAdapter, Snapshot  # noqa: E402
-from genesis_core.secrets import SecretPolicy  # noqa: E402
-from genesis_github.adapter import GitHubAdapter  # noqa: E402
-from genesis_github.emulator import GitHubEmulator  # noqa: E402
-from genesis_netlify.adapter import NetlifyAdapter  # noqa: E402
-from genesis_netlify.emulator import NetlifyEmulator  # noqa: E402
-from genesis_render.adapter import RenderAdapter  # noqa: E402
-from genesis_render.emulator import RenderEmulator  # noqa: E402
-from genesis_vercel.adapter import VercelAdapter  # noqa: E402
-from genesis_vercel.emulator import VercelEmulator  # noqa: E402
+from genesis_autonomy.apply import OK_STATUSES, apply_plan
+from genesis_autonomy.plan import HealPlan, make_plan, reference_values
+from genesis_core.platforms.model import PlatformAdapter, Snapshot
+from genesis_core.secrets import SecretPolicy
+from genesis_github.adapter import GitHubAdapter
+from genesis_github.emulator import GitHubEmulator
+from genesis_netlify.adapter import NetlifyAdapter
+from genesis_netlify.emulator import NetlifyEmulator
+from genesis_render.adapter import RenderAdapter
+from genesis_render.emulator import RenderEmulator
+from genesis_vercel.adapter import VercelAdapter
+from genesis_vercel.emulator import VercelEmulator
 
 TARGET_RATIO = 1.2
 VERCEL_PAGE = 100

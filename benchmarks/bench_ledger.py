@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     Table,
     Timing,
     fmt_bytes,
@@ -46,10 +46,10 @@ from _common import (  # noqa: E402
     verdict,
 )
 
-from genesis_truth.ledger import Ledger  # noqa: E402
-from genesis_truth.merkle import inclusion_path  # noqa: E402
-from genesis_truth.signing import signer_from_seed  # noqa: E402
-from genesis_truth.treeindex import TreeIndex  # noqa: E402
+from genesis_truth.ledger import Ledger
+from genesis_truth.merkle import inclusion_path
+from genesis_truth.signing import signer_from_seed
+from genesis_truth.treeindex import TreeIndex
 
 SEED = 20251011
 KEY_SEED = bytes(range(32))

@@ -50,11 +50,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Table, Timing, fmt_rate, header, make_parser, repeats, verdict  # noqa: E402
+from _common import Table, Timing, fmt_rate, header, make_parser, repeats, verdict
 
-from genesis_core.bus import GenesisBus, Guardian  # noqa: E402
-from genesis_core.bus.guardian import DefaultPolicy  # noqa: E402
-from genesis_core.bus.store import SqliteTransport  # noqa: E402
+from genesis_core.bus import GenesisBus, Guardian
+from genesis_core.bus.guardian import DefaultPolicy
+from genesis_core.bus.store import SqliteTransport
 
 TOPIC = "bench.event"
 BATCH = 500
@@ -198,10 +198,7 @@ def timed_with_cpu(run: Callable[[], tuple[float, float]], repeat: int) -> tuple
 
 def measure_publish(runs: Runs, kind: str, mode: str, count: int, repeat: int) -> Timing:
     def run() -> float:
-        if kind == "embedded":
-            transport = runs.embedded()
-        else:
-            transport = runs.nats()[1]
+        transport = runs.embedded() if kind == "embedded" else runs.nats()[1]
         bus = make_bus(transport)
         try:
             started = time.perf_counter()

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
+from _common import (
     Table,
     fmt_bytes,
     fmt_rate,
@@ -46,8 +46,8 @@ from _common import (  # noqa: E402
     verdict,
 )
 
-from genesis_core.reconciliation import ReconcileOptions, reconcile  # noqa: E402
-from genesis_core.secrets import SecretPolicy  # noqa: E402
+from genesis_core.reconciliation import ReconcileOptions, reconcile
+from genesis_core.secrets import SecretPolicy
 
 SEED = 20251011
 TARGET_RATIO = 2.0

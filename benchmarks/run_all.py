@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, path in scripts.items():
         command = [sys.executable, str(path), *(["--quick"] if args.quick else []), *extra]
         started = time.perf_counter()
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        done = subprocess.run(command, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
         text = done.stdout.rstrip() + "\n"
         if done.returncode != 0:

@@ -126,10 +126,15 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .errors import PluginError as PluginError
     from .errors import UsageError as UsageError
     from .errors import one_line as one_line
+
+    # Renamed on export: an assignment exports a name where an ``import ... as`` would not.
+    from .http import DEFAULT_TIMEOUT as _DEFAULT_TIMEOUT
+    from .http import USER_AGENT as _USER_AGENT
     from .http import Endpoint as Endpoint
     from .http import RetryPolicy as RetryPolicy
     from .http import install_log_redaction as install_log_redaction
     from .http import redact_url as redact_url
+    from .http import request as _request
     from .http import scrub_detail as scrub_detail
     from .platforms.dotenv import parse_dotenv as parse_dotenv
     from .platforms.http_adapter import COMMON_KEYS as COMMON_KEYS
@@ -168,11 +173,6 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .sync import collect_snapshots as collect_snapshots
     from .sync import fetch_all as fetch_all
     from .sync import reconcile_options as reconcile_options
-
-    # Renamed on export: an assignment exports a name where an ``import ... as`` would not.
-    from .http import DEFAULT_TIMEOUT as _DEFAULT_TIMEOUT
-    from .http import USER_AGENT as _USER_AGENT
-    from .http import request as _request
 
     HTTP_DEFAULT_TIMEOUT = _DEFAULT_TIMEOUT
     HTTP_USER_AGENT = _USER_AGENT

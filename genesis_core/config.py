@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -219,10 +218,7 @@ def ensure_state_dir(path: Path) -> Path:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
+    import tomllib
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

@@ -256,9 +256,11 @@ def status_error(endpoint: Endpoint, response: httpx.Response, content: bytes | 
     elif status == 401:
         msg = f"authentication failed (HTTP 401){suffix}: check that {cred} holds a valid token"
     elif status == 403:
-        msg = f"permission denied (HTTP 403){suffix}: check that the token in {cred} may access{target or ' this resource'}"
+        msg = (f"permission denied (HTTP 403){suffix}: check that the token in {cred} may "
+               f"access{target or ' this resource'}")
     elif status == 404:
-        msg = f"not found (HTTP 404){suffix}: check{target or ' the configured identifiers'} and that the token can see it"
+        msg = (f"not found (HTTP 404){suffix}: check{target or ' the configured identifiers'} "
+               "and that the token can see it")
     elif status == 429:
         msg = f"rate limited (HTTP 429){suffix}: retries exhausted, try again later"
     elif status >= 500:

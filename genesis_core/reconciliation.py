@@ -320,7 +320,8 @@ class _Rows(dict):  # type: ignore[type-arg]
         pair = row[2]
         if secret and pair[1] is None:
             pair[1] = self.secret_row(row[4], row[5])
-        return pair[secret]
+        shown: dict[str, str] = pair[secret]
+        return shown
 
     def shown_for(self, row: _Row, key: str) -> dict[str, str]:
         """Return an open ``row`` as shown for ``key``: the platforms' marks and the key's name decide."""

@@ -59,7 +59,7 @@ _KEY_WAIT_SECONDS = 2.0  # how long to wait for another process to finish writin
 _FP_DOMAIN = b"genesis-fingerprint-v1\x00"
 # Payload fields that hold variable *names* (``missing_in_<instance>``), never values.
 _KEY_NAME_FIELDS = re.compile(r"missing_in_[A-Za-z0-9_]+")
-_MASKED = re.compile(r"<secret(?: fp:[0-9a-f]{%d})?>" % _FP_HEX_DIGITS)
+_MASKED = re.compile(rf"<secret(?: fp:[0-9a-f]{{{_FP_HEX_DIGITS}}})?>")
 REGEX_PREFIX = "re:"
 
 # Case-insensitive globs over key names.  ``KEY`` is matched as a word at the

@@ -63,7 +63,7 @@ class _Recorder(PlatformAdapter):
     kind = "recorder"
     supports_write = True
 
-    def __init__(self, fail_on: str | None = None) -> None:  # noqa: D107 - no InstanceConfig needed
+    def __init__(self, fail_on: str | None = None) -> None:
         self.name = "rec"
         self.calls: list[tuple[str, str, bool]] = []
         self.fail_on = fail_on

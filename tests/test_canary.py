@@ -50,7 +50,7 @@ class Canaries:
         self.cascade_token = "canaryws" + r(24)
 
     def values(self) -> dict[str, str]:
-        return {name: value for name, value in vars(self).items()}
+        return dict(vars(self).items())
 
 
 def reference_values(c: Canaries) -> dict[str, str]:
@@ -76,7 +76,7 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 received.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 self.send_response(204)
@@ -119,10 +119,10 @@ class CascadeHarness:
 
     async def _start(self) -> None:
         import websockets
+
         from genesis_cascade.auth import SUBPROTOCOL, encode_subprotocol_token
         from genesis_cascade.server import CascadeServer
         from genesis_cascade.settings import CascadeSettings
-
         from genesis_core.bus import GenesisBus
         from genesis_core.bus.guardian import DefaultPolicy, Guardian
         from genesis_core.bus.store import open_store
@@ -389,7 +389,7 @@ def test_no_canary_in_any_output_of_any_command(canary_project: Any, robust: Any
     places["GITHUB_STEP_SUMMARY"] = step_summary.read_bytes()
     for i, request in enumerate(webhook.received):
         places[f"webhook body {i}"] = request["body"]
-        places[f"webhook headers {i}"] = json.dumps({k: v for k, v in request["headers"].items()})
+        places[f"webhook headers {i}"] = json.dumps(dict(request["headers"].items()))
     for i, frame in enumerate(cascade.frames):
         places[f"WebSocket frame {i}"] = frame
     for i, body in enumerate(cascade.http_bodies):
@@ -445,7 +445,7 @@ def test_a_failing_webhook_never_shows_its_url(failure: str, genesis_project: An
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 self.send_response(500)
                 self.send_header("Content-Length", "0")

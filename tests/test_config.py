@@ -32,7 +32,8 @@ def test_pyproject_tool_table_is_used_and_errors_name_the_dotted_key(tmp_path: P
     assert config.source == tmp_path / "pyproject.toml"
     with pytest.raises(ConfigError) as err:
         config.platforms()["web"].str("kind")
-    assert str(err.value) == f"{tmp_path / 'pyproject.toml'}: tool.genesis.platforms.web.kind: expected a string, got an integer"
+    assert str(err.value) == (f"{tmp_path / 'pyproject.toml'}: tool.genesis.platforms.web.kind: "
+                              "expected a string, got an integer")
 
 
 def test_pyproject_without_tool_genesis_is_skipped(tmp_path: Path) -> None:
@@ -117,7 +118,7 @@ def test_table_annotations_name_types_not_the_methods_that_shadow_them() -> None
     for name, member in vars(Table).items():
         if inspect.isfunction(member) and member.__code__.co_filename == module.__file__:  # not attrs'
             for param, annotation in member.__annotations__.items():
-                value = eval(annotation, dict(vars(module)), dict(seen))  # noqa: S307 - our own source
+                value = eval(annotation, dict(vars(module)), dict(seen))
                 bad = [p for p in parts(value) if isinstance(p, types.FunctionType)]
                 assert not bad, f"Table.{name}: {param}: {annotation!r} names {bad}"
         seen[name] = member

@@ -63,7 +63,7 @@ def section_span(text: str, heading: str) -> tuple[int, int]:
     """Return where the section under ``heading`` starts and ends in ``text``."""
     start = text.index(f"\n{heading}\n") + 1
     level = len(heading) - len(heading.lstrip("#"))
-    following = re.compile(r"^#{1,%d} " % level, re.M)
+    following = re.compile(rf"^#{{1,{level}}} ", re.M)
     after = following.search(text, start + len(heading))
     return start, after.start() if after else len(text)
 

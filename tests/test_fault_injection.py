@@ -178,7 +178,7 @@ class RedirectingServer:
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            def do_GET(self) -> None:
                 captured.append({"path": self.path, **dict(self.headers)})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -193,7 +193,7 @@ class RedirectingServer:
             def log_message(self, *args: Any) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            def do_GET(self) -> None:
                 self.send_response(302)
                 self.send_header("Location", other + self.path)
                 self.send_header("Content-Length", "0")

@@ -277,7 +277,7 @@ def test_body_over_the_limit_without_content_length_is_refused() -> None:
     class Chunkless(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # the body ends when the connection closes
 
-        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -334,7 +334,8 @@ def test_status_error_uses_the_platforms_message_shortened() -> None:
     long_message = "word " * 100
     response = _response(422, {"content-type": "application/json"}, b'{"error": {"message": "bad\\n value"}}')
     assert str(status_error(ENDPOINT, response)) == "render-prod: unexpected HTTP 422 (bad value)"
-    response = _response(422, {"content-type": "application/json"}, ('{"message": "%s"}' % long_message).encode())
+    body = f'{{"message": "{long_message}"}}'.encode()
+    response = _response(422, {"content-type": "application/json"}, body)
     assert len(status_error(ENDPOINT, response).reason) < 200
 
 
@@ -450,7 +451,7 @@ def test_requests_are_recorded_with_query_and_matching(emulator: ItemsEmulator) 
 def test_base_url_needs_a_running_server() -> None:
     server = ItemsEmulator()
     with pytest.raises(RuntimeError, match="not running"):
-        server.base_url
+        _ = server.base_url
     server.start()
     first = server.base_url
     assert server.start().base_url == first  # idempotent

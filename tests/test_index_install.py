@@ -153,7 +153,7 @@ def index_url(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     write_simple_index(list(built.wheels.values()), root)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))

@@ -53,7 +53,7 @@ def test_release_metadata(dist: Path) -> None:
     assert expected_name.startswith("genesis-envsync")
     assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
     assert (dist / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
-    assert REQUIRED_CLASSIFIERS <= set(project["classifiers"])
+    assert set(project["classifiers"]) >= REQUIRED_CLASSIFIERS
     assert {"Homepage", "Source", "Issues", "Documentation", "Changelog"} <= set(project["urls"])
     assert project["requires-python"] == ">=3.11"
     # One version source: dynamic, read from the package by hatch.

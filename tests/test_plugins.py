@@ -7,8 +7,8 @@ import inspect
 import os
 import re
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest

@@ -53,7 +53,7 @@ def test_seed_commit_example_has_no_drift_with_a_scoped_instance() -> None:
             "WORKER_CONCURRENCY": "4"}
     assert len(full) == 45
     frontend = {key: value for key, value in full.items() if not key.startswith("WORKER_")}
-    github = {key: None for key in full}
+    github = dict.fromkeys(full)
     options = ReconcileOptions(secret_policy=POLICY, exclude={"netlify": ("WORKER_*",)})
     report = reconcile({"local": full, "render": dict(full), "netlify": frontend, "github": github},
                        options, now="2025-10-11T22:45:00Z")
@@ -223,7 +223,7 @@ def test_report_is_a_frozen_value() -> None:
 
 def test_public_export_is_the_function_even_after_the_module_is_imported() -> None:
     import genesis_core
-    import genesis_core.sync  # noqa: F401  (imports genesis_core.reconciliation)
+    import genesis_core.sync
     from genesis_core import reconcile as exported
 
     assert exported is reconcile and callable(genesis_core.reconcile)

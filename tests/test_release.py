@@ -88,12 +88,13 @@ def test_tox_runs_every_supported_python_and_installs_every_plugin() -> None:
     tox = configparser.ConfigParser()
     tox.read(ROOT / "tox.ini", encoding="utf-8")
     env_list = [e.strip() for e in tox["tox"]["env_list"].split(",")]
-    assert env_list == [f"py{v.replace('.', '')}" for v in PYTHONS]
+    assert env_list == [f"py{v.replace('.', '')}" for v in PYTHONS] + ["lint"]  # so `tox` runs the lint too
     assert tox["tox"]["skip_missing_interpreters"] == "true"
     deps = tox["testenv"]["deps"].split()
     assert "-e{toxinidir}[testing]" in deps
     assert sorted(deps[1:]) == sorted(f"-e{{toxinidir}}/plugins/{p.name}[testing]" for p in PLUGINS)
-    assert "lint" not in env_list
+    lint = tox["testenv:lint"]["commands"].split("\n")
+    assert [line.split()[0] for line in lint if line.strip()] == ["ruff", "mypy"]
 
 
 def test_release_builds_checks_and_publishes_every_distribution() -> None:
@@ -197,3 +198,9 @@ def test_readme_holds_exactly_two_set_up_commands() -> None:
     ]
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "git clone" in ci and "python3 -m venv .venv && .venv/bin/pip install -q tox && .venv/bin/tox" in ci
+
+
+def test_ci_runs_the_lint() -> None:
+    job = workflow("ci.yml")["jobs"]["lint"]
+    commands = "\n".join(step.get("run", "") for step in job["steps"])
+    assert ".venv/bin/tox -e lint" in commands

@@ -303,7 +303,7 @@ def test_an_engine_failing_on_the_result_is_reported_and_kept_for_retry(tmp_path
 def test_an_official_kind_that_is_not_installed_names_its_distribution() -> None:
     from genesis_core.sync import unknown_kind_message
 
-    assert unknown_kind_message("aws-ssm", {"dotenv": None}).endswith("install genesis-envsync-aws: pip install genesis-envsync-aws")
-    assert unknown_kind_message("vault", {"dotenv": None}).endswith("install genesis-envsync-vault: pip install genesis-envsync-vault")
-    assert unknown_kind_message("render", {}).endswith("install genesis-envsync-render: pip install genesis-envsync-render")
+    for kind, dist in (("aws-ssm", "aws"), ("vault", "vault"), ("render", "render")):
+        assert unknown_kind_message(kind, {"dotenv": None}).endswith(
+            f"install genesis-envsync-{dist}: pip install genesis-envsync-{dist}")
     assert "did you mean 'aws-ssm'?" in unknown_kind_message("aws-sms", {"dotenv": None})

@@ -11,8 +11,16 @@ from typing import Any
 import httpx
 import pytest
 
-from genesis_core.testing import Fault, FaultProxy, Request, Response, ServerProcess, ServerStartError
-from genesis_core.testing import free_port, missing_server
+from genesis_core.testing import (
+    Fault,
+    FaultProxy,
+    Request,
+    Response,
+    ServerProcess,
+    ServerStartError,
+    free_port,
+    missing_server,
+)
 from genesis_core.testing.emulator import EmulatorServer
 
 

@@ -25,12 +25,12 @@ DEFAULT_SOURCE = "urn:genesis"
 
 def utc_now() -> str:
     """Return the current time as RFC 3339 UTC with millisecond precision and a ``Z``."""
-    return format_time(_dt.datetime.now(_dt.timezone.utc))
+    return format_time(_dt.datetime.now(_dt.UTC))
 
 
 def format_time(moment: _dt.datetime) -> str:
     """Return ``moment`` as RFC 3339 UTC with a ``Z`` suffix."""
-    moment = moment.astimezone(_dt.timezone.utc)
+    moment = moment.astimezone(_dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

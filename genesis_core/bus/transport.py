@@ -8,8 +8,8 @@ embedded SQLite transport is the default; ``genesis-envsync-nats`` registers ano
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -91,7 +91,7 @@ class Transport(abc.ABC):
     def get(self, seq: int) -> Envelope | None:
         """Return the event with sequence ``seq``, or ``None``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional: a transport with nothing to release keeps this
         """Release files and connections (idempotent)."""
 
 

@@ -1,4 +1,5 @@
-"""Build the argument parser from the registered commands (the core's and plugins'), run one, map errors to exit codes."""
+"""Build the argument parser from the registered commands (the core's and plugins'), run one,
+map errors to exit codes."""
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from .context import CommandContext
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", default="genesis-demo", help="where to write the demo project (default ./genesis-demo)")
+    parser.add_argument("--dir", default="genesis-demo",
+                        help="where to write the demo project (default ./genesis-demo)")
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:

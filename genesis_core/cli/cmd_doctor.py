@@ -76,7 +76,12 @@ def _resolve(result: Any) -> tuple[bool, str, str]:
     import inspect
 
     if inspect.isawaitable(result):
-        result = asyncio.run(result)
+        awaitable = result
+
+        async def wait() -> Any:
+            return await awaitable
+
+        result = asyncio.run(wait())
     ok, text, fix = result
     return bool(ok), str(text), str(fix)
 
@@ -119,7 +124,8 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
             pass
         report.ok(f"{state} is writable")
     except OSError as exc:
-        report.bad(f"{state} is not writable ({exc.strerror})", "set GENESIS_HOME or [bus] state_dir to a writable directory")
+        report.bad(f"{state} is not writable ({exc.strerror})",
+                   "set GENESIS_HOME or [bus] state_dir to a writable directory")
 
     ctx.print("platforms")
     from ..sync import build_adapters, fetch_all

@@ -26,7 +26,8 @@ REAL_SERVERS = {"aws-ssm": "moto_server (pip install 'moto[server]')",
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kinds", nargs="*", metavar="KIND",
-                        help=f"which emulators to start: {', '.join(KINDS)} (default: {' '.join(DEFAULT_KINDS)}, the demo's)")
+                        help=f"which emulators to start: {', '.join(KINDS)} "
+                             f"(default: {' '.join(DEFAULT_KINDS)}, the demo's)")
     parser.add_argument("--port", type=int, default=0,
                         help="first port to use (default: free ports chosen by the system)")
     parser.add_argument("--env", metavar="PATH", type=Path,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -21,7 +22,7 @@ class Command:
     run: Callable[[argparse.Namespace, CommandContext], int]
 
     @classmethod
-    def lazy(cls, name: str, help: str, target: str) -> Command:  # noqa: A002 - the field's name
+    def lazy(cls, name: str, help: str, target: str) -> Command:
         """Return a command whose module is imported only when it is used.
 
         ``target`` is ``"module:attribute"`` naming the real ``Command``.

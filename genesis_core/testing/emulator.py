@@ -89,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
     # stalls every answer by ~40 ms.
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return  # keep test output clean; requests are recorded in server.emulator.requests
 
     def _dispatch(self) -> None:

@@ -46,7 +46,7 @@ def reference(case: dict[str, Any], dialect: str) -> Any:
 
 
 def as_reference(result: dict[str, Any]) -> Any:
-    return result["values"] if "values" in result else "error"
+    return result.get("values", "error")
 
 
 @pytest.fixture(scope="module")

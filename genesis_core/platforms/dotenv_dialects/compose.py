@@ -116,10 +116,10 @@ class _Substituter:
         if braced and operator is not None and operator in substitution:
             value = self._apply(operator, substitution)
             return value + self.substitute(rest)
-        value = self.lookup.get(substitution)
-        if value is None:
+        known = self.lookup.get(substitution)
+        if known is None:
             self.unset.append(substitution)
-        return value or ""
+        return known or ""
 
     @staticmethod
     def _operator(substring: str) -> str | None:

@@ -91,7 +91,7 @@ class HealResult:
 
     def counts(self) -> dict[str, int]:
         """Return ``{status: number of keys}`` for every status."""
-        counts = {status: 0 for status in (VERIFIED, UNVERIFIABLE, FAILED, SKIPPED)}
+        counts = dict.fromkeys((VERIFIED, UNVERIFIABLE, FAILED, SKIPPED), 0)
         for result in self.results:
             counts[result.status] = counts.get(result.status, 0) + 1
         return counts

@@ -239,7 +239,7 @@ def _print_breaker(ctx: CommandContext, state: BreakerState) -> None:
 
         until = ""
         if state.until is not None:
-            until = " until " + format_time(_dt.datetime.fromtimestamp(state.until, _dt.timezone.utc))
+            until = " until " + format_time(_dt.datetime.fromtimestamp(state.until, _dt.UTC))
         ctx.print(f"Automatic healing is suspended{until}: {state.message or state.reason}. "
                   "`genesis heal --apply` resets it.")
 

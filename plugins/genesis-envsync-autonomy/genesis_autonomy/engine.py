@@ -146,7 +146,7 @@ class AutonomyEngine:
             return OBSERVED
         unread = _unread_instances(event)
         if unread:
-            await self._refuse(event_id, {name: "could not be read when the drift was detected" for name in unread})
+            await self._refuse(event_id, dict.fromkeys(unread, "could not be read when the drift was detected"))
             return REFUSED
         return await self._heal(event_id, drift_count, occurrences)
 

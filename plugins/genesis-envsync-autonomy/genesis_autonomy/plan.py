@@ -232,7 +232,7 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
     for name in targets:
         if name == reference:
             raise ValueError(f"{name} is the reference; it cannot be a target")
-        snapshots[name]  # noqa: B018 - KeyError names the missing snapshot
+        snapshots[name]
     if report is None:
         report = reconcile({n: s.values() for n, s in snapshots.items()}, options, now=_NOW)
     write_policy = _write_policy(policy)
@@ -314,11 +314,11 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         if key in handled or name not in holders or target.variables.get(key) is None \
                 or not target.variables[key].readable:
             continue
-        ref_var = ref.variables.get(key)
-        if ref_var is None or reference not in holders:
+        held = ref.variables.get(key)
+        if held is None or reference not in holders:
             left.append(Skipped(key, f"values differ between other instances; the reference ({reference}) "
                                      "does not hold it"))
-        elif not ref_var.readable:
+        elif not held.readable:
             entry = Skipped(key, f"values differ between instances and the reference ({reference}) "
                                  "value is unreadable")
             (cannot if overwrite else left).append(entry)

@@ -83,7 +83,10 @@ class AutonomySettings:
         return self.reference
 
     def target_names(self, instances: Sequence[str], only: Iterable[str] | None = None) -> list[str]:
-        """Return the instances to heal, in config order: ``targets`` (default all but the reference), narrowed by ``only``."""
+        """Return the instances to heal, in config order.
+
+        ``targets`` (default: all but the reference), narrowed by ``only``.
+        """
         reference = self.require_reference()
         chosen = [n for n in instances if n != reference]
         if self.targets is not None:

@@ -237,7 +237,6 @@ class Rig:
 
     def __init__(self, config_path: Path, home: Path, clock: FakeClock) -> None:
         from genesis_autonomy.engine import subscriptions
-
         from genesis_core.api import (
             DefaultPolicy,
             EngineContext,
@@ -272,7 +271,7 @@ class Rig:
                                    "summary": {"total_keys": 6, "drift_count": drift_count}}
         if platforms is not None:
             payload["platforms"] = platforms
-        stamp = format_time(dt.datetime.fromtimestamp(at, dt.timezone.utc))
+        stamp = format_time(dt.datetime.fromtimestamp(at, dt.UTC))
         envelope = asyncio.run(self.transport.append("envsync.drift", payload, event_id=uuid.uuid4().hex,
                                                      timestamp=stamp, source="urn:test"))
         return make_event(envelope)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+
 from genesis_autonomy.apply import (
     FAILED,
     SKIPPED,
@@ -15,7 +16,6 @@ from genesis_autonomy.apply import (
     write_plan,
 )
 from genesis_autonomy.plan import HealPlan, ReferenceValues, make_plan, reference_values
-
 from genesis_core.api import (
     RESTART,
     STAGED,
@@ -40,7 +40,7 @@ class Recorder(PlatformAdapter):
     kind = "recorder"
     supports_write = True
 
-    def __init__(self, name: str, *, fail: bool = False) -> None:  # noqa: D107 - no InstanceConfig needed
+    def __init__(self, name: str, *, fail: bool = False) -> None:
         self.name = name
         self.fail = fail
         self.calls: list[tuple[str, list[str]]] = []
@@ -69,7 +69,7 @@ def plan_and_values(adapters: dict[str, Recorder]) -> tuple[HealPlan, ReferenceV
     local = Snapshot.from_values("local", "dotenv", {"A": "1", "B": CANARY, "C": "3"})
     snapshots = {"local": local, **{name: Snapshot.from_values(name, "recorder", {"C": "old"}) for name in adapters}}
     plan = make_plan(snapshots, reference="local", targets=list(adapters), policy=POLICY,
-                     writable={name: True for name in adapters}, overwrite_conflicts=True,
+                     writable=dict.fromkeys(adapters, True), overwrite_conflicts=True,
                      effects={"heroku": lambda key: RESTARTS, "fly": lambda key: STAGES},
                      batch={name: adapter.supports_batch_write for name, adapter in adapters.items()})
     return plan, reference_values(plan, local)

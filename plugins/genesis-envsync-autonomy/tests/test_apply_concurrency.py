@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 import pytest
+
 from genesis_autonomy.apply import (
     FAILED,
     SKIPPED,
@@ -37,7 +38,6 @@ from genesis_autonomy.plan import (
     ReferenceValues,
     TargetPlan,
 )
-
 from genesis_core.api import (
     FetchContext,
     InstanceConfig,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from genesis_autonomy.plan import HealPlan, make_plan, reference_values
-from genesis_autonomy.settings import KeyRules
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from genesis_autonomy.plan import HealPlan, make_plan, reference_values
+from genesis_autonomy.settings import KeyRules
 from genesis_core.api import ReconcileOptions, SecretPolicy, Snapshot
 from genesis_core.testing import env_keys, env_values, secret_values
 
@@ -24,7 +24,7 @@ def snap(name: str, values: dict[str, str | None], *, kind: str | None = None,
 
 def plan_for(snapshots: dict[str, Snapshot], **kwargs) -> HealPlan:
     targets = kwargs.pop("targets", [n for n in snapshots if n != "local"])
-    writable = kwargs.pop("writable", {n: True for n in targets})
+    writable = kwargs.pop("writable", dict.fromkeys(targets, True))
     return make_plan(snapshots, reference="local", targets=targets, policy=POLICY, writable=writable, **kwargs)
 
 

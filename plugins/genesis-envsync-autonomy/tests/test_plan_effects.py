@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 from genesis_autonomy.plan import HealPlan, make_plan
-
 from genesis_core.api import (
     REDEPLOY,
     RESTART,

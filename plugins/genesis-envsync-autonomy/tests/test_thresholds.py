@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+
 from genesis_autonomy.thresholds import (
     Alert,
     BreakerState,
@@ -46,7 +47,7 @@ def _stamp(at: float) -> str:
 
     from genesis_core.api import format_time
 
-    return format_time(dt.datetime.fromtimestamp(at, dt.timezone.utc))
+    return format_time(dt.datetime.fromtimestamp(at, dt.UTC))
 
 
 def test_count_recent_counts_only_the_window_and_after_a_reset() -> None:

@@ -45,7 +45,7 @@ def _path_prefix(instance: InstanceConfig) -> str:
     path = table.str("path")
     if not path.startswith("/"):
         raise table.error("path", f"expected a parameter hierarchy starting with / (like /acme/prod/), got {path!r}")
-    segments = [s for s in path.strip("/").split("/")] if path.strip("/") else []
+    segments = path.strip("/").split("/") if path.strip("/") else []
     if any(not _SEGMENT.match(segment) for segment in segments):
         raise table.error("path", f"{path!r} is not a parameter path: segments of letters, digits, _ . - "
                                   "separated by single slashes")

@@ -19,7 +19,7 @@ import sys
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import botocore.session
@@ -218,7 +218,10 @@ class AwsFaultProxy(FaultProxy):
         return Response(200, {"Unexpected": {"Parameters": "not-a-list"}}, content_type="application/x-amz-json-1.1")
 
 
-def make_adapter(kind: type[PlatformAdapter], name: str = "aws-test", **table: Any) -> Any:
+A = TypeVar("A", bound=PlatformAdapter)
+
+
+def make_adapter(kind: type[A], name: str = "aws-test", **table: Any) -> A:
     """Return an adapter of class ``kind`` for ``table`` (a value of ``None`` drops the key)."""
     data = {"kind": kind.kind, "region": REGION, **table}
     data = {key: value for key, value in data.items() if value is not None}

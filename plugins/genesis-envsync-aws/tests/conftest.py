@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_aws.testing import MotoServer, start_moto, zero_backoff
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_aws.testing import (
     MotoServer,
     SecretsManagerHarness,
@@ -12,7 +13,6 @@ from genesis_aws.testing import (
     start_moto,
     zero_backoff,
 )
-
 from genesis_core.testing import AdapterContract
 
 

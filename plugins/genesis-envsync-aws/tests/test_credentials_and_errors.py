@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.ssm import SsmAdapter
 from genesis_aws.testing import (
@@ -23,7 +24,6 @@ from genesis_aws.testing import (
     operations,
     put_json_secret,
 )
-
 from genesis_core.api import PlatformError
 from genesis_core.testing import Fault, fetch_sync, write_sync
 

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import pytest
-from genesis_aws.jsonedit import NotAnObject, parse_object, set_member
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from genesis_aws.jsonedit import NotAnObject, parse_object, set_member
 
 SENTINEL = "\x00sentinel\x00"
 keys = st.text(min_size=1, max_size=12).filter(lambda k: SENTINEL not in k)

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.ssm import SsmAdapter
 from genesis_aws.testing import MotoServer, aws_env, make_adapter, put_json_secret
-
 from genesis_core.api import PlatformError
 from genesis_core.testing import fetch_sync, write_sync
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from genesis_aws import plugin
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.ssm import SsmAdapter
 from genesis_aws.testing import MotoServer, aws_env, put_json_secret
-
 from genesis_core.api import InstanceConfig, PlatformKind, Table
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from genesis_aws.secretsmanager import SecretsManagerAdapter
 from genesis_aws.testing import (
     AwsFaultProxy,
@@ -17,7 +18,6 @@ from genesis_aws.testing import (
     operations,
     put_json_secret,
 )
-
 from genesis_core.api import ConfigError, PlatformError
 from genesis_core.testing import fetch_sync, write_sync
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from genesis_aws import ssm as ssm_module
 from genesis_aws.ssm import SsmAdapter
 from genesis_aws.testing import (
@@ -18,7 +19,6 @@ from genesis_aws.testing import (
     make_adapter,
     operations,
 )
-
 from genesis_core.api import ConfigError, FetchContext, PlatformError
 from genesis_core.testing import (
     EmulatorServer,

@@ -80,7 +80,7 @@ class Schema:
 
     def required_on(self, instance: str) -> dict[str, str]:
         """Return ``{key: rule name}`` for the keys ``instance`` must hold."""
-        found = {key: "required" for key in self.required_everywhere()}
+        found = dict.fromkeys(self.required_everywhere(), "required")
         for key in self.platforms.get(instance, ()):
             found.setdefault(key, "platform_required")
         return found

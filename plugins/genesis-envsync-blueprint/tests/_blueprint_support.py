@@ -68,7 +68,6 @@ def snapshot(name: str, values: dict[str, str | None], *, secret: frozenset[str]
 def start_bus(config: Any, policy: Any) -> Any:
     """Return a real bus (SQLite store in the state dir) with only the Blueprint engine started."""
     import genesis_blueprint.plugin
-
     from genesis_core.api import configure_bus
     from genesis_core.testing import build_plugin_host
 

@@ -65,7 +65,6 @@ def test_redelivery_and_restart_do_not_warn_twice(tmp_path: Path, policy) -> Non
 
     async def redeliver(target_bus) -> None:
         from genesis_blueprint.engine import subscriptions
-
         from genesis_core.api import EngineContext
 
         ctx = EngineContext("blueprint", config.engine("blueprint"), config, config.state_dir,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import tomllib
 
 from _blueprint_support import CANARY, variables
-from genesis_blueprint.infer import infer_schema, render_schema, toml_key, toml_string
-from genesis_blueprint.rules import check_variables
-from genesis_blueprint.schema import parse_schema
 from hypothesis import given
 from hypothesis import strategies as st
 
+from genesis_blueprint.infer import infer_schema, render_schema, toml_key, toml_string
+from genesis_blueprint.rules import check_variables
+from genesis_blueprint.schema import parse_schema
 from genesis_core.api import Table
 
 SNAPSHOTS = {

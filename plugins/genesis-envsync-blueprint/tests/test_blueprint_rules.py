@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from _blueprint_support import CANARY, config_from, seed, variables
+
 from genesis_blueprint.rules import (
     check_event,
     check_variables,

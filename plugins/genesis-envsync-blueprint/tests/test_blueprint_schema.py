@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from _blueprint_support import config_from, write_config
-from genesis_blueprint.schema import load_schema
 
+from genesis_blueprint.schema import load_schema
 from genesis_core.api import ConfigError, load_config
 
 PLATFORMS = """
@@ -102,7 +102,7 @@ BAD_INLINE = [
 
 @pytest.mark.parametrize(("body", "key", "message"), BAD_INLINE)
 def test_bad_inline_schema_names_file_and_key(tmp_path: Path, body: str, key: str, message: str) -> None:
-    if body.startswith("[") or body.startswith("keys"):
+    if body.startswith(("[", "keys")):
         text = PLATFORMS + "[engines.blueprint]\n" + (body if body.startswith("keys") else "") + "\n" \
             + (body if body.startswith("[") else "")
     else:

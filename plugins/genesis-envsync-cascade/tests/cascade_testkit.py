@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
+
 import genesis_cascade.plugin
 from genesis_cascade.server import CascadeServer
 from genesis_cascade.settings import CascadeSettings
-
 from genesis_core.api import GenesisBus, configure_bus, load_config
 from genesis_core.testing import build_plugin_host
 

@@ -22,9 +22,10 @@ from cascade_testkit import (
     serving,
     ws_url,
 )
-from genesis_cascade.auth import SUBPROTOCOL, encode_subprotocol_token
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+
+from genesis_cascade.auth import SUBPROTOCOL, encode_subprotocol_token
 
 TOKEN = "Zq+9/k=x-CASCADE-TOKEN-canary"
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from cascade_testkit import CANARY, commit_payload, drift_payload, other_plugins
+from websockets.datastructures import Headers
+
 from genesis_cascade import engine
 from genesis_cascade.auth import SUBPROTOCOL, TokenGate, encode_subprotocol_token
 from genesis_cascade.settings import CascadeSettings, load_token, settings_from_table
 from genesis_cascade.status import status_document
-from websockets.datastructures import Headers
-
 from genesis_core.api import ConfigError, Table
 
 

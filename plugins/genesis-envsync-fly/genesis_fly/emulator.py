@@ -48,7 +48,7 @@ import attrs
 from genesis_core.testing import EmulatorServer, Request, Response
 
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
-_EPOCH = _dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=_dt.UTC)
 
 
 def is_macaroon(token: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_fly.emulator import FlyEmulator
 from genesis_fly.testing import APP
 

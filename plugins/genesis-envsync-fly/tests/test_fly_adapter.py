@@ -6,12 +6,12 @@ from typing import Any
 
 import httpx
 import pytest
-from genesis_fly.adapter import FlyAdapter, authorization
-from genesis_fly.emulator import FlyEmulator
-from genesis_fly.testing import APP, fetch, make_adapter, token_env, write
 
 from genesis_core.api import STAGED, ConfigError, FetchContext, PlatformError
 from genesis_core.testing import Fault, Request, Response
+from genesis_fly.adapter import FlyAdapter, authorization
+from genesis_fly.emulator import FlyEmulator
+from genesis_fly.testing import APP, fetch, make_adapter, token_env, write
 
 CANARY = "canary-fly-value-6d2a"
 BULK = rf"/v1/apps/{APP}/secrets"

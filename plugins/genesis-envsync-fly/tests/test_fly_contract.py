@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genesis_fly.testing import FlyHarness
 
 from genesis_core.testing import AdapterContract
+from genesis_fly.testing import FlyHarness
 
 
 class BearerHarness(FlyHarness):

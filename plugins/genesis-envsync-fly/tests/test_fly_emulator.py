@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from genesis_fly.emulator import FlyEmulator
 from genesis_fly.testing import APP
 

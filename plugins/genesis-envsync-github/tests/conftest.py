@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_github.adapter import GitHubAdapter
-from genesis_github.emulator import GitHubEmulator
 
 from genesis_core.api import InstanceConfig, Table
+from genesis_github.adapter import GitHubAdapter
+from genesis_github.emulator import GitHubEmulator
 
 TOKEN = "ghp_testtoken0123456789abcdefTOKEN"
 REPO = "acme/web"

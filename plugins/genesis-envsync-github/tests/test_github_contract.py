@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genesis_github.testing import GitHubHarness
 
 from genesis_core.testing import AdapterContract
+from genesis_github.testing import GitHubHarness
 
 
 class TestGitHubContract(AdapterContract):

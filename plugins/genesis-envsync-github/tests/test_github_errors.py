@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from genesis_github.emulator import GitHubEmulator
 
 from genesis_core.api import PlatformError
 from genesis_core.testing import Fault, fetch_sync
+from genesis_github.emulator import GitHubEmulator
 
 REPO = "acme/web"
 

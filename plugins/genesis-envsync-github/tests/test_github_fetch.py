@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import pytest
-from genesis_github.emulator import GitHubEmulator
 
 from genesis_core.api import PlatformError
 from genesis_core.testing import Request, Response, fetch_sync
+from genesis_github.emulator import GitHubEmulator
 
 REPO = "acme/web"
 
@@ -59,7 +59,8 @@ def test_environment_scope_reads_only_that_environment(emulator: GitHubEmulator,
     assert snapshot.values() == {"MODE": "production", "API_KEY": None}
     assert snapshot.variables["MODE"].scope == "environment:prod eu"
     paths = {r.path for r in emulator.requests}
-    assert paths == {"/repos/acme/web/environments/prod%20eu/secrets", "/repos/acme/web/environments/prod%20eu/variables"}
+    assert paths == {"/repos/acme/web/environments/prod%20eu/secrets",
+                     "/repos/acme/web/environments/prod%20eu/variables"}
     assert "prod eu" in adapter.describe()
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_github import plugin
-from genesis_github.adapter import GitHubAdapter
 
 from genesis_core.api import ConfigError, InstanceConfig, PlatformKind, Table
+from genesis_github import plugin
+from genesis_github.adapter import GitHubAdapter
 
 
 def build(**table: Any) -> GitHubAdapter:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import httpx
 import pytest
+
 from genesis_github.emulator import GitHubEmulator
 from genesis_github.sealing import seal
 
@@ -169,7 +170,8 @@ def test_emulator_answers_like_the_recording(path: Path) -> None:
     with emulator:
         for record, response, _ in replay(emulator, path):
             where = f"{path.name}: {record.method} {record.path}"
-            assert response.status_code == record.status, f"{where}: status {response.status_code}, recorded {record.status}"
+            assert response.status_code == record.status, (
+                f"{where}: status {response.status_code}, recorded {record.status}")
             if record.response_body.strip():
                 recorded = json.loads(record.response_body)
                 got = response.json()
@@ -205,13 +207,15 @@ def test_sealed_box_round_trip_with_the_scope_key() -> None:
     emulator.add_environment("acme/web", "staging")
     value = "p@ss w\u00f6rd\nwith lines \U0001f511"
     with emulator, httpx.Client(base_url=emulator.base_url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
-        for scope, environment in (("/repos/acme/web/actions", None), ("/repos/acme/web/environments/staging", "staging")):
+        scopes = (("/repos/acme/web/actions", None), ("/repos/acme/web/environments/staging", "staging"))
+        for scope, environment in scopes:
             key = client.get(f"{scope}/secrets/public-key").json()
             assert len(base64.b64decode(key["key"])) == 32
             assert (key["key_id"], key["key"]) == emulator.public_key("acme/web", environment=environment)
             sealed = seal(key["key"], value)
             assert value.encode() not in base64.b64decode(sealed)
-            first = client.put(f"{scope}/secrets/DB_PASSWORD", json={"encrypted_value": sealed, "key_id": key["key_id"]})
+            first = client.put(f"{scope}/secrets/DB_PASSWORD",
+                               json={"encrypted_value": sealed, "key_id": key["key_id"]})
             again = client.put(f"{scope}/secrets/DB_PASSWORD",
                                json={"encrypted_value": seal(key["key"], value + "2"), "key_id": key["key_id"]})
             assert (first.status_code, again.status_code) == (201, 204)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from genesis_github.emulator import GitHubEmulator
 
 REPO = "acme/web"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_heroku.emulator import HerokuEmulator
 from genesis_heroku.testing import APP
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from genesis_core.api import RESTART, ConfigError, PlatformError, VariableWrite
+from genesis_core.testing import Fault, Response
 from genesis_heroku import adapter as adapter_module
 from genesis_heroku.emulator import HerokuEmulator
 from genesis_heroku.testing import (
@@ -16,9 +19,6 @@ from genesis_heroku.testing import (
     write,
     write_batch,
 )
-
-from genesis_core.api import RESTART, ConfigError, PlatformError, VariableWrite
-from genesis_core.testing import Fault, Response
 
 CANARY = "canary-value-3e7b91"
 DB_URL = "postgres://u:pw-7d1c@db.example:5432/app"

@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-from genesis_heroku.adapter import HerokuAdapter
-from genesis_heroku.testing import HerokuHarness, make_adapter
 
 from genesis_core.api import FetchContext, VariableWrite
 from genesis_core.testing import AdapterContract
+from genesis_heroku.adapter import HerokuAdapter
+from genesis_heroku.testing import HerokuHarness, make_adapter
 
 
 class SendsNullForOtherKeys(HerokuAdapter):
@@ -23,7 +23,7 @@ class SendsNullForOtherKeys(HerokuAdapter):
 
     async def write_batch(self, ctx: FetchContext, writes: Sequence[VariableWrite]) -> None:
         config = await self.config_vars(ctx)
-        body: dict[str, Any] = {key: None for key in config}
+        body: dict[str, Any] = dict.fromkeys(config)
         body.update({w.key: w.value for w in writes})
         await self.request(ctx, "PATCH", f"/apps/{self.app}/config-vars", json_body=body)
 

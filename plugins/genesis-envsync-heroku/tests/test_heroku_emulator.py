@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+
 from genesis_heroku.emulator import HerokuEmulator
 from genesis_heroku.testing import APP
 

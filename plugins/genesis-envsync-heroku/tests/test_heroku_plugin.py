@@ -7,10 +7,9 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from genesis_core.api import InstanceConfig, PlatformKind, Table
 from genesis_heroku import plugin
 from genesis_heroku.adapter import HerokuAdapter
-
-from genesis_core.api import InstanceConfig, PlatformKind, Table
 
 
 def test_entry_point_points_at_the_plugin_module() -> None:

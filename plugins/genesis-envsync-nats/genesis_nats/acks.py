@@ -73,7 +73,7 @@ class AckedPublisher:
                 future.set_exception(APIError.from_error(answer["error"]))
             else:
                 future.set_result(PubAck.from_response(answer))
-        except Exception as exc:  # noqa: BLE001 - a malformed answer fails its publish only
+        except Exception as exc:
             future.set_exception(exc)
 
     async def stop(self) -> None:
@@ -82,5 +82,5 @@ class AckedPublisher:
             sub, self._sub = self._sub, None
             try:
                 await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may be gone already
+            except Exception:
                 pass

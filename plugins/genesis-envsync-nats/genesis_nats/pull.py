@@ -135,5 +135,5 @@ class Puller:
             sub, self._sub = self._sub, None
             try:
                 await sub.unsubscribe()
-            except Exception:  # noqa: BLE001 - the connection may be gone already
+            except Exception:
                 pass

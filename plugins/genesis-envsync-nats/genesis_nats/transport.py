@@ -213,19 +213,19 @@ class NatsTransport(Transport):
                             acks.append(exc)
             except TimeoutError:
                 pass
-            acks.extend(asyncio.TimeoutError(f"not sent within {timeout:g}s")
+            acks.extend(TimeoutError(f"not sent within {timeout:g}s")
                         for _ in range(len(batch) - len(acks)))
         waiting = [ack for ack in acks if isinstance(ack, asyncio.Future)]
         if waiting:
             _, late = await asyncio.wait(waiting, timeout=timeout)
-            for ack in late:
-                ack.cancel()
+            for unanswered in late:
+                unanswered.cancel()
         outcomes: list[Envelope | BaseException] = []
         for ((subject, _, _), fresh), ack in zip(batch, acks):
             if isinstance(ack, BaseException):
                 outcomes.append(self._publish_failure(subject, ack))
             elif ack.cancelled():
-                outcomes.append(self._publish_failure(subject, asyncio.TimeoutError(
+                outcomes.append(self._publish_failure(subject, TimeoutError(
                     f"no acknowledgement within {timeout:g}s")))
             elif ack.exception() is not None:
                 outcomes.append(self._publish_failure(subject, ack.exception()))  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from genesis_nats.settings import NatsSettings, cover_subject, redact_url
 
 from genesis_core.api import BusError, ConfigError, Table, load_config
+from genesis_nats.settings import NatsSettings, cover_subject, redact_url
 
 
 def settings_from(text: str, tmp_path: Path) -> NatsSettings:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from genesis_nats.transport import open_dead_letters
 
 pytestmark = pytest.mark.nats  # each test starts its own nats-server (see conftest.py)

@@ -76,10 +76,9 @@ class RecorderPlugin:
 
 
 def main(argv: list[str]) -> int:
-    from genesis_nats.worker import run_worker
-
     from genesis_core.api import load_config
     from genesis_core.testing import build_plugin_host
+    from genesis_nats.worker import run_worker
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--config", required=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_netlify.emulator import NetlifyEmulator
 from genesis_netlify.testing import ACCOUNT_ID, SITE_ID
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from genesis_core.api import ConfigError, PlatformError
+from genesis_core.testing import Fault, Request, Response
 from genesis_netlify.emulator import NetlifyEmulator
 from genesis_netlify.testing import (
     ACCOUNT_ID,
@@ -14,9 +17,6 @@ from genesis_netlify.testing import (
     token_env,
     write,
 )
-
-from genesis_core.api import ConfigError, PlatformError
-from genesis_core.testing import Fault, Request, Response
 
 CANARY = "canary-value-41d7aa"
 ENV = rf"/api/v1/accounts/{ACCOUNT_ID}/env"
@@ -168,9 +168,8 @@ def env_var(key: str = "A", values: Any = None, **extra: Any) -> dict[str, Any]:
         "number-value", "is_secret-string", "parameter-number", "duplicate"])
 def test_a_list_of_the_wrong_shape_is_an_error_not_an_empty_snapshot(waits: list[float], body: Any,
                                                                      expected: str) -> None:
-    with ScriptedList(body, token="nfp_TOKEN_canary_5c2e8") as server:
-        with pytest.raises(PlatformError) as caught:
-            fetch(make_adapter(server), token_env(server))  # type: ignore[arg-type]
+    with ScriptedList(body, token="nfp_TOKEN_canary_5c2e8") as server, pytest.raises(PlatformError) as caught:
+        fetch(make_adapter(server), token_env(server))  # type: ignore[arg-type]
     assert expected in str(caught.value)
     assert str(caught.value).startswith("netlify-prod: ")
 

@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml  # the testing extra installs PyYAML (it reads Netlify's swagger)
+
+from genesis_core.testing import iter_routes
 from genesis_netlify.emulator import NetlifyEmulator
 from genesis_netlify.testing import (
     ACCOUNT_ID,
@@ -26,8 +28,6 @@ from genesis_netlify.testing import (
     token_env,
     write,
 )
-
-from genesis_core.testing import iter_routes
 
 SWAGGER = Path(__file__).resolve().parent / "reference" / "swagger.yml"
 

@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from genesis_core.api import REDEPLOY, STAGED, ConfigError, FetchContext, PlatformError
+from genesis_core.testing import Response
 from genesis_railway.adapter import RailwayAdapter
 from genesis_railway.emulator import RailwayEmulator
 from genesis_railway.testing import (
@@ -22,9 +25,6 @@ from genesis_railway.testing import (
     token_env,
     write,
 )
-
-from genesis_core.api import REDEPLOY, STAGED, ConfigError, FetchContext, PlatformError
-from genesis_core.testing import Response
 
 CANARY = "canary-railway-value-5f0e"
 REFERENCE = "${{Postgres.DATABASE_URL}}"

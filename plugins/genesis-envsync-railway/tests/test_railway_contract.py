@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genesis_railway.testing import RailwayAccountHarness, RailwayHarness
 
 from genesis_core.testing import AdapterContract
+from genesis_railway.testing import RailwayAccountHarness, RailwayHarness
 
 
 class TestRailwayContract(AdapterContract):

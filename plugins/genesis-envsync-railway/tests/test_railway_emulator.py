@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from genesis_railway.emulator import RailwayEmulator
 from genesis_railway.testing import (
     ENVIRONMENT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_render.emulator import RenderEmulator
 from genesis_render.testing import SERVICE_ID
 

@@ -6,6 +6,9 @@ import math
 from typing import Any
 
 import pytest
+
+from genesis_core.api import ConfigError, PlatformError
+from genesis_core.testing import Fault, Request, Response
 from genesis_render import adapter as adapter_module
 from genesis_render.emulator import RenderEmulator
 from genesis_render.testing import (
@@ -16,9 +19,6 @@ from genesis_render.testing import (
     token_env,
     write,
 )
-
-from genesis_core.api import ConfigError, PlatformError
-from genesis_core.testing import Fault, Request, Response
 
 CANARY = "canary-value-8b1f6d"
 ENV_VARS = r"/v1/services/[^/]+/env-vars"

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 import yaml  # the testing extra installs PyYAML (it reads the recorded cassettes)
+
 from genesis_render.emulator import RenderEmulator
 from genesis_render.testing import SERVICE_ID
 

@@ -62,7 +62,6 @@ def config_from(directory: Path, text: str) -> Any:
 def start_bus(config: Any, policy: Any) -> Any:
     """Return a real bus (SQLite store in the state dir) with only the Steward engine started."""
     import genesis_steward.plugin
-
     from genesis_core.api import configure_bus
     from genesis_core.testing import build_plugin_host
 
@@ -80,7 +79,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server API)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 expected = "sha256=" + hmac.new(receiver.key, body, hashlib.sha256).hexdigest()
                 header = self.headers.get("X-Genesis-Signature")

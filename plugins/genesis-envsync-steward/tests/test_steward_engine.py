@@ -16,9 +16,9 @@ from _steward_support import (
     planted_drift,
     start_bus,
 )
-from genesis_steward.engine import subscriptions
 
 from genesis_core.api import EngineContext, reset_bus
+from genesis_steward.engine import subscriptions
 
 
 @pytest.fixture(autouse=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from _steward_support import config_from
-from genesis_steward.settings import load_settings, redact_url
 
 from genesis_core.api import ConfigError
+from genesis_steward.settings import load_settings, redact_url
 
 
 def test_defaults(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import socket
 
 from _steward_support import SIGNING_KEY, Receiver
+
 from genesis_steward.settings import WebhookSettings
 from genesis_steward.webhook import deliver, encode_body, sign, verify
 

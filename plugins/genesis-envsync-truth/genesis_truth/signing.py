@@ -192,10 +192,7 @@ def parse_public_key(text: str | bytes) -> Ed25519PublicKey:
             raise KeyProblem("public key: the PEM key is not an Ed25519 key")
         return key
     raw: bytes | None = None
-    if len(text) == 2 * SEED_SIZE and _HEX.match(text):
-        raw = bytes.fromhex(text)
-    else:
-        raw = b64decode(text)
+    raw = bytes.fromhex(text) if len(text) == 2 * SEED_SIZE and _HEX.match(text) else b64decode(text)
     if raw is None or len(raw) != SEED_SIZE:
         raise KeyProblem("public key: expected a PEM public key, 64 hex digits or base64 of 32 bytes")
     try:

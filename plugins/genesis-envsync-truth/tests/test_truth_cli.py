@@ -8,11 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
-from genesis_truth.commands import COMMAND
-from genesis_truth.ledger import LEDGER_FILE, Ledger
 from truth_testlib import CANARY, StandInPolicy, event
 
 from genesis_core.api import CommandContext
+from genesis_truth.commands import COMMAND
+from genesis_truth.ledger import LEDGER_FILE, Ledger
 
 
 class Run:

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_truth.engine import DEFAULT_TOPICS, TruthRecorder, make_engine
-from genesis_truth.ledger import LEDGER_FILE, Ledger
 from truth_testlib import CANARY, StandInPolicy, event
 
 from genesis_core.api import ConfigError, EngineContext, Table, load_config
+from genesis_truth.engine import DEFAULT_TOPICS, TruthRecorder, make_engine
+from genesis_truth.ledger import LEDGER_FILE, Ledger
 
 SEED_DRIFT = {
     "verified_at": "2025-10-11T22:43:00Z",
@@ -84,7 +84,6 @@ def test_a_restarted_recorder_does_not_double_record(state_dir: Path) -> None:
 
 def start_bus(project: Path, extra: str = "") -> Any:
     import genesis_truth.plugin
-
     from genesis_core.api import configure_bus, policy_from_config
     from genesis_core.testing import build_plugin_host
 

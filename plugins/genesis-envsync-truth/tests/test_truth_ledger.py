@@ -10,13 +10,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from truth_testlib import CANARY, StandInPolicy, event
+
 from genesis_truth.errors import LedgerError
 from genesis_truth.ledger import CHECKPOINTS_FILE, LEDGER_FILE, Ledger
 from genesis_truth.merkle import leaf_hash, root_of
 from genesis_truth.signing import load_or_create_signer, signer_from_seed
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from truth_testlib import CANARY, StandInPolicy, event
 
 
 def lines(path: Path) -> list[bytes]:

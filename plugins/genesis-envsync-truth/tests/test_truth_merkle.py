@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from genesis_truth.merkle import (
     EMPTY_ROOT,
     MerkleAccumulator,
@@ -17,8 +20,6 @@ from genesis_truth.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # Test vectors of the Certificate Transparency reference implementations, as published in
 # transparency-dev/merkle proof/verify_test.go (roots, inclusionProofs, consistencyProofs;
@@ -193,7 +194,7 @@ def test_every_proof_up_to_33_leaves_verifies() -> None:
             assert len(path) <= (size - 1).bit_length()
             assert verify_inclusion(index, size, leaves[index], path, root)
             assert not verify_inclusion(index, size, leaf_hash(b"other"), path, root)
-        for old in range(0, size + 1):
+        for old in range(size + 1):
             proof = consistency_proof(old, size, subtree)
             assert verify_consistency(old, size, reference_mth(data[:old]), root, proof)
 

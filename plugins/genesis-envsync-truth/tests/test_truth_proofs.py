@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from truth_testlib import event
+
 from genesis_truth.errors import LedgerError
 from genesis_truth.ledger import Ledger
 from genesis_truth.proofs import (
@@ -16,7 +18,6 @@ from genesis_truth.proofs import (
     verify_inclusion_proof,
 )
 from genesis_truth.signing import load_or_create_signer
-from truth_testlib import event
 
 
 @pytest.fixture

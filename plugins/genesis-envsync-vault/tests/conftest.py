@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+
 from genesis_vault.testing import BaoServer, start_bao
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genesis_vault.testing import BaoServer, VaultHarness
 
 from genesis_core.testing import AdapterContract
+from genesis_vault.testing import BaoServer, VaultHarness
 
 
 @pytest.fixture(autouse=True)

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_vault import plugin
-from genesis_vault.adapter import VaultAdapter
-from genesis_vault.testing import BaoServer, make_adapter
 
 from genesis_core.api import PlatformKind
 from genesis_core.testing import fetch_sync, write_sync
+from genesis_vault import plugin
+from genesis_vault.adapter import VaultAdapter
+from genesis_vault.testing import BaoServer, make_adapter
 
 
 def test_entry_point_points_at_the_plugin_module() -> None:

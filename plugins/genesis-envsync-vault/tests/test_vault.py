@@ -6,8 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from genesis_vault.adapter import VaultAdapter
-from genesis_vault.testing import BaoServer, make_adapter, start_bao
 
 from genesis_core.api import ConfigError, PlatformError
 from genesis_core.testing import (
@@ -18,6 +16,8 @@ from genesis_core.testing import (
     free_port,
     write_sync,
 )
+from genesis_vault.adapter import VaultAdapter
+from genesis_vault.testing import BaoServer, make_adapter, start_bao
 
 CANARY = "vault-canary-value-7d1e"
 

@@ -105,7 +105,7 @@ class VercelEmulator(EmulatorServer):
             self._projects[pid] = _Project(pid, name, team_id)
             return pid
 
-    def add_env(self, project: str, key: str, value: str, *, type: str = "encrypted",  # noqa: A002
+    def add_env(self, project: str, key: str, value: str, *, type: str = "encrypted",
                 target: Iterable[str] = TARGETS, git_branch: str | None = None) -> str:
         """Store an entry directly (no conflict checks) and return its id."""
         if type not in ALL_TYPES:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_vercel.adapter import VercelAdapter
-from genesis_vercel.emulator import VercelEmulator
 
 from genesis_core.api import InstanceConfig, Table
+from genesis_vercel.adapter import VercelAdapter
+from genesis_vercel.emulator import VercelEmulator
 
 TOKEN = "vercel_testtoken0123456789abcdefTOKEN"
 TEAM = "team_acme"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from genesis_vercel.testing import VercelHarness
 
 from genesis_core.testing import AdapterContract
+from genesis_vercel.testing import VercelHarness
 
 
 class TestVercelContract(AdapterContract):

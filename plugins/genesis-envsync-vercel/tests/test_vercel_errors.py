@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from genesis_vercel.emulator import VercelEmulator
 
 from genesis_core.api import PlatformError
 from genesis_core.testing import fetch_sync
+from genesis_vercel.emulator import VercelEmulator
 
 P = "prj_web"
 

@@ -6,10 +6,10 @@ import math
 from typing import Any
 
 import pytest
-from genesis_vercel.emulator import VercelEmulator
 
 from genesis_core.api import PlatformError
 from genesis_core.testing import Response, fetch_sync
+from genesis_vercel.emulator import VercelEmulator
 
 P = "prj_web"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_vercel import plugin
-from genesis_vercel.adapter import VercelAdapter
 
 from genesis_core.api import ConfigError, InstanceConfig, PlatformKind, Table
+from genesis_vercel import plugin
+from genesis_vercel.adapter import VercelAdapter
 
 
 def build(**table: Any) -> VercelAdapter:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from genesis_vercel.emulator import VercelEmulator
 
 P = "prj_web"

@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from genesis_vercel.emulator import TARGETS, VercelEmulator
 
 from genesis_core.api import PlatformError
 from genesis_core.testing import Fault, fetch_sync, write_sync
+from genesis_vercel.emulator import TARGETS, VercelEmulator
 
 P = "prj_web"
 
@@ -40,7 +40,8 @@ def test_an_entry_for_this_target_alone_is_updated_in_place(emulator: VercelEmul
     write_sync(make_adapter(), env, "API_URL", "new")
     assert by_target(emulator)["production"] == {"API_URL": "new"}
     assert by_target(emulator)["preview"] == {"API_URL": "preview-url"}
-    assert [e["id"] for e in emulator.entries(P) if e["key"] == "API_URL" and e["target"] == ["production"]] == [entry_id]
+    production = [e["id"] for e in emulator.entries(P) if e["key"] == "API_URL" and e["target"] == ["production"]]
+    assert production == [entry_id]
     assert [e["type"] for e in emulator.entries(P) if e["id"] == entry_id] == ["plain"], "a plain value stays plain"
     assert [w[0] for w in writes(emulator)] == ["POST"]
 
