@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from .bus.core import GenesisBus
     from .config import Config
     from .plugins import PluginHost, PluginInfo
-    from .reconciliation import DriftReport
+    from .reconciliation import DriftReport, ReconcileOptions
+    from .secrets import SecretPolicy
 
 EXIT_PARITY, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 SYNC_KEYS = frozenset({"ignore"})
@@ -241,7 +242,8 @@ async def collect_snapshots(config: Config, host: PluginHost, *, only: Iterable[
     return dict(results.snapshots)
 
 
-def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *, secret_policy: Any) -> Any:
+def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *,
+                      secret_policy: SecretPolicy | None) -> ReconcileOptions:
     """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks."""
     from .reconciliation import ReconcileOptions
 
@@ -257,7 +259,7 @@ def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *, secr
     )
 
 
-async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_policy: Any,
+async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_policy: SecretPolicy | None,
                    only: Iterable[str] | None = None, env: Mapping[str, str] | None = None,
                    role: str | None = None, on_start: Callable[[list[PlatformAdapter]], None] | None = None,
                    on_done: Progress | None = None,

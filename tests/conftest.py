@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +42,44 @@ def fake_dist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     yield make
     os.environ.pop("GENESIS_TEST_SITE", None)
+
+
+# -- the plugin API (tests/test_api.py, tests/test_engine_guide.py) -------------------------------
+
+ALLOWED = ("genesis_core.api", "genesis_core.testing")
+#: A string that imports a core module other than the API: a ``module:attribute`` target
+#: (``Command.lazy``, an entry point) or code run in a subprocess.
+INTERNAL_TARGET = re.compile(r"\bgenesis_core\.(?!api\b|testing\b)[a-z_.]+:|"
+                             r"\b(?:from|import)\s+genesis_core\.(?!api\b|testing\b)")
+
+
+def _imports_of(source: str) -> Iterator[tuple[int, str]]:
+    """Yield ``(line, module)`` for every import in ``source``: module level, in functions, under TYPE_CHECKING."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+            if node.module == "genesis_core":
+                for alias in node.names:
+                    yield node.lineno, f"genesis_core.{alias.name}"
+
+
+def _outside_the_api(source: str) -> list[str]:
+    """Return what ``source`` uses of ``genesis_core`` besides the API and the testing kit."""
+    found = [f"line {line}: {module}" for line, module in _imports_of(source)
+             if module.split(".")[0] == "genesis_core" and module not in ALLOWED and module != "genesis_core"]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and INTERNAL_TARGET.search(node.value):
+            found.append(f"line {node.lineno}: the string {node.value!r}")
+    return found
+
+
+@pytest.fixture
+def outside_the_api():
+    """Return ``check(source) -> [what source uses of genesis_core besides the API and the testing kit]``."""
+    return _outside_the_api
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,48 +19,18 @@ from genesis_core.scaffold import render_files
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = sorted(path for path in (ROOT / "plugins").iterdir() if (path / "pyproject.toml").is_file())
-ALLOWED = ("genesis_core.api", "genesis_core.testing")
-#: A string that imports a core module other than the API: a ``module:attribute`` target
-#: (``Command.lazy``, an entry point) or code run in a subprocess.
-INTERNAL_TARGET = re.compile(r"\bgenesis_core\.(?!api\b|testing\b)[a-z_.]+:|"
-                             r"\b(?:from|import)\s+genesis_core\.(?!api\b|testing\b)")
-
-
-def imports_of(source: str) -> Iterator[tuple[int, str]]:
-    """Yield ``(line, module)`` for every import in ``source``: module level, in functions, under TYPE_CHECKING."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.lineno, node.module
-            if node.module == "genesis_core":
-                for alias in node.names:
-                    yield node.lineno, f"genesis_core.{alias.name}"
-
-
-def outside_the_api(source: str) -> list[str]:
-    """Return what ``source`` uses of ``genesis_core`` besides the API and the testing kit."""
-    found = [f"line {line}: {module}" for line, module in imports_of(source)
-             if module.split(".")[0] == "genesis_core" and module not in ALLOWED and module != "genesis_core"]
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and INTERNAL_TARGET.search(node.value):
-            found.append(f"line {node.lineno}: the string {node.value!r}")
-    return found
-
-
 def plugin_files() -> list[Path]:
     return sorted(path for plugin in PLUGINS for path in plugin.rglob("*.py") if "__pycache__" not in path.parts)
 
 
 @pytest.mark.parametrize("path", plugin_files(), ids=lambda p: str(p.relative_to(ROOT / "plugins")))
-def test_plugins_import_only_the_api_and_the_testing_kit(path: Path) -> None:
+def test_plugins_import_only_the_api_and_the_testing_kit(path: Path, outside_the_api) -> None:
     assert outside_the_api(path.read_text(encoding="utf-8")) == [], (
         f"{path.relative_to(ROOT)} uses core internals; import them from genesis_core.api "
         "(or genesis_core.testing in tests), adding to the API if a plugin really needs them")
 
 
-def test_the_import_walk_sees_every_kind_of_import() -> None:
+def test_the_import_walk_sees_every_kind_of_import(outside_the_api) -> None:
     source = '''
 from typing import TYPE_CHECKING
 from genesis_core import hookimpl
@@ -78,7 +47,7 @@ def late():
         "line 10: the string 'genesis_core.cli.cmd_sync:COMMAND'"]
 
 
-def test_the_scaffold_imports_only_the_api_and_the_testing_kit() -> None:
+def test_the_scaffold_imports_only_the_api_and_the_testing_kit(outside_the_api) -> None:
     files = render_files("acme")
     python = {path: text for path, text in files.items() if path.endswith(".py")}
     assert len(python) == 5
@@ -122,6 +91,12 @@ def test_the_surface_lists_signatures_and_members() -> None:
     assert any(line.startswith("class PlatformKind(name: 'str', factory: ") for line in lines)
     assert "    @overload def str(self, key: 'builtins.str') -> 'builtins.str'" in lines
     assert any(line.startswith("def configure_bus(config: 'Config', *, host: 'HostLike'") for line in lines)
+
+
+def test_every_name_of_the_api_is_documented_in_the_hook_reference() -> None:
+    text = (ROOT / "docs" / "hooks.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)", text))
+    assert [name for name in [*api.__all__, *kit.__all__] if name not in documented] == []
 
 
 def test_api_version_is_the_cores_minor_release() -> None:

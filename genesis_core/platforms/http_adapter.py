@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import PlatformError
 from .model import FetchContext, InstanceConfig, PlatformAdapter
+
+if TYPE_CHECKING:
+    from ..http import RetryPolicy
 
 #: Keys the core reads from every ``[platforms.NAME]`` table; adapters must accept them.
 COMMON_KEYS = frozenset({"kind", "include", "exclude"})
@@ -63,7 +66,7 @@ class HttpPlatformAdapter(PlatformAdapter):
         """Return the headers that authenticate a request (``Bearer`` token by default)."""
         return {"Authorization": f"Bearer {self.token(ctx)}", "Accept": "application/json"}
 
-    def retry_policy(self) -> Any:
+    def retry_policy(self) -> RetryPolicy:
         """Return the :class:`~genesis_core.http.RetryPolicy` for this instance."""
         from ..http import RetryPolicy
 
