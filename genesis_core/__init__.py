@@ -1,4 +1,9 @@
-"""Genesis: keep one application's environment variables consistent across its platforms."""
+"""Genesis: keep one application's environment variables consistent across its platforms.
+
+Plugins import from :mod:`genesis_core.api` (the plugin API, versioned by ``API_VERSION``) and
+their tests from :mod:`genesis_core.testing`; every other module of this package is internal
+and may change in any release (``docs/hooks.md``).
+"""
 
 from __future__ import annotations
 

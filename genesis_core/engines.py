@@ -68,10 +68,15 @@ class Engine:
 
         ``factory`` is ``"module:function"`` naming a function that returns the real ``Engine``.
         """
-        from ._lazy import resolve
+        from .discovery import load_value
 
         def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
-            engine: Engine = resolve(factory)()
+            make = load_value(factory)
+            if not callable(make):
+                raise TypeError(f"{factory} is a {type(make).__name__}, not a function returning an Engine")
+            engine = make()
+            if not isinstance(engine, Engine):
+                raise TypeError(f"{factory}() returned a {type(engine).__name__}, not an Engine")
             return engine.subscriptions(ctx)
 
         return cls(name, subscriptions, description, enabled_by_default)

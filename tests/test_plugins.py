@@ -259,6 +259,10 @@ def test_lazy_engine_and_command_resolve_on_use() -> None:
     parser = argparse.ArgumentParser()
     command.configure(parser)
     assert parser.parse_args(["--json"]).json is True
+    with pytest.raises(TypeError, match="genesis_core.cli.cmd_plugins:_run is a function, not a Command"):
+        Command.lazy("probe", "help", "genesis_core.cli.cmd_plugins:_run").configure(parser)
+    with pytest.raises(TypeError, match=r"make_kind\(\) returned a PlatformKind, not an Engine"):
+        list(Engine.lazy("probe", "genesis_core.testing.example_adapter:make_kind").subscriptions(None))  # type: ignore[arg-type]
 
 
 FUTURE = """

@@ -27,12 +27,18 @@ class Command:
 
         ``target`` is ``"module:attribute"`` naming the real ``Command``.
         """
-        from .._lazy import resolve
+        def resolve() -> Command:
+            from ..discovery import load_value
+
+            found = load_value(target)
+            if not isinstance(found, Command):
+                raise TypeError(f"{target} is a {type(found).__name__}, not a Command")
+            return found
 
         def configure(parser: argparse.ArgumentParser) -> None:
-            resolve(target).configure(parser)
+            resolve().configure(parser)
 
         def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-            return int(resolve(target).run(args, ctx))
+            return int(resolve().run(args, ctx))
 
         return cls(name, help, configure, run)
