@@ -25,6 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 CORE = "genesis-envsync"
 VERSION = re.compile(r'^__version__ = "(?P<version>\d+\.\d+\.\d+)"$', re.M)
+#: The core's plugin API version (its minor release), next to its ``__version__``.
+API_VERSION = re.compile(r'^API_VERSION = "(?P<api>\d+\.\d+)"$', re.M)
+#: The first line of the plugin API's surface list, which names the API version it records.
+SURFACE = "docs/api-surface.txt"
+SURFACE_HEADER = re.compile(r"^# genesis_core plugin API (?P<api>\d+\.\d+)$", re.M)
 #: A requirement with a minor-release range, e.g. genesis-envsync[testing]>=0.1,<0.2 (NAME is filled in).
 PIN = r"(?P<name>(?:NAME)(?:\[[\w,-]+\])?)>=\d+\.\d+,<\d+\.\d+"
 #: Where pins are written besides the pyproject files (docs and the example workflow).
@@ -86,6 +91,16 @@ def check(root: Path = ROOT, tag: str | None = None) -> list[str]:
                 for d in dists if d.version != version]
     if tag is not None and tag != f"v{version}":
         problems.append(f"tag {tag} does not match version {version} (expected v{version})")
+    api = ".".join(version.split(".")[:2])
+    found = API_VERSION.search(core.version_file.read_text(encoding="utf-8"))
+    if found is None or found["api"] != api:
+        problems.append(f"{core.version_file.relative_to(root)}: API_VERSION is "
+                        f"{found['api'] if found else 'missing'}, expected {api} (the core's minor release)")
+    surface = root / SURFACE
+    header = SURFACE_HEADER.search(surface.read_text(encoding="utf-8")) if surface.is_file() else None
+    if header is None or header["api"] != api:
+        problems.append(f"{SURFACE}: records plugin API {header['api'] if header else '(none)'}, expected {api} "
+                        "(python -m genesis_core._surface --write)")
     wanted = minor_range(version)
     pin = _pin_pattern(root)
     for path in _pinned_files(root):
@@ -112,12 +127,21 @@ def bump(new: str, root: Path = ROOT) -> list[Path]:
     if not re.fullmatch(r"\d+\.\d+\.\d+", new):
         raise SystemExit(f"version must be X.Y.Z, got {new!r}")
     changed = []
+    api = ".".join(new.split(".")[:2])
     for dist in distributions(root):
         text = dist.version_file.read_text(encoding="utf-8")
         updated = VERSION.sub(f'__version__ = "{new}"', text, count=1)
+        updated = API_VERSION.sub(f'API_VERSION = "{api}"', updated, count=1)
         if updated != text:
             dist.version_file.write_text(updated, encoding="utf-8")
             changed.append(dist.version_file)
+    surface = root / SURFACE
+    if surface.is_file():  # the surface is unchanged; it now belongs to the new API version
+        text = surface.read_text(encoding="utf-8")
+        updated = SURFACE_HEADER.sub(f"# genesis_core plugin API {api}", text, count=1)
+        if updated != text:
+            surface.write_text(updated, encoding="utf-8")
+            changed.append(surface)
     wanted = minor_range(new)
     pin = _pin_pattern(root)
     for path in _pinned_files(root):

@@ -243,10 +243,12 @@ def test_install_truth_from_the_index_then_sync_and_verify(venv: Path, index_url
     (project / ".env.production").write_text((project / ".env").read_text())
     (project / "genesis.toml").write_text('[platforms.local]\nkind = "dotenv"\n\n'
                                           '[platforms.production]\nkind = "dotenv"\npath = ".env.production"\n')
-    plugins = json.loads(genesis(venv, "plugins", "--json", cwd=project).stdout)
+    plugins = json.loads(genesis(venv, "plugins", "--all", "--json", cwd=project).stdout)
     assert {(p["name"], p["distribution"], p["version"], p["status"]) for p in plugins["plugins"]} == {
-        ("core", "genesis-envsync", __version__, "ok"), ("truth", "genesis-envsync-truth", __version__, "ok")}
-    assert genesis(venv, "plugins", cwd=project).stdout.splitlines()[0].startswith("core")
+        ("core", "genesis-envsync", __version__, "ok"), ("core.commands", "genesis-envsync", __version__, "ok"),
+        ("core.transports", "genesis-envsync", __version__, "ok"),
+        ("truth", "genesis-envsync-truth", __version__, "ok")}
+    assert genesis(venv, "plugins", cwd=project).stdout.splitlines()[0].startswith("truth")
     assert "everything looks good" in genesis(venv, "doctor", "--offline", cwd=project).stdout
     synced = genesis(venv, "sync", cwd=project, code=0)
     assert "Parity: 3 keys consistent across 2 platforms" in synced.stdout
@@ -270,7 +272,7 @@ def test_the_all_extra_installs_every_plugin(venv: Path, index_url: str, tmp_pat
     from genesis_core import __version__
 
     ours_came_from(pip_install(venv, index_url, tmp_path / "report.json", "genesis-envsync[all]"), index_url)
-    listed = json.loads(genesis(venv, "plugins", "--json", cwd=tmp_path).stdout)
+    listed = json.loads(genesis(venv, "plugins", "--all", "--json", cwd=tmp_path).stdout)
     assert {p["distribution"] for p in listed["plugins"]} == {_name(d) for d in DIRECTORIES}
     assert all(p["status"] == "ok" and p["version"] == __version__ for p in listed["plugins"]), listed["plugins"]
     assert listed["problems"] == []

@@ -148,6 +148,8 @@ def test_bump_moves_every_version_and_pin_together(copy: Path) -> None:
     assert release("check", "--tag", "v0.2.0", root=copy).returncode == 0
     assert 'tag v0.1.0 does not match version 0.2.0' in release("check", "--tag", "v0.1.0", root=copy).stderr
     assert '__version__ = "0.2.0"' in (copy / "genesis_core" / "_version.py").read_text()
+    assert 'API_VERSION = "0.2"' in (copy / "genesis_core" / "_version.py").read_text()
+    assert (copy / "docs" / "api-surface.txt").read_text().startswith("# genesis_core plugin API 0.2\n")
     for plugin in PLUGINS:
         text = (copy / "plugins" / plugin.name / "pyproject.toml").read_text()
         assert '"genesis-envsync>=0.2,<0.3"' in text and "<0.2" not in text
@@ -158,6 +160,7 @@ def test_bump_moves_every_version_and_pin_together(copy: Path) -> None:
     # A patch release moves the versions and keeps the pins.
     assert release("bump", "0.2.1", root=copy).returncode == 0
     assert release("check", "--tag", "v0.2.1", root=copy).returncode == 0
+    assert 'API_VERSION = "0.2"' in (copy / "genesis_core" / "_version.py").read_text()
     assert "<0.3" in (copy / "pyproject.toml").read_text()
 
 
@@ -166,9 +169,12 @@ def test_check_names_a_distribution_out_of_step(copy: Path) -> None:
     version_file.write_text(version_file.read_text().replace('__version__ = "', '__version__ = "9', 1))
     pyproject = copy / "plugins" / "genesis-envsync-render" / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("genesis-envsync>=", "genesis-envsync>=9", 1))
+    version = copy / "genesis_core" / "_version.py"
+    version.write_text(version.read_text().replace('API_VERSION = "', 'API_VERSION = "9', 1))
     done = release("check", root=copy)
     assert done.returncode == 1
     assert "genesis-envsync-truth is 9" in done.stderr
+    assert "genesis_core/_version.py: API_VERSION is 90.1, expected 0.1" in done.stderr
     assert "plugins/genesis-envsync-render/pyproject.toml: genesis-envsync>=90.1" in done.stderr
     assert release("bump", "1.0", root=copy).returncode != 0
 
