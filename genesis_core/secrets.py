@@ -40,16 +40,21 @@ __all__ = [
     "FINGERPRINT_KEY_ENV",
     "FINGERPRINT_KEY_FILE",
     "MASKED_UNREADABLE",
+    "VERIFIED_MARK",
     "SecretPolicy",
+    "changed_mark",
     "compile_patterns",
     "is_masked",
     "load_or_create_fingerprint_key",
     "looks_like_credential",
     "mask_text",
     "policy_from_config",
+    "stale_mark",
 ]
 
 MASKED_UNREADABLE = "<secret>"
+#: An unreadable value Genesis wrote itself and that is unchanged since (see ``docs/secrets.md``).
+VERIFIED_MARK = "<secret ✓>"
 FINGERPRINT_KEY_ENV = "GENESIS_FINGERPRINT_KEY"
 FINGERPRINT_KEY_FILE = "fingerprint.key"
 FINGERPRINT_KEY_BYTES = 32
@@ -57,9 +62,15 @@ MIN_KEY_BYTES = 16
 _FP_HEX_DIGITS = 12
 _KEY_WAIT_SECONDS = 2.0  # how long to wait for another process to finish writing the key file
 _FP_DOMAIN = b"genesis-fingerprint-v1\x00"
+_RECORD_DOMAIN = b"genesis-write-record-v1\x00"
+_KEY_ID_DOMAIN = b"genesis-fingerprint-key-id-v1\x00"
 # Payload fields that hold variable *names* (``missing_in_<instance>``), never values.
 _KEY_NAME_FIELDS = re.compile(r"missing_in_[A-Za-z0-9_]+")
-_MASKED = re.compile(rf"<secret(?: fp:[0-9a-f]{{{_FP_HEX_DIGITS}}})?>")
+_WHEN = r"[0-9A-Za-z:.+\-]{1,40}"
+# A mask, or a mark about an unreadable value that holds no value: verified, stale since, changed at.
+_MASKED = re.compile(rf"<secret(?: fp:[0-9a-f]{{{_FP_HEX_DIGITS}}}| \u2713|, stale since {_WHEN}"
+                     rf"|, changed outside Genesis {_WHEN})?>")
+_SAFE_WHEN = re.compile(_WHEN)
 REGEX_PREFIX = "re:"
 
 # Case-insensitive globs over key names.  ``KEY`` is matched as a word at the
@@ -231,7 +242,8 @@ def looks_like_credential(value: str) -> bool:
 
 
 def is_masked(text: object) -> bool:
-    """Return whether ``text`` is already a mask: ``<secret>`` or a ``<secret fp:...>`` fingerprint."""
+    """Return whether ``text`` is already a mask: ``<secret>``, a ``<secret fp:...>`` fingerprint or a
+    write-record mark (``<secret ✓>``, ``<secret, stale since ...>``, ``<secret, changed outside Genesis ...>``)."""
     return isinstance(text, str) and _MASKED.fullmatch(text) is not None
 
 
@@ -261,6 +273,23 @@ def mask_text(text: str, secret_policy: object = None) -> str:
         return _TOKEN.sub(replace, text)
     except Exception:  # never let the unmasked text through
         return "<withheld: the message could not be masked>"
+
+
+def _when(text: str | None) -> str:
+    return text if text is not None and _SAFE_WHEN.fullmatch(text) else "unknown"
+
+
+def stale_mark(since: str | None) -> str:
+    """Return ``<secret, stale since DATE>``: the value Genesis wrote no longer matches the reference.
+
+    ``since`` is an RFC 3339 time; the mark shows its date (``unknown`` when it is not a time).
+    """
+    return f"<secret, stale since {_when(since[:10] if since else None)}>"
+
+
+def changed_mark(when: str | None) -> str:
+    """Return ``<secret, changed outside Genesis WHEN>``: the platform's change stamp moved since Genesis wrote."""
+    return f"<secret, changed outside Genesis {_when(when)}>"
 
 
 def _pattern_regex(pattern: str) -> str:
@@ -508,6 +537,20 @@ class SecretPolicy:
         digest = hmac.new(self.fingerprint_key, _FP_DOMAIN + value.encode("utf-8", "surrogatepass"),
                           hashlib.sha256).hexdigest()
         return f"<secret fp:{digest[:_FP_HEX_DIGITS]}>"
+
+    def record_fingerprint(self, value: str) -> str:
+        """Return the keyed fingerprint a write record keeps for ``value``: 64 hex digits, never shown.
+
+        HMAC-SHA256 under the project's fingerprint key, in its own domain, so it is not the
+        12-digit display fingerprint; nobody without the key can test guesses against it.
+        """
+        return hmac.new(self.fingerprint_key, _RECORD_DOMAIN + value.encode("utf-8", "surrogatepass"),
+                        hashlib.sha256).hexdigest()
+
+    @property
+    def key_id(self) -> str:
+        """Return 16 hex digits naming the fingerprint key (so a record made under another key is known)."""
+        return hmac.new(self.fingerprint_key, _KEY_ID_DOMAIN, hashlib.sha256).hexdigest()[:16]
 
     def show(self, key: str, value: str | None, *, platform_marked: bool = False) -> str:
         """Return what may be displayed: ``<secret>`` if unreadable, a fingerprint if secret, else the value."""

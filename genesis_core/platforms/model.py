@@ -33,6 +33,13 @@ class Variable:
     ``managed`` is set when the platform keeps the variable for itself (a Heroku
     add-on's ``DATABASE_URL``): it says why, in one line without any value.
     Genesis compares a managed variable like any other but never writes it.
+
+    ``stamp`` is the platform's own change stamp for this variable's value (GitHub's
+    ``updated_at``, Vercel's ``updatedAt``, Fly's ``updated_at``), as text: it changes
+    whenever the value is written, by Genesis or anyone else, and is never derived from
+    the value.  ``None`` when the platform has none (or the adapter does not read it);
+    an adapter that fills it sets :attr:`PlatformAdapter.stamps_changes`.  Genesis only
+    compares stamps for equality and shows them as the time of a change.
     """
 
     key: str
@@ -40,6 +47,7 @@ class Variable:
     secret: bool = False
     scope: str | None = None
     managed: str | None = None
+    stamp: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -54,7 +62,9 @@ class Variable:
     def __repr__(self) -> str:
         shown = "<unreadable>" if self.value is None else "<hidden>"
         managed = "" if self.managed is None else ", managed=True"
-        return f"Variable(key={self.key!r}, value={shown}, secret={self.secret}, scope={self.scope!r}{managed})"
+        stamp = "" if self.stamp is None else f", stamp={self.stamp!r}"
+        return (f"Variable(key={self.key!r}, value={shown}, secret={self.secret}, scope={self.scope!r}"
+                f"{managed}{stamp})")
 
 
 @attrs.frozen(repr=False)
@@ -187,6 +197,10 @@ class PlatformAdapter(abc.ABC):
     #: is a release (Heroku: each config change restarts the app); callers then write all of one
     #: instance's planned keys with one call instead of one ``write`` per key.
     supports_batch_write: ClassVar[bool] = False
+    #: ``fetch`` fills :attr:`Variable.stamp` with the platform's change stamp on every variable, and a
+    #: write moves the written variable's stamp. Genesis then records the stamp after writing a value
+    #: it cannot read back, and reports a later change made outside Genesis (the contract kit checks it).
+    stamps_changes: ClassVar[bool] = False
 
     def __init__(self, instance: InstanceConfig) -> None:
         self.instance = instance
