@@ -99,6 +99,16 @@ class DriftReport:
     total_keys: int
     has_drift: bool
     drift_count: int
+    #: What write records say about unreadable values (``genesis_core.writeonly.WriteOnlyCheck``):
+    #: verified, stale or changed outside Genesis; empty unless some value has a record.
+    write_only: tuple[Any, ...] = ()
+    #: ``{instance: keys}`` of unreadable values no record could verify.
+    unverified: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
+
+    @property
+    def unverified_count(self) -> int:
+        """Return how many unreadable values no write record could verify."""
+        return sum(map(len, self.unverified.values()))
 
     @property
     def topic(self) -> str:
@@ -116,6 +126,10 @@ class DriftReport:
             summary[f"{name}_count"] = self.counts.get(name, 0)
         summary["drift_count"] = self.drift_count
         payload["summary"] = summary
+        if self.write_only:  # only once write records exist: the seed's payload is otherwise unchanged
+            payload["write_only"] = [check.to_dict() for check in self.write_only]
+            payload["unverified"] = [{"instance": name, "keys": list(keys)}
+                                     for name, keys in self.unverified.items() if keys]
         return payload
 
 
