@@ -267,7 +267,7 @@ def load_config(path: str | os.PathLike[str] | None = None, *, start: Path | Non
             raise ConfigError("expected a table", file=str(source), key="tool.genesis")
         prefix = "tool.genesis"
     root = Table(data, str(source), prefix)
-    known = {"sync", "platforms", "engines", "guardian", "bus", "secrets"}
+    known = {"sync", "platforms", "environments", "engines", "guardian", "bus", "secrets"}
     root.check_known(known)
     for name in known:
         root.table(name)  # type-check each top-level section early

@@ -24,14 +24,16 @@ from .reconciliation import validate_instance_name
 if TYPE_CHECKING:
     import httpx
 
+    from .across import AcrossReport
     from .bus.core import GenesisBus
     from .config import Config
     from .plugins import PluginHost, PluginInfo
     from .reconciliation import DriftReport, ReconcileOptions
     from .secrets import SecretPolicy
+    from .writerecords import WriteRecords
 
 EXIT_PARITY, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
-SYNC_KEYS = frozenset({"ignore"})
+SYNC_KEYS = frozenset({"ignore", "same_everywhere"})
 
 
 @attrs.frozen
@@ -76,6 +78,15 @@ class SyncOutcome:
     blocked_reason: str | None = None
     #: Engine handlers that failed on the result event (kept in the dead-letter store for retry).
     handler_failures: tuple[Any, ...] = ()
+    #: With ``[environments]``: each environment's result, in config order (``payload`` is then the
+    #: ``{"environments", "across", "has_drift", "verified_at"}`` document and ``report`` is ``None``).
+    environments: tuple[EnvironmentResult, ...] = ()
+    #: The comparison across environments, when it ran.
+    across: AcrossReport | None = None
+    #: ``(topic, reason)`` of every event the Guardian blocked.
+    blocked: tuple[tuple[str, str], ...] = ()
+    #: With ``[environments]``: the topic of the event each of ``handler_failures`` failed on.
+    failure_topics: tuple[str, ...] = ()
 
 
 def initiated_by(environ: Mapping[str, str] | None = None) -> str:
@@ -259,20 +270,84 @@ def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *,
     )
 
 
+def _write_only(report: DriftReport, snapshots: Mapping[str, Snapshot], options: Any, *,
+                records: WriteRecords | None, policy: SecretPolicy | None, reference: str | None,
+                adapters: Mapping[str, PlatformAdapter]) -> DriftReport:
+    """Return ``report`` with the write-record checks of its unreadable values applied (see ``writeonly``).
+
+    Nothing to check without ``records``, or without the project's keyed ``policy`` (a record's
+    fingerprint is made with its key)."""
+    if records is None or policy is None:
+        return report
+    from .writeonly import STALE, apply_checks, check_write_only
+
+    found = records.lookup(snapshots)
+    checks = check_write_only(snapshots, found, policy=policy, options=options,
+                              targets={name: adapters[name].describe() for name in snapshots if name in adapters},
+                              reference=reference, now=report.verified_at)
+    changes: dict[tuple[str, str], str | None] = {}
+    for check in checks:
+        record = found.get((check.instance, check.key))
+        if record is None:
+            continue
+        if check.status == STALE and record.stale_since is None:
+            changes[(check.instance, check.key)] = check.since
+        elif check.status != STALE and record.stale_since is not None and check.status != "unverified":
+            changes[(check.instance, check.key)] = None
+    records.set_stale_since(changes)
+    return apply_checks(report, checks, {name: snap.values() for name, snap in snapshots.items()}, options)
+
+
+@attrs.frozen
+class EnvironmentResult:
+    """What one environment's sync found and published (``payload`` carries its ``environment`` field)."""
+
+    name: str
+    instances: tuple[str, ...]
+    report: DriftReport
+    payload: dict[str, Any]
+
+    @property
+    def topic(self) -> str:
+        """Return ``envsync.drift`` or ``envsync.commit``."""
+        return self.report.topic
+
+
+CROSS_TOPIC = "envsync.cross_drift"
+
+
 async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_policy: SecretPolicy | None,
                    only: Iterable[str] | None = None, env: Mapping[str, str] | None = None,
                    role: str | None = None, on_start: Callable[[list[PlatformAdapter]], None] | None = None,
                    on_done: Progress | None = None,
-                   http_factory: Callable[[], httpx.AsyncClient] | None = None) -> SyncOutcome:
-    """Run one sync and return its outcome; publishes ``envsync.*`` on ``bus``."""
-    from .reconciliation import reconcile
+                   http_factory: Callable[[], httpx.AsyncClient] | None = None,
+                   environments: Iterable[str] | None = None,
+                   records: WriteRecords | None = None) -> SyncOutcome:
+    """Run one sync and return its outcome; publishes ``envsync.*`` on ``bus``.
+
+    With ``[environments]`` each environment is reconciled on its own (one ``envsync.drift``
+    or ``envsync.commit`` each, with an ``environment`` field), then the environments are
+    compared with each other (``envsync.cross_drift``) unless ``environments`` (``--env``) or
+    ``only`` narrows the run.  ``records`` (the state directory's write records) lets unreadable
+    values be checked against what Genesis wrote.
+    """
+    from .environments import environments_from_config
 
     env = os.environ if env is None else env
+    envs = environments_from_config(config)
+    selected = envs.select(None if environments is None else list(environments))
     adapters = build_adapters(config, host, only=only)
+    if envs.configured and environments is not None:
+        members = {name for environment in selected for name in environment.platforms}
+        adapters = [a for a in adapters if a.name in members]
+        if not adapters:
+            raise UsageError("--env and --only leave no platform to compare")
     config.section("sync").check_known(SYNC_KEYS)
     names = [a.name for a in adapters]
     init = {"type": "sync_init", "source": names[0], "target": ",".join(names[1:]),
             "instances": names, "timestamp": utc_now(), "initiated_by": initiated_by(env)}
+    if envs.configured:
+        init["environments"] = [e.name for e in selected if any(n in e.platforms for n in names)]
     result = await bus.publish("envsync.init", init, role=role)
     if result.status != "delivered":
         raise GenesisError(f"the Guardian blocked envsync.init: {result.reason}")
@@ -280,21 +355,91 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
         on_start(adapters)
     results = await fetch_all(adapters, env, http_factory=http_factory, on_done=on_done)
     statuses = {name: status.to_dict() for name, status in results.statuses.items()}
+    by_name = {a.name: a for a in adapters}
     if results.failed:
         payload = {"type": "sync_error", "verified_at": utc_now(), "failed": results.failed,
                    "errors": {name: results.statuses[name].error for name in results.failed},
                    "instances": names, "platforms": statuses}
-        topic, report, code = "envsync.error", None, EXIT_ERROR
-    else:
+        if envs.configured:
+            payload["environments"] = {name: envs.of(name) for name in results.failed}
+        return await _publish_one(bus, "envsync.error", payload, None, results, role, EXIT_ERROR)
+    if not envs.configured:
+        from .environments import reference_for
+        from .reconciliation import reconcile
+
         options = reconcile_options(config, results.snapshots, secret_policy=secret_policy)
         report = reconcile({n: s.values() for n, s in results.snapshots.items()}, options)
+        report = _write_only(report, results.snapshots, options, records=records, policy=secret_policy,
+                             reference=reference_for(config, None, names), adapters=by_name)
         payload = report.to_dict()
         payload["instances"] = names
         payload["platforms"] = statuses
-        topic = "envsync.drift" if report.has_drift else "envsync.commit"
-        code = EXIT_DRIFT if report.has_drift else EXIT_PARITY
+        return await _publish_one(bus, report.topic, payload, report, results, role,
+                                  EXIT_DRIFT if report.has_drift else EXIT_PARITY)
+    groups = [(e, tuple(n for n in names if n in e.platforms)) for e in selected]
+    groups = [(e, members) for e, members in groups if members]
+    across_wanted = environments is None and only is None and len(groups) > 1
+    return await _sync_environments(config, bus, groups, results, statuses, role=role, policy=secret_policy,
+                                    records=records, adapters=by_name, same_everywhere=envs.same_everywhere,
+                                    across_wanted=across_wanted)
+
+
+async def _publish_one(bus: GenesisBus, topic: str, payload: dict[str, Any], report: DriftReport | None,
+                       results: FetchResults, role: str | None, code: int) -> SyncOutcome:
     published = await bus.publish(topic, payload, role=role)
     blocked = published.reason if published.status != "delivered" else None
     if blocked is not None:
         code = EXIT_ERROR
-    return SyncOutcome(code, results, report, payload, topic, blocked, tuple(published.failures))
+    return SyncOutcome(code, results, report, payload, topic, blocked, tuple(published.failures),
+                       blocked=((topic, blocked),) if blocked is not None else ())
+
+
+async def _sync_environments(config: Config, bus: GenesisBus, groups: list[tuple[Any, tuple[str, ...]]],
+                             results: FetchResults, statuses: Mapping[str, Any], *, role: str | None, policy: SecretPolicy | None,
+                             records: WriteRecords | None, adapters: Mapping[str, PlatformAdapter],
+                             same_everywhere: tuple[str, ...], across_wanted: bool) -> SyncOutcome:
+    """Reconcile and publish each environment, then (when wanted) compare them; return the outcome."""
+    from .across import reconcile_across
+    from .environments import reference_for
+    from .reconciliation import reconcile
+
+    now = utc_now()
+    done: list[EnvironmentResult] = []
+    for environment, members in groups:
+        snapshots = {name: results.snapshots[name] for name in members}
+        options = reconcile_options(config, snapshots, secret_policy=policy)
+        report = reconcile({n: s.values() for n, s in snapshots.items()}, options, now=now)
+        report = _write_only(report, snapshots, options, records=records, policy=policy,
+                             reference=reference_for(config, environment, members), adapters=adapters)
+        payload = {"environment": environment.name, **report.to_dict(), "instances": list(members),
+                   "platforms": {name: statuses[name] for name in members}}
+        done.append(EnvironmentResult(environment.name, members, report, payload))
+    across = None
+    if across_wanted:
+        options = reconcile_options(config, results.snapshots, secret_policy=policy)
+        across = reconcile_across(
+            {e.name: {n: results.snapshots[n].values() for n in members} for e, members in groups},
+            options, same_everywhere=same_everywhere, now=now,
+            references={e.name: reference_for(config, e, members) for e, members in groups})
+    events = [(item.topic, item.payload) for item in done]
+    if across is not None:
+        events.append((CROSS_TOPIC, across.payload()))
+    blocked: list[tuple[str, str]] = []
+    failures: list[Any] = []
+    failure_topics: list[str] = []
+    for topic, payload in events:
+        published = await bus.publish(topic, payload, role=role)
+        if published.status != "delivered":
+            blocked.append((topic, published.reason))
+        failures.extend(published.failures)
+        failure_topics.extend(topic for _ in published.failures)
+    has_drift = any(item.report.has_drift for item in done) or (across is not None and across.has_drift)
+    document = {"environments": {item.name: {k: v for k, v in item.payload.items() if k != "environment"}
+                                 for item in done},
+                "across": across.to_dict() if across is not None else None,
+                "has_drift": has_drift, "verified_at": now}
+    code = EXIT_ERROR if blocked else EXIT_DRIFT if has_drift else EXIT_PARITY
+    topic = "envsync.drift" if has_drift else "envsync.commit"
+    return SyncOutcome(code, results, None, document, topic, blocked[0][1] if blocked else None, tuple(failures),
+                       environments=tuple(done), across=across, blocked=tuple(blocked),
+                       failure_topics=tuple(failure_topics))

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--only", metavar="NAME,...", help="compare only these platforms")
+    parser.add_argument("--env", action="append", metavar="ENVIRONMENT", dest="environments",
+                        help="check only this environment (repeatable; nothing is compared across environments)")
     parser.add_argument("--json", action="store_true", help="print the event payload as JSON")
     parser.add_argument("--format", choices=("table", "markdown", "json"), default=None,
                         help="output format (default: table)")
@@ -27,6 +29,7 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
     from ..secrets import policy_from_config
     from ..sync import run_sync
+    from ..writerecords import WriteRecords
 
     fmt = "json" if args.json else (args.format or "table")
     only = args.only.split(",") if args.only is not None else None
@@ -40,27 +43,63 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     progress = _Progress(ctx) if fmt == "table" and not args.no_progress and ctx.stderr.isatty() else None
     outcome = asyncio.run(run_sync(
         config, ctx.host, bus, secret_policy=policy, only=only, role=ctx.role,
-        on_start=progress.start if progress else None, on_done=progress.done if progress else None))
+        on_start=progress.start if progress else None, on_done=progress.done if progress else None,
+        environments=args.environments, records=WriteRecords(ctx.state_dir)))
     if progress:
         progress.stop()
     if fmt == "json":
         ctx.print_json(outcome.payload)
     elif fmt == "markdown":
-        from ..report import build_view, render_markdown
-
-        ctx.stdout.write(render_markdown(build_view({**outcome.payload, "_genesis_topic": outcome.topic})))
+        ctx.stdout.write(render_markdown_outcome(outcome))
     else:
         render_table(outcome, ctx)
     if len(outcome.results.statuses) < 2:
         ctx.error("only one platform was compared, so there is nothing it could differ from")
-    if outcome.blocked_reason:
-        ctx.error(f"the Guardian blocked {outcome.topic}: {outcome.blocked_reason}")
+    unverified = _unverified(outcome)
+    if unverified and fmt != "table":
+        ctx.error(f"note: {_unverified_advice(unverified)}")
+    if outcome.environments and outcome.across is None and len(outcome.environments) > 1:
+        ctx.error("note: nothing was compared across environments (--env or --only narrowed the run)")
+    for topic, reason in outcome.blocked:
+        ctx.error(f"the Guardian blocked {topic}: {reason}")
     for name in outcome.results.failed:
         ctx.error(f"{name}: {outcome.results.statuses[name].error}")
-    for failure in outcome.handler_failures:
-        ctx.error(f"engine handler {failure.subscriber} failed on {outcome.topic}: {failure.error} "
+    topics = outcome.failure_topics or (outcome.topic,) * len(outcome.handler_failures)
+    for failure, topic in zip(outcome.handler_failures, topics):
+        ctx.error(f"engine handler {failure.subscriber} failed on {topic}: {failure.error} "
                   "(kept for retry: `genesis events retry`)")
     return outcome.exit_code
+
+
+def _reports(outcome: SyncOutcome) -> list[Any]:
+    """Return the drift reports of ``outcome``: one per environment, or the single one."""
+    if outcome.environments:
+        return [item.report for item in outcome.environments]
+    return [outcome.report] if outcome.report is not None else []
+
+
+def _unverified(outcome: SyncOutcome) -> int:
+    return sum(report.unverified_count for report in _reports(outcome))
+
+
+def _unverified_advice(count: int) -> str:
+    return (f"{count} write-only value(s) could not be verified (Genesis has no record of writing them); "
+            "`genesis heal --apply --adopt` writes the reference value once and records it, so later syncs "
+            "can check them")
+
+
+def render_markdown_outcome(outcome: SyncOutcome) -> str:
+    """Return the Markdown report of ``outcome``: one section per environment, then across environments."""
+    from ..report import build_view, render_markdown
+
+    if not outcome.environments:
+        return render_markdown(build_view({**outcome.payload, "_genesis_topic": outcome.topic}))
+    parts = [render_markdown(build_view({**item.payload, "_genesis_topic": item.topic}))
+             for item in outcome.environments]
+    if outcome.across is not None:
+        parts.append(render_markdown(build_view({**outcome.across.payload(),
+                                                 "_genesis_topic": "envsync.cross_drift"})))
+    return "\n".join(parts)
 
 
 class _Progress:
@@ -94,17 +133,45 @@ class _Progress:
             self.status.stop()
 
 
-def render_table(outcome: SyncOutcome, ctx: CommandContext) -> None:
-    """Print a readable summary of ``outcome`` with rich (plain text when not a TTY)."""
+def _console(ctx: CommandContext) -> Any:
     from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
     is_tty = ctx.stdout.isatty()
-    console = Console(file=ctx.stdout, no_color=not is_tty or bool(os.environ.get("NO_COLOR")),
-                      width=None if is_tty else 120, highlight=False, soft_wrap=not is_tty)
-    payload = outcome.payload
-    names = list(payload.get("instances") or [])
+    return Console(file=ctx.stdout, no_color=not is_tty or bool(os.environ.get("NO_COLOR")),
+                   width=None if is_tty else 120, highlight=False, soft_wrap=not is_tty)
+
+
+def render_table(outcome: SyncOutcome, ctx: CommandContext) -> None:
+    """Print a readable summary of ``outcome`` with rich (plain text when not a TTY)."""
+    console = _console(ctx)
+    if outcome.environments:
+        for index, item in enumerate(outcome.environments):
+            if index:
+                console.print()
+            console.print(f"[bold]Environment {_escape(item.name)}[/]")
+            _render_report(console, outcome, list(item.instances), item.report)
+        if outcome.across is not None:
+            console.print()
+            _render_across(console, outcome.across)
+    else:
+        _render_report(console, outcome, list(outcome.payload.get("instances") or []), outcome.report)
+    count = _unverified(outcome)
+    if count:
+        console.print()
+        console.print(_escape(_unverified_advice(count)))
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _render_report(console: Any, outcome: SyncOutcome, names: list[str], report: Any) -> None:
+    """Print the platforms table, missing keys, conflicts and the verdict of one report."""
+    from rich.table import Table
+
+    escape = _escape
     platforms = Table(title="Platforms", title_justify="left")
     for column in ("platform", "kind", "status", "keys", "time"):
         platforms.add_column(column, justify="right" if column in ("keys", "time") else "left")
@@ -114,11 +181,10 @@ def render_table(outcome: SyncOutcome, ctx: CommandContext) -> None:
         platforms.add_row(escape(name), escape(st.kind), status, str(st.keys) if st.ok else "-",
                           f"{st.seconds:.2f}s")
     console.print(platforms)
-    if outcome.report is None:
+    if report is None:
         console.print(f"[red bold]Could not complete:[/] {len(outcome.results.failed)} platform(s) "
                       "could not be read; no drift is reported and nothing may be written.")
         return
-    report = outcome.report
     missing_any = False
     for name in names:
         keys = report.missing.get(name, ())
@@ -138,6 +204,11 @@ def render_table(outcome: SyncOutcome, ctx: CommandContext) -> None:
             shown = report.conflicts[key]
             conflicts.add_row(escape(key), *(escape(shown.get(n, "—")) for n in names))
         console.print(conflicts)
+    verified = [check for check in report.write_only if check.status == "verified"]
+    if verified:
+        console.print()
+        console.print(f"Verified by write record ({len(verified)}): "
+                      + escape(", ".join(f"{c.instance} {c.key}" for c in verified)))
     console.print()
     if report.has_drift:
         n_missing = sum(len(v) for v in report.missing.values())
@@ -147,6 +218,44 @@ def render_table(outcome: SyncOutcome, ctx: CommandContext) -> None:
     else:
         console.print(f"[green bold]Parity:[/] {report.total_keys} keys consistent across "
                       f"{len(names)} platforms")
+
+
+def _render_across(console: Any, across: Any) -> None:
+    """Print the keys x environments matrix, the shared values that differ and the verdict."""
+    from rich.table import Table
+
+    escape = _escape
+    names = list(across.environments)
+    console.print("[bold]Across environments[/]")
+    keys = across.matrix_keys()
+    if keys:
+        matrix = Table(title="Keys missing in an environment", title_justify="left")
+        matrix.add_column("key")
+        for name in names:
+            matrix.add_column(name, justify="center")
+        for key in keys:
+            present = across.present(key)
+            matrix.add_row(escape(key), *("✓" if present[n] else "[red]✗[/]" for n in names))
+        console.print(matrix)
+    if across.conflicts:
+        console.print()
+        shared = Table(title="Shared values that differ (same_everywhere)", title_justify="left")
+        shared.add_column("key")
+        for name in names:
+            shared.add_column(name)
+        for key in sorted(across.conflicts):
+            shown = across.conflicts[key]
+            shared.add_row(escape(key), *(escape(shown.get(n, "—")) for n in names))
+        console.print(shared)
+    if keys or across.conflicts:
+        console.print()
+    n_missing = sum(len(v) for v in across.missing.values())
+    if across.has_drift:
+        console.print(f"[yellow bold]Drift across environments:[/] {across.drift_count} difference(s) "
+                      f"({n_missing} missing, {len(across.conflicts)} conflicting) across {len(names)} environments")
+    else:
+        console.print(f"[green bold]Parity across environments:[/] {len(names)} environments hold the same keys"
+                      + (", and the shared keys the same values" if across.conflicts is not None else ""))
 
 
 COMMAND = Command(name="sync", help="compare every configured platform; exit 0 parity, 1 drift, 2 error",

@@ -52,16 +52,57 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
+def _count(view: DriftView) -> int:
+    return view.drift_count if view.drift_count is not None else (
+        sum(len(keys) for keys in view.missing.values()) + len(view.conflicts))
+
+
 def title(view: DriftView) -> str:
-    """Return the one-line headline of the report."""
+    """Return the one-line headline of the report (naming the environment, if any)."""
+    if view.across:
+        environments = _plural(len(view.platforms), "environment")
+        if view.has_drift:
+            return f"Genesis: environments differ, {_plural(_count(view), 'difference')} across {environments}"
+        return f"Genesis: {environments} agree"
     platforms = _plural(len(view.platforms), "platform")
+    genesis = f"Genesis ({view.environment})" if view.environment else "Genesis"
     if view.errors:
-        return f"Genesis: sync could not complete, {_plural(len(view.errors), 'platform')} unreadable"
+        return f"{genesis}: sync could not complete, {_plural(len(view.errors), 'platform')} unreadable"
     if view.has_drift:
-        count = view.drift_count if view.drift_count is not None else (
-            sum(len(keys) for keys in view.missing.values()) + len(view.conflicts))
-        return f"Genesis: drift detected, {_plural(count, 'difference')} across {platforms}"
-    return f"Genesis: {platforms} in parity"
+        return f"{genesis}: drift detected, {_plural(_count(view), 'difference')} across {platforms}"
+    return f"{genesis}: {platforms} in parity"
+
+
+def across_rows(view: DriftView) -> list[tuple[str, list[bool]]]:
+    """Return the keys x environments matrix of an across view: ``(key, [present in each environment])``."""
+    names = list(view.instances)
+    keys = sorted({key for keys in view.missing.values() for key in keys})
+    return [(key, [key not in view.missing.get(name, ()) for name in names]) for key in keys]
+
+
+def _render_across_markdown(view: DriftView) -> str:
+    icon = "⚠️" if view.has_drift else "✅"
+    names = list(view.instances)
+    header = ["| Key | " + " | ".join(md_code(n) for n in names) + " |", "|---|" + "---|" * len(names)]
+    lines = [f"### {icon} {title(view)}", ""]
+    rows = across_rows(view)
+    if rows:
+        lines += [f"**Keys missing in an environment** ({len(rows)})", "", *header]
+        for key, present in rows[:MAX_CONFLICT_ROWS]:
+            lines.append(f"| {md_code(key)} | " + " | ".join("✓" if p else "✗" for p in present) + " |")
+        if len(rows) > MAX_CONFLICT_ROWS:
+            lines.append(f"\n… and {len(rows) - MAX_CONFLICT_ROWS} more keys (see the JSON report)")
+        lines.append("")
+    if view.conflicts:
+        lines += [f"**Shared values that differ** (`same_everywhere`, {len(view.conflicts)})", "", *header]
+        for key, shown in list(view.conflicts.items())[:MAX_CONFLICT_ROWS]:
+            lines.append(f"| {md_code(key)} | "
+                         + " | ".join(md_code(shown[n]) if n in shown else "—" for n in names) + " |")
+        lines.append("")
+    if not view.has_drift:
+        lines += ["Every environment holds the same keys, and the shared keys the same values.", ""]
+    lines.append("<sub>Genesis · " + md_text(" · ".join(_footer(view))) + "</sub>")
+    return "\n".join(lines) + "\n"
 
 
 def _listed(keys: Iterable[str], limit: int, render: Any) -> str:
@@ -83,6 +124,8 @@ def _footer(view: DriftView) -> list[str]:
 
 def render_markdown(view: DriftView) -> str:
     """Return the report as GitHub-flavoured Markdown."""
+    if view.across:
+        return _render_across_markdown(view)
     icon = "⛔" if view.errors else "⚠️" if view.has_drift else "✅"
     lines = [f"### {icon} {title(view)}", ""]
     if view.errors:
@@ -175,6 +218,8 @@ def render_html(view: DriftView) -> str:
         f"<title>{_h(title(view))}</title><style>{_CSS}</style></head><body>",
         f'<h1 class="{view.status}">{_h(title(view))}</h1>',
     ]
+    if view.across:
+        return _render_across_html(parts, view)
     if view.platforms:
         parts.append("<h2>Platforms</h2><table><thead><tr><th>Platform</th><th>Kind</th><th>Keys</th>"
                      "<th>Missing</th><th>Status</th><th>Time</th></tr></thead><tbody>")
@@ -204,6 +249,28 @@ def render_html(view: DriftView) -> str:
         parts.append("</tbody></table>")
     if not view.has_drift and not view.errors:
         parts.append("<p>Every platform holds the same keys with the same values.</p>")
+    parts.append(f"<footer>Genesis · {_h(' · '.join(_footer(view)))}</footer></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _render_across_html(parts: list[str], view: DriftView) -> str:
+    names = list(view.instances)
+    head = "<thead><tr><th>Key</th>" + "".join(f"<th>{_code(n)}</th>" for n in names) + "</tr></thead>"
+    rows = across_rows(view)
+    if rows:
+        parts.append(f"<h2>Keys missing in an environment ({len(rows)})</h2><table>{head}<tbody>")
+        for key, present in rows:
+            cells = "".join('<td class="parity">✓</td>' if p else '<td class="error">✗</td>' for p in present)
+            parts.append(f"<tr><td>{_code(key)}</td>{cells}</tr>")
+        parts.append("</tbody></table>")
+    if view.conflicts:
+        parts.append(f"<h2>Shared values that differ ({len(view.conflicts)})</h2><table>{head}<tbody>")
+        for key, shown in view.conflicts.items():
+            cells = "".join(f"<td>{_code(shown[n])}</td>" if n in shown else "<td>—</td>" for n in names)
+            parts.append(f"<tr><td>{_code(key)}</td>{cells}</tr>")
+        parts.append("</tbody></table>")
+    if not view.has_drift:
+        parts.append("<p>Every environment holds the same keys, and the shared keys the same values.</p>")
     parts.append(f"<footer>Genesis · {_h(' · '.join(_footer(view)))}</footer></body></html>")
     return "\n".join(parts) + "\n"
 

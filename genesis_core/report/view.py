@@ -43,6 +43,10 @@ class DriftView:
     conflicts: Mapping[str, Mapping[str, str]]
     payload: Mapping[str, Any]
     errors: Mapping[str, str] = attrs.Factory(dict)
+    #: The environment this event is about (``[environments.NAME]``), if any.
+    environment: str | None = None
+    #: An ``envsync.cross_drift`` event: the rows are environments, not platforms.
+    across: bool = False
 
     @property
     def instances(self) -> tuple[str, ...]:
@@ -90,9 +94,38 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+CROSS_TOPIC = "envsync.cross_drift"
+
+
+def _across_view(event: Mapping[str, Any], payload: dict[str, Any]) -> DriftView:
+    """Return the view of an ``envsync.cross_drift`` event: one row per environment."""
+    listed = payload.get("environments")
+    raw_missing = _mapping(payload.get("missing"))
+    names = [n for n in listed if isinstance(n, str)] if isinstance(listed, list) else []
+    names += [n for n in raw_missing if isinstance(n, str) and n not in names]
+    missing = {name: tuple(str(k) for k in raw_missing[name]) if isinstance(raw_missing.get(name), list) else ()
+               for name in names}
+    rows = tuple(PlatformRow(name, None, "ok", None, None, None, len(missing[name])) for name in names)
+    conflicts: dict[str, dict[str, str]] = {}
+    if isinstance(payload.get("conflicts"), Mapping):
+        for key, shown in payload["conflicts"].items():
+            if isinstance(shown, Mapping):
+                conflicts[str(key)] = {str(n): "" if v is None else str(v) for n, v in shown.items()}
+    has_drift = payload.get("has_drift")
+    drift_count = _int(payload.get("drift_count"))
+    return DriftView(
+        topic=CROSS_TOPIC, seq=_int(event.get("_genesis_seq")), event_id=_str(event.get("_genesis_id")),
+        timestamp=_str(event.get("_genesis_timestamp")), verified_at=_str(payload.get("verified_at")),
+        has_drift=has_drift if isinstance(has_drift, bool) else bool(drift_count),
+        drift_count=drift_count, total_keys=None, platforms=rows, missing=missing, conflicts=conflicts,
+        payload=payload, across=True)
+
+
 def build_view(event: Mapping[str, Any]) -> DriftView:
     """Return the view of an event (already masked); tolerant of missing or odd fields."""
     payload = {k: v for k, v in event.items() if k not in RESERVED_KEYS}
+    if event.get("_genesis_topic") == CROSS_TOPIC:
+        return _across_view(event, payload)
     summary = _mapping(payload.get("summary"))
     platforms_raw = _mapping(payload.get("platforms"))
     missing: dict[str, tuple[str, ...]] = {}
@@ -137,4 +170,5 @@ def build_view(event: Mapping[str, Any]) -> DriftView:
         missing=missing,
         conflicts=conflicts,
         payload=payload,
+        environment=_str(payload.get("environment")),
     )
