@@ -2,9 +2,8 @@
 
 Reading is ``GET /v1/apps/{app}/secrets``: names, a digest and ``created_at``/``updated_at``,
 never a value, so every Fly secret is reported present with an unknown value (``None``,
-secret), like a GitHub secret. ``updated_at`` is each secret's change stamp
-(:meth:`FlyAdapter.list_secrets` returns it; :func:`variable_of` is the one place a listing
-becomes a snapshot entry, ready to carry it).
+secret), like a GitHub secret. ``updated_at`` is each secret's change stamp: :func:`variable_of`,
+the one place a listing becomes a snapshot entry, puts it in ``Variable.stamp``.
 
 Writing is one ``POST /v1/apps/{app}/secrets/{name}`` with ``{"value": "..."}`` per key.
 The bulk ``POST /v1/apps/{app}/secrets`` (where a ``null`` deletes) and ``DELETE`` are never
@@ -55,8 +54,8 @@ class SecretListing:
 
 
 def variable_of(listing: SecretListing, scope: str) -> Variable:
-    """Return the snapshot entry for one listed secret: present, value unknown, secret."""
-    return Variable(listing.name, None, secret=True, scope=scope)
+    """Return the snapshot entry for one listed secret: present, value unknown, secret, stamped ``updated_at``."""
+    return Variable(listing.name, None, secret=True, scope=scope, stamp=listing.updated_at)
 
 
 def authorization(token: str) -> str:
@@ -86,6 +85,7 @@ class FlyAdapter(HttpPlatformAdapter):
     kind = "fly"
     credential_env = "FLY_API_TOKEN"
     supports_write = True
+    stamps_changes = True
     default_base_url = "https://api.machines.dev"
     table_keys = frozenset({"app"})
 

@@ -104,6 +104,15 @@ class FlyEmulator(EmulatorServer):
                 target.secrets.clear()
             self._set(target, values)
 
+    def change_in_ui(self, app: str, name: str, value: str) -> str:
+        """Change secret ``name`` as ``fly secrets set`` from someone's laptop would, bypassing this API;
+        return its new ``updated_at`` (always a later one)."""
+        with self._lock:
+            if name not in self._apps[app].secrets:
+                raise KeyError(name)
+            self._set(self._apps[app], {name: value})
+            return self._apps[app].secrets[name].updated_at
+
     def secrets(self, app: str) -> dict[str, str]:
         """Return the stored values ``{name: value}`` (what the API never shows)."""
         with self._lock:

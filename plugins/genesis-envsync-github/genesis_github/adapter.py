@@ -1,7 +1,9 @@
 """The ``github`` platform adapter: Actions secrets and variables of one repository or environment.
 
 Secrets are write-only on GitHub: a fetch reports their names with an
-unreadable value.  Variables are readable.  Writes touch exactly one name:
+unreadable value.  Variables are readable.  Every variable carries GitHub's
+``updated_at`` as its change stamp (``Variable.stamp``), which moves whenever the
+value is written, here or in the GitHub UI.  Writes touch exactly one name:
 secrets are sealed to the scope's public key (libsodium sealed box) and sent
 with ``PUT``; variables are created with ``POST`` and updated with ``PATCH``
 when GitHub answers 409 (already exists).
@@ -41,6 +43,7 @@ class GitHubAdapter(HttpPlatformAdapter):
     kind: ClassVar[str] = "github"
     credential_env: ClassVar[str | None] = "GITHUB_TOKEN"
     supports_write: ClassVar[bool] = True
+    stamps_changes: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://api.github.com"
     table_keys: ClassVar[frozenset[str]] = frozenset(
         {"repository", "environment", "include_secrets", "include_variables"})
@@ -91,11 +94,12 @@ class GitHubAdapter(HttpPlatformAdapter):
     # -- fetch -----------------------------------------------------------------------------
     async def fetch(self, ctx: FetchContext) -> Snapshot:
         """Return the scope's variables (readable) and secrets (names only, unreadable)."""
-        secret_names: list[str] = []
-        variables: dict[str, str] = {}
+        secret_names: list[tuple[str, str | None]] = []
+        variables: dict[str, tuple[str, str | None]] = {}
         if self.include_secrets:
             for item in await self._list_all(ctx, "secrets", SECRETS_PER_PAGE):
-                secret_names.append(self._item_name(item, "secrets"))
+                name = self._item_name(item, "secrets")
+                secret_names.append((name, self._stamp(item, name)))
         if self.include_variables:
             for item in await self._list_all(ctx, "variables", VARIABLES_PER_PAGE):
                 name = self._item_name(item, "variables")
@@ -104,13 +108,13 @@ class GitHubAdapter(HttpPlatformAdapter):
                     raise self.shape_error(f"variable {name!r} has no string \"value\"")
                 if name in variables:
                     raise self.shape_error(f"variable {name!r} listed twice")
-                variables[name] = value
+                variables[name] = (value, self._stamp(item, name))
         collected: dict[str, Variable] = {}
-        for name in secret_names:
+        for name, stamp in secret_names:
             if name in collected:
                 raise self.shape_error(f"secret {name!r} listed twice")
-            collected[name] = Variable(name, None, secret=True, scope=self.scope_label)
-        for name, value in variables.items():
+            collected[name] = Variable(name, None, secret=True, scope=self.scope_label, stamp=stamp)
+        for name, (value, stamp) in variables.items():
             if name in collected and collected[name].secret:
                 raise PlatformError(
                     self.name,
@@ -118,8 +122,15 @@ class GitHubAdapter(HttpPlatformAdapter):
                     f"workflows read them separately (secrets.{name} and vars.{name}), so Genesis cannot "
                     "tell which value is meant: delete one of them, or set include_secrets or "
                     "include_variables to false for this instance")
-            collected[name] = Variable(name, value, secret=False, scope=self.scope_label)
+            collected[name] = Variable(name, value, secret=False, scope=self.scope_label, stamp=stamp)
         return Snapshot(self.name, self.kind, collected)
+
+    def _stamp(self, item: dict[str, Any], name: str) -> str | None:
+        """Return the item's ``updated_at`` (its change stamp), ``None`` when GitHub leaves it out."""
+        stamp = item.get("updated_at")
+        if stamp is not None and not isinstance(stamp, str):
+            raise self.shape_error(f"the \"updated_at\" of {name!r} is not a string")
+        return stamp
 
     def _item_name(self, item: Any, what: str) -> str:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:

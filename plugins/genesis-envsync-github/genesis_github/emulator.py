@@ -50,6 +50,18 @@ def _now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
+class _Clock:
+    """GitHub's timestamps have whole seconds; this clock never repeats one, so every write moves
+    ``updated_at`` (two changes in one real second get consecutive seconds)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def now(self) -> str:
+        self._last = max(self._last + 1, int(time.time()))
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self._last))
+
+
 @attrs.define
 class _Entry:
     name: str
@@ -119,6 +131,7 @@ class GitHubEmulator(EmulatorServer):
         self.endless_links: str | None = None
         #: Number of sealed boxes the emulator could not decrypt (tests assert it stays 0).
         self.decrypt_failures = 0
+        self._clock = _Clock()
         super().__init__(token=token, host=host, port=port)  # creates self._lock, shared with the handlers
 
     # -- seeding API (direct, bypassing HTTP) ------------------------------------------------
@@ -166,6 +179,16 @@ class GitHubEmulator(EmulatorServer):
         self.add_org(org)
         with self._lock:
             self._upsert(self._orgs[org.lower()].variables, name, value).visibility = visibility
+
+    def change_in_ui(self, full_name: str, name: str, value: str, *, environment: str | None = None) -> str:
+        """Change secret (or, when there is no such secret, variable) ``name`` as a person would in the
+        GitHub UI, bypassing the API; return its new ``updated_at`` (always a later one)."""
+        scope = self._seed_scope(full_name, environment)
+        with self._lock:
+            table = scope.secrets if name.upper() in scope.secrets else scope.variables
+            if name.upper() not in table:
+                raise KeyError(name)
+            return self._upsert(table, name, value).updated_at
 
     def clear(self, full_name: str, *, environment: str | None = None) -> None:
         """Remove every secret and variable of the repository or environment."""
@@ -345,10 +368,9 @@ class GitHubEmulator(EmulatorServer):
         return repo.scope
 
     # -- helpers ---------------------------------------------------------------------------------
-    @staticmethod
-    def _upsert(table: dict[str, _Entry], name: str, value: str) -> _Entry:
+    def _upsert(self, table: dict[str, _Entry], name: str, value: str) -> _Entry:
         key = name.upper()
-        now = _now_iso()
+        now = self._clock.now()
         entry = table.get(key)
         if entry is None:
             entry = table[key] = _Entry(key, value, now, now)
@@ -537,7 +559,7 @@ class GitHubEmulator(EmulatorServer):
             del scope.variables[key]
             entry.name = new_name.upper()
             scope.variables[entry.name] = entry
-        entry.updated_at = _now_iso()
+        entry.updated_at = self._clock.now()
         return Response(204)
 
     def _delete_variable(self, request: Request, scope: _Scope, match: re.Match[str]) -> Response:

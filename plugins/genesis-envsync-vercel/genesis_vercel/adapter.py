@@ -6,6 +6,8 @@ targets.  An instance of this adapter represents one target, so:
 
 * fetch keeps the entries whose ``target`` includes the instance's target (generic
   entries, plus the configured ``git_branch``'s entries, which override them);
+* each variable carries the entry's ``updatedAt`` (as an RFC 3339 time) as its change stamp
+  (``Variable.stamp``): it moves whenever the entry is written, here or in the dashboard;
 * write changes one key for that target only.  An entry that also serves other targets
   is first narrowed to those other targets (``PATCH``, value untouched) and the key is
   then created for this target alone, so other targets never change.
@@ -13,6 +15,7 @@ targets.  An instance of this adapter represents one target, so:
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -50,6 +53,8 @@ class EnvEntry:
     value: str | None = attrs.field(default=None, repr=False)
     decrypted: bool | None = None
     custom_environment_ids: tuple[str, ...] = ()
+    #: ``updatedAt`` as an RFC 3339 time (Vercel sends milliseconds since the epoch).
+    updated_at: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -59,12 +64,19 @@ class EnvEntry:
         return not (self.type == "encrypted" and self.decrypted is False)
 
 
+def _rfc3339_ms(milliseconds: float) -> str:
+    """Return Vercel's milliseconds since the epoch as ``2026-12-01T10:00:00.123Z``."""
+    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(milliseconds=milliseconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 class VercelAdapter(HttpPlatformAdapter):
     """Vercel project environment variables of one target."""
 
     kind: ClassVar[str] = "vercel"
     credential_env: ClassVar[str | None] = "VERCEL_TOKEN"
     supports_write: ClassVar[bool] = True
+    stamps_changes: ClassVar[bool] = True
     default_base_url: ClassVar[str] = "https://api.vercel.com"
     table_keys: ClassVar[frozenset[str]] = frozenset({"project", "team_id", "target", "git_branch"})
 
@@ -110,7 +122,8 @@ class VercelAdapter(HttpPlatformAdapter):
         for key, entry in chosen.items():
             readable = entry.readable
             scope = self.target if entry.git_branch is None else f"{self.target}:{entry.git_branch}"
-            variables[key] = Variable(key, entry.value if readable else None, secret=not readable, scope=scope)
+            variables[key] = Variable(key, entry.value if readable else None, secret=not readable, scope=scope,
+                                      stamp=entry.updated_at)
         return Snapshot(self.name, self.kind, variables)
 
     async def list_entries(self, ctx: FetchContext, *, decrypt: bool) -> list[EnvEntry]:
@@ -165,6 +178,9 @@ class VercelAdapter(HttpPlatformAdapter):
         if branch is not None and not isinstance(branch, str):
             raise self.shape_error(f"entry {key!r} has a \"gitBranch\" that is not a string")
         value = item.get("value")
+        updated = item.get("updatedAt")
+        if updated is not None and (isinstance(updated, bool) or not isinstance(updated, (int, float))):
+            raise self.shape_error(f"entry {key!r} has an \"updatedAt\" that is not a number")
         customs = item.get("customEnvironmentIds") or ()
         return EnvEntry(
             id=item["id"] if isinstance(item.get("id"), str) else None,
@@ -172,6 +188,7 @@ class VercelAdapter(HttpPlatformAdapter):
             value=value if isinstance(value, str) else None,
             decrypted=item["decrypted"] if isinstance(item.get("decrypted"), bool) else None,
             custom_environment_ids=tuple(c for c in customs if isinstance(c, str)) if isinstance(customs, list) else (),
+            updated_at=None if updated is None else _rfc3339_ms(updated),
         )
 
     def select(self, entries: Iterable[EnvEntry]) -> dict[str, EnvEntry]:

@@ -118,6 +118,21 @@ class VercelEmulator(EmulatorServer):
             proj.envs.append(env)
             return env.id
 
+    def change_in_ui(self, project: str, key: str, value: str, *, target: str = "production",
+                     git_branch: str | None = None) -> int:
+        """Change the entry of ``key`` that serves ``target`` as a person would in the dashboard,
+        bypassing the API (type and targets kept); return its new ``updatedAt`` (always a later one)."""
+        with self._lock:
+            proj = self._find(project, None, any_team=True)
+            if proj is None:
+                raise KeyError(project)
+            env = next((e for e in proj.envs if e.key == key and target in e.target and e.git_branch == git_branch),
+                       None)
+            if env is None:
+                raise KeyError(key)
+            env.value, env.updated_at = value, self._tick()
+            return env.updated_at
+
     def clear(self, project: str) -> None:
         """Remove every entry of ``project``."""
         with self._lock:
