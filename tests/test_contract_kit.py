@@ -167,6 +167,7 @@ from __future__ import annotations
 
 import logging
 
+import attrs
 import pytest
 
 from genesis_core.api import PlatformError, RetryPolicy, Snapshot
@@ -241,6 +242,22 @@ class ReplacesAll(ExampleAdapter):
                            json_body=[{"key": key, "value": value, "secret": secret}])
 
 
+class StampsThatNeverMove(ExampleAdapter):
+    stamps_changes = True
+
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        return Snapshot(self.name, self.kind, {k: attrs.evolve(v, stamp="2026-01-01T00:00:00Z")
+                                               for k, v in snapshot.variables.items()})
+
+
+class StampsWithoutSaying(ExampleAdapter):
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        return Snapshot(self.name, self.kind, {k: attrs.evolve(v, stamp=str(len(v.key)))
+                                               for k, v in snapshot.variables.items()})
+
+
 class ReadOnly(ExampleAdapter):
     supports_write = False
 
@@ -306,11 +323,20 @@ class TestReplacesAll(AdapterContract):
 
 class TestReadOnly(AdapterContract):
     harness = harness_for(ReadOnly, ReadOnlyHarness)
+
+
+class TestStampsThatNeverMove(AdapterContract):
+    harness = harness_for(StampsThatNeverMove)
+
+
+class TestStampsWithoutSaying(AdapterContract):
+    harness = harness_for(StampsWithoutSaying)
 '''
 
 FETCH = "test_fetch_returns_exactly_the_seeded_variables"
 PAGES = "test_pagination_at_page_boundaries"
 LEAKS = "test_no_token_or_value_leaks"
+STAMPS = "test_change_stamps_are_set_and_move_when_written"
 
 FAULT = "test_a_fault_is_one_clear_error_after_the_right_attempts"
 
@@ -339,6 +365,8 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
                          "test_write_updates_an_existing_key"],
                         ["test_write_round_trips"]),
     "TestReadOnly": (["test_registered_kind_agrees_with_the_adapter"], ["test_harness_describes_the_adapter"]),
+    "TestStampsThatNeverMove": ([STAMPS], [FETCH, "test_write_round_trips"]),
+    "TestStampsWithoutSaying": ([STAMPS], [FETCH]),
 }
 
 #: tests a read-only, unpaginated harness without unreadable values must skip, with this reason
@@ -394,6 +422,8 @@ def test_contract_explains_how_a_broken_adapter_failed(broken_results: dict[str,
     assert "a variable's value leaked into stdout" in broken_results[f"TestPrintsValues::{LEAKS}"][1]
     assert "never replace the platform's whole variable set" in broken_results[
         "TestReplacesAll::test_write_of_a_new_key_leaves_every_other_key_unchanged"][1]
+    assert "a write did not move the written key's stamp" in broken_results[f"TestStampsThatNeverMove::{STAMPS}"][1]
+    assert "but the adapter does not set stamps_changes" in broken_results[f"TestStampsWithoutSaying::{STAMPS}"][1]
 
 
 def test_contract_skips_what_a_harness_does_not_support_with_a_reason(

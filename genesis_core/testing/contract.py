@@ -643,6 +643,41 @@ class AdapterContract:
             assert effect is None or isinstance(effect, WriteEffect), (
                 f"write_effect({key!r}) must return a WriteEffect or None, not {type(effect).__name__}")
 
+    # -- change stamps --------------------------------------------------------------------
+    def test_change_stamps_are_set_and_move_when_written(self, harness: PlatformHarness) -> None:
+        """An adapter with ``stamps_changes`` stamps every variable, and a write moves the written one's stamp.
+
+        Genesis records the stamp after writing a value it cannot read back and calls a later,
+        different stamp "changed outside Genesis"; a stamp that does not move would hide such a
+        change, one that moves on its own would invent it. Without ``stamps_changes`` every
+        stamp must be ``None``.
+        """
+        harness.seed({"STAMPED": "before", "UNTOUCHED": "same"})
+        adapter = harness.make_adapter()
+        before = fetch_sync(adapter, harness.env()).variables
+        if not adapter.stamps_changes:
+            stamped = sorted(key for key, var in before.items() if var.stamp is not None)
+            assert not stamped, (f"{', '.join(stamped)} carry a change stamp, but the adapter does not set "
+                                 "stamps_changes: set it, or leave Variable.stamp None")
+            return
+        for key, var in before.items():
+            assert isinstance(var.stamp, str) and var.stamp, f"{key}: stamps_changes is set but it has no stamp"
+        again = fetch_sync(adapter, harness.env()).variables
+        assert {k: v.stamp for k, v in again.items()} == {k: v.stamp for k, v in before.items()}, (
+            "the stamps changed between two fetches with no write in between")
+        if not harness.writable:
+            return
+        write_sync(adapter, harness.env(), "STAMPED", "after")
+        after = fetch_sync(adapter, harness.env()).variables
+        assert after["STAMPED"].stamp != before["STAMPED"].stamp, "a write did not move the written key's stamp"
+        assert after["UNTOUCHED"].stamp == before["UNTOUCHED"].stamp, "a write moved another key's stamp"
+        write_sync(adapter, harness.env(), "STAMPED_SECRET", "first", secret=True)
+        first = fetch_sync(adapter, harness.env()).variables["STAMPED_SECRET"].stamp
+        write_sync(adapter, harness.env(), "STAMPED_SECRET", "second", secret=True)
+        second = fetch_sync(adapter, harness.env()).variables["STAMPED_SECRET"].stamp
+        assert isinstance(first, str) and first and second != first, (
+            "writing a secret again did not move its stamp")
+
     # -- batch writes ---------------------------------------------------------------------
     def _writes_sent(self, harness: PlatformHarness, since: int) -> list[dict[str, Any]]:
         sent = []
