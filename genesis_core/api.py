@@ -48,6 +48,11 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "sync": ("FetchResults", "build_adapters", "collect_snapshots", "fetch_all", "reconcile_options"),
     "report.view": ("DriftView", "build_view"),
     "report.render": ("RENDERERS", "render_markdown", "report_document"),
+    # environments and write-only values
+    "environments": ("Environment", "Environments", "environments_from_config", "reference_for"),
+    "scope": ("Scope",),
+    "writeonly": ("WriteOnlyCheck", "check_write_only"),
+    "writerecords": ("WriteRecord", "WriteRecords"),
     # the bus
     "bus.core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus", "make_subscriber"),
     "bus.results": ("PublishResult", "RetryReport"),
@@ -118,6 +123,10 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .engines import Engine as Engine
     from .engines import EngineContext as EngineContext
     from .engines import Subscription as Subscription
+    from .environments import Environment as Environment
+    from .environments import Environments as Environments
+    from .environments import environments_from_config as environments_from_config
+    from .environments import reference_for as reference_for
     from .errors import BusError as BusError
     from .errors import ConfigError as ConfigError
     from .errors import GenesisError as GenesisError
@@ -164,6 +173,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .report.render import report_document as report_document
     from .report.view import DriftView as DriftView
     from .report.view import build_view as build_view
+    from .scope import Scope as Scope
     from .secrets import SecretPolicy as SecretPolicy
     from .secrets import compile_patterns as compile_patterns
     from .secrets import mask_text as mask_text
@@ -173,6 +183,10 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .sync import collect_snapshots as collect_snapshots
     from .sync import fetch_all as fetch_all
     from .sync import reconcile_options as reconcile_options
+    from .writeonly import WriteOnlyCheck as WriteOnlyCheck
+    from .writeonly import check_write_only as check_write_only
+    from .writerecords import WriteRecord as WriteRecord
+    from .writerecords import WriteRecords as WriteRecords
 
     HTTP_DEFAULT_TIMEOUT = _DEFAULT_TIMEOUT
     HTTP_USER_AGENT = _USER_AGENT

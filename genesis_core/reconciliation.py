@@ -102,7 +102,8 @@ class DriftReport:
     #: What write records say about unreadable values (``genesis_core.writeonly.WriteOnlyCheck``):
     #: verified, stale or changed outside Genesis; empty unless some value has a record.
     write_only: tuple[Any, ...] = ()
-    #: ``{instance: keys}`` of unreadable values no record could verify.
+    #: ``{instance: keys}`` of unreadable values without a usable write record (writing them once with
+    #: ``genesis heal --apply --adopt`` makes them verifiable).
     unverified: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     @property

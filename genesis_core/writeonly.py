@@ -38,6 +38,7 @@ STALE = "stale"
 CHANGED = "changed_outside"
 UNVERIFIED = "unverified"
 NO_RECORD = "no write record"
+NO_STAMP = "the platform gives no change stamp"
 
 
 @attrs.frozen
@@ -57,6 +58,15 @@ class WriteOnlyCheck:
     def drift(self) -> bool:
         """Return whether this check is drift (stale, or changed outside Genesis)."""
         return self.status in (STALE, CHANGED)
+
+    @property
+    def adoptable(self) -> bool:
+        """Return whether writing the reference value once would make this value verifiable.
+
+        True for an unverified value whose record is missing or unusable; false when the
+        platform gives no change stamp (a record could not verify it either).
+        """
+        return self.status == UNVERIFIED and self.reason != NO_STAMP
 
     @property
     def mark(self) -> str:
@@ -123,8 +133,7 @@ def check_write_only(snapshots: Mapping[str, Snapshot], records: Mapping[tuple[s
             if compared and record.fingerprint not in {policy.record_fingerprint(v) for v in compared}:
                 checks.append(WriteOnlyCheck(name, key, STALE, record.written_at, since=record.stale_since or now))
             elif record.stamp is None:
-                checks.append(WriteOnlyCheck(name, key, UNVERIFIED, record.written_at,
-                                             reason="the platform gives no change stamp"))
+                checks.append(WriteOnlyCheck(name, key, UNVERIFIED, record.written_at, reason=NO_STAMP))
             else:
                 checks.append(WriteOnlyCheck(name, key, VERIFIED, record.written_at))
     return checks
@@ -171,7 +180,7 @@ def apply_checks(report: DriftReport, checks: Iterable[WriteOnlyCheck],
     drift_count = report.drift_count + len(conflicts) - len(report.conflicts)
     unverified: dict[str, list[str]] = {}
     for check in checks:
-        if check.status == UNVERIFIED:
+        if check.adoptable:
             unverified.setdefault(check.instance, []).append(check.key)
     return attrs.evolve(report, conflicts=conflicts, drift_count=drift_count, has_drift=drift_count > 0,
                         write_only=tuple(c for c in checks if c.status != UNVERIFIED),

@@ -14,6 +14,11 @@ one Heroku release) gets all of its instance's keys in one ``write_batch`` call
 instead, all or nothing.  The results come back in plan order whatever order
 the platforms answered in; each written key's result carries the write's effect
 (restart, staged, redeploy).  No message ever carries a value.
+
+A value that cannot be read back after the write (a GitHub secret, a Vercel
+sensitive variable, a Fly secret) gets a write record (``genesis_core.writerecords``):
+its keyed fingerprint and the platform's change stamp as re-read, committed before
+the results are returned, so later syncs can tell it is still what Genesis wrote.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ from .plan import HealPlan, PlannedWrite, ReferenceValues
 if TYPE_CHECKING:
     import httpx
 
+    from genesis_core.api import SecretPolicy, WriteRecords
+
 VERIFIED = "verified"
 UNVERIFIABLE = "unverifiable"
 FAILED = "failed"
 SKIPPED = "skipped"
 OK_STATUSES = frozenset({VERIFIED, UNVERIFIABLE})
 UNVERIFIABLE_DETAIL = "applied, unverifiable (write-only)"
+RECORDED_DETAIL = "applied, write-only: recorded, later syncs verify it"
 _MAX_DETAIL = 300
 
 
@@ -53,6 +61,8 @@ class KeyResult:
     written: bool = False
     #: What the write does besides storing the value (``WriteEffect.note``), for written keys.
     effect: str = ""
+    #: A write-only value whose write record was kept (its fingerprint and the platform's change stamp).
+    recorded: bool = False
 
     @property
     def ok(self) -> bool:
@@ -65,6 +75,8 @@ class KeyResult:
                                 "status": self.status, "detail": self.detail, "written": self.written}
         if self.effect:
             data["effect"] = self.effect
+        if self.recorded:
+            data["recorded"] = True
         return data
 
 
@@ -289,10 +301,13 @@ async def write_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[
 async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
                      env: Mapping[str, str], *,
                      http_factory: Callable[[], httpx.AsyncClient] | None = None,
-                     on_write: WriteRecorder | None = None) -> HealResult:
+                     on_write: WriteRecorder | None = None,
+                     records: WriteRecords | None = None, policy: SecretPolicy | None = None) -> HealResult:
     """Write the plan, re-fetch the instances written to (concurrently), and return each key's verified outcome.
 
-    ``on_write`` is called with each confirmed write as it happens (see :func:`write_plan`).
+    ``on_write`` is called with each confirmed write as it happens (see :func:`write_plan`). With
+    ``records`` and ``policy``, every written value that reads back as unreadable is recorded (see
+    the module docstring) before this returns.
     """
     from genesis_core.api import fetch_all
 
@@ -305,7 +320,38 @@ async def apply_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[
     if not touched:
         return HealResult(tuple(written))
     fetched = await fetch_all([adapters[name] for name in touched], env, http_factory=http_factory)
-    return HealResult(tuple(_verify(result, fetched, values) for result in written))
+    verified = [_verify(result, fetched, values) for result in written]
+    if records is not None and policy is not None:
+        verified = record_write_only(verified, fetched, values, adapters, records, policy)
+    return HealResult(tuple(verified))
+
+
+def record_write_only(results: list[KeyResult], fetched: Any, values: ReferenceValues,
+                      adapters: Mapping[str, PlatformAdapter], records: WriteRecords,
+                      policy: SecretPolicy) -> list[KeyResult]:
+    """Keep a write record for every written value that reads back unreadable; return the results marked.
+
+    Called after the platform confirmed the write and the instance was re-read, before
+    anything is reported: a crash in between leaves a value without a record, never a
+    record without a value.
+    """
+    from genesis_core.api import WriteRecord, utc_now
+
+    now = utc_now()
+    kept: list[WriteRecord] = []
+    marked: list[KeyResult] = []
+    for result in results:
+        if result.status != UNVERIFIABLE:
+            marked.append(result)
+            continue
+        variable = fetched.snapshots[result.instance].variables[result.key]
+        kept.append(WriteRecord(result.instance, result.key, adapters[result.instance].describe(),
+                                policy.record_fingerprint(values[result.key]), policy.key_id, variable.stamp, now))
+        # Without a change stamp the record still tells a later sync when the value is stale.
+        detail = RECORDED_DETAIL if variable.stamp is not None else result.detail
+        marked.append(attrs.evolve(result, recorded=True, detail=detail))
+    records.record_many(kept)
+    return marked
 
 
 def with_effects(plan: HealPlan, results: list[KeyResult]) -> list[KeyResult]:

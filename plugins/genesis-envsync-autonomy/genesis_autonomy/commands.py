@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from genesis_core.api import Command
 
 if TYPE_CHECKING:
-    from genesis_core.api import CommandContext, SecretPolicy
+    from genesis_core.api import CommandContext, SecretPolicy, WriteRecords
 
     from .apply import HealResult
     from .healing import Prepared
@@ -32,6 +32,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help="write the plan through the platform APIs, then verify every key")
     parser.add_argument("--json", action="store_true", help="print the plan (and results) as JSON")
     parser.add_argument("--only", metavar="NAME,...", help="heal only these target instances")
+    parser.add_argument("--env", action="append", metavar="ENVIRONMENT", dest="environments",
+                        help="heal only this environment, from its own reference (repeatable)")
+    parser.add_argument("--across", nargs="?", const="", default=None, metavar="ENVIRONMENT",
+                        help="also copy same_everywhere keys from ENVIRONMENT's reference (default: the first "
+                             "environment configured) to the other environments")
+    parser.add_argument("--adopt", action="store_true",
+                        help="write the reference value once to every write-only value Genesis has no record "
+                             "of writing, recording it (so later syncs can verify it)")
     parser.add_argument("--verbose", "-v", action="store_true", help="list every key left alone, one per line")
 
 
@@ -44,19 +52,23 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
         raise ConfigError("no genesis.toml (or [tool.genesis] in pyproject.toml) found here or above; "
                           "run `genesis init` first")
     settings = settings_from_config(ctx.config)
-    settings.require_reference()
     return asyncio.run(_heal(args, ctx, settings))
 
 
 async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: AutonomySettings) -> int:
-    from .healing import prepare
+    from genesis_core.api import WriteRecords
+
+    from .healing import prepare_all
     from .thresholds import CircuitBreaker
 
     only = args.only.split(",") if args.only else None
     policy = ctx.secret_policy
-    prepared = await prepare(ctx.config, ctx.host, settings, policy, os.environ, only=only)
-    if prepared.plan is None:
-        failed = prepared.failed
+    records = WriteRecords(ctx.state_dir)
+    all_prepared = await prepare_all(ctx.config, ctx.host, settings, policy, os.environ, only=only,
+                                     environments=args.environments, across=args.across, adopt=args.adopt,
+                                     records=records)
+    if all_prepared[0].plan is None:
+        failed = all_prepared[0].failed
         if args.json:
             ctx.print_json({"refused": True, "failed": failed, "written": 0})
         for name, why in failed.items():
@@ -65,35 +77,49 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
                   "(a failed read stops every write)")
         return EXIT_ERROR
     breaker = CircuitBreaker(ctx.state_dir, settings.thresholds)
+    several = all_prepared[0].environment is not None or len(all_prepared) > 1
     if args.apply:
-        return await _apply(args, ctx, prepared, breaker, policy)
-    return await _dry_run(args, ctx, prepared.plan, breaker.state(), policy)
+        return await _apply(args, ctx, all_prepared, breaker, policy, records, several=several)
+    return await _dry_run(args, ctx, [p.plan for p in all_prepared if p.plan is not None], breaker.state(),
+                          policy, several=several)
 
 
-async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plan: HealPlan, breaker: BreakerState,
-                   policy: SecretPolicy) -> int:
+def _json(plans: list[dict[str, object]], applied: bool, several: bool) -> dict[str, object]:
+    """Return the JSON document: ``{"plan", ...}`` as before, or ``{"plans": [...]}`` with environments."""
+    if not several:
+        return {**plans[0], "applied": applied}
+    return {"plans": plans, "applied": applied}
+
+
+async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[HealPlan], breaker: BreakerState,
+                   policy: SecretPolicy, *, several: bool) -> int:
     from .healing import PLANNED, new_heal_id, planned_payload, publish
 
-    if plan.has_writes:
-        published = await publish(ctx.bus, PLANNED, planned_payload(plan, heal_id=new_heal_id(), trigger="cli"),
-                                  role=ctx.role, policy=policy)
-        if published.status != "delivered":
-            ctx.error(f"the Guardian blocked {PLANNED}: {published.reason}")
+    for plan in plans:
+        if plan.has_writes:
+            published = await publish(ctx.bus, PLANNED,
+                                      planned_payload(plan, heal_id=new_heal_id(), trigger="cli"),
+                                      role=ctx.role, policy=policy)
+            if published.status != "delivered":
+                ctx.error(f"the Guardian blocked {PLANNED}: {published.reason}")
+    writes = sum(plan.write_count for plan in plans)
     if args.json:
-        ctx.print_json({"plan": plan.to_dict(), "applied": False})
+        ctx.print_json(_json([{"plan": plan.to_dict()} for plan in plans], False, several))
     else:
-        _print_plan(ctx, plan, verbose=args.verbose)
+        for plan in plans:
+            _print_plan(ctx, plan, verbose=args.verbose)
         if ctx.config.engine("autonomy").bool("auto_heal", False):
             _print_breaker(ctx, breaker)
-        if plan.has_writes:
-            ctx.print(f"{plan.write_count} write(s) planned; run `genesis heal --apply` to write them.")
+        if writes:
+            flags = "".join(f" {flag}" for flag, on in (("--adopt", args.adopt),) if on)
+            ctx.print(f"{writes} write(s) planned; run `genesis heal --apply{flags}` to write them.")
         else:
             ctx.print("Nothing to write.")
-    return EXIT_WORK if plan.has_writes else EXIT_OK
+    return EXIT_WORK if writes else EXIT_OK
 
 
-async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepared, breaker: CircuitBreaker,
-                 policy: SecretPolicy) -> int:
+async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: list[Prepared],
+                 breaker: CircuitBreaker, policy: SecretPolicy, records: WriteRecords, *, several: bool) -> int:
     from .healing import (
         APPLIED,
         FAILED,
@@ -105,10 +131,9 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepar
         result_payloads,
     )
 
-    plan = prepared.plan
-    assert plan is not None
+    plans = [prepared.plan for prepared in all_prepared if prepared.plan is not None]
     bus = ctx.bus
-    if plan.has_writes:
+    if any(plan.has_writes for plan in plans):
         # Audit before writing: the invoking role must be able to record what it is about to do.
         for topic in (PLANNED, APPLIED, FAILED):
             decision = await bus.may_publish(topic, role=ctx.role)
@@ -117,31 +142,38 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, prepared: Prepar
                           f"({decision.reason}); nothing was written")
                 return EXIT_ERROR
     breaker.reset()  # a person looked at the drift and chose to apply the plan
-    if not plan.has_writes:
-        if args.json:
-            ctx.print_json({"plan": plan.to_dict(), "applied": True, "result": None})
-        else:
+    documents: list[dict[str, object]] = []
+    ok = True
+    for prepared in all_prepared:
+        plan = prepared.plan
+        assert plan is not None
+        if not plan.has_writes:
+            documents.append({"plan": plan.to_dict(), "result": None})
+            if not args.json:
+                _print_plan(ctx, plan, verbose=args.verbose)
+                ctx.print("Nothing to write.")
+            continue
+        heal_id = new_heal_id()
+        await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"), role=ctx.role,
+                      policy=policy)
+        result = await apply(prepared, os.environ, records=records)
+        for topic, payload in result_payloads(plan, result, heal_id=heal_id, trigger="cli"):
+            published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
+            if published.status != "delivered":
+                ctx.error(f"the Guardian blocked {topic}: {published.reason}")
+        ok = ok and result.ok
+        documents.append({"plan": plan.to_dict(), "result": result.to_dict()})
+        if not args.json:
             _print_plan(ctx, plan, verbose=args.verbose)
-            ctx.print("Nothing to write.")
-        return EXIT_OK
-    heal_id = new_heal_id()
-    await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"), role=ctx.role,
-                  policy=policy)
-    result = await apply(prepared, os.environ)
-    for topic, payload in result_payloads(plan, result, heal_id=heal_id, trigger="cli"):
-        published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
-        if published.status != "delivered":
-            ctx.error(f"the Guardian blocked {topic}: {published.reason}")
-    if result.ok:
-        breaker.record_success()
-    else:
-        breaker.record_failure()
+            _print_result(ctx, result)
+    if any(plan.has_writes for plan in plans):
+        if ok:
+            breaker.record_success()
+        else:
+            breaker.record_failure()
     if args.json:
-        ctx.print_json({"plan": plan.to_dict(), "applied": True, "result": result.to_dict()})
-    else:
-        _print_plan(ctx, plan, verbose=args.verbose)
-        _print_result(ctx, result)
-    return EXIT_OK if result.ok else EXIT_WORK
+        ctx.print_json(_json(documents, True, several))
+    return EXIT_OK if ok else EXIT_WORK
 
 
 # ---------------------------------------------------------------- output
@@ -173,7 +205,13 @@ def _effect_mark(write: PlannedWrite, said_above: bool) -> str:
 
 def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -> None:
     """Print the plan, values as the secret policy shows them; keys left alone grouped by reason."""
-    ctx.print(f"Heal plan: reference {plan.reference}, {len(plan.targets)} target(s)"
+    if plan.across_from is not None:
+        where = f" across environments, from {plan.across_from}"
+    elif plan.environment is not None:
+        where = f" for environment {plan.environment}"
+    else:
+        where = ""
+    ctx.print(f"Heal plan{where}: reference {plan.reference}, {len(plan.targets)} target(s)"
               + ("" if plan.overwrite_conflicts else ", conflicts kept (overwrite_conflicts = false)"))
     for target in plan.targets:
         parts = [f"{len(target.creates)} to create", f"{len(target.updates)} to update"]
@@ -218,7 +256,7 @@ def _print_result(ctx: CommandContext, result: HealResult) -> None:
         if item.status == "verified":
             text = "applied, verified"
         elif item.status == "unverifiable":
-            text = UNVERIFIABLE_DETAIL
+            text = item.detail or UNVERIFIABLE_DETAIL
         else:
             text = f"{item.status}: {item.detail}"
         if item.effect and item.ok:

@@ -15,6 +15,11 @@ For every ``envsync.drift`` event (once per ``_genesis_id``, recorded in
    ``genesis.blocked`` notice, which is the audit trail of a refused heal;
 6. results go out as ``autonomy.heal.applied`` / ``autonomy.heal.failed``; failed
    heals count towards ``max_consecutive_failures``.
+
+With ``[environments]`` each ``envsync.drift`` names its environment, and only that
+environment is read and healed, from its own reference: the engine never copies a
+value from one environment to another (``genesis heal --across`` does, when a person
+asks).  Write-only values it writes are recorded (``genesis_core.writerecords``).
 """
 
 from __future__ import annotations
@@ -148,21 +153,37 @@ class AutonomyEngine:
         if unread:
             await self._refuse(event_id, dict.fromkeys(unread, "could not be read when the drift was detected"))
             return REFUSED
-        return await self._heal(event_id, drift_count, occurrences)
+        environment = event.get("environment")
+        return await self._heal(event_id, drift_count, occurrences,
+                                environment=environment if isinstance(environment, str) else None)
 
-    async def _refuse(self, event_id: str | None, failed: Mapping[str, str]) -> None:
-        log.warning("automatic heal refused: %s could not be read", ", ".join(failed))
-        await self._publish(FAILED, {"heal_id": new_heal_id(), "trigger": "auto", "status": "refused",
-                                     "reference": self.settings.reference, "source_event": event_id,
-                                     "failed_reads": dict(failed), "results": []})
+    async def _refuse(self, event_id: str | None, failed: Mapping[str, str], *, environment: str | None = None,
+                      reason: str | None = None) -> None:
+        log.warning("automatic heal refused: %s", reason or f"{', '.join(failed)} could not be read")
+        payload: dict[str, Any] = {"heal_id": new_heal_id(), "trigger": "auto", "status": "refused",
+                                   "reference": self.settings.reference, "source_event": event_id,
+                                   "failed_reads": dict(failed), "results": []}
+        if environment is not None:
+            payload["environment"] = environment
+        if reason is not None:
+            payload["reason"] = reason
+        await self._publish(FAILED, payload)
 
-    async def _heal(self, event_id: str | None, drift_count: int, occurrences: int) -> str:
+    async def _heal(self, event_id: str | None, drift_count: int, occurrences: int, *,
+                    environment: str | None = None) -> str:
+        from genesis_core.api import GenesisError, WriteRecords
+
         config = self.ctx.full_config
         env = os.environ if self._env is None else self._env
-        prepared = await prepare(config, self._host(), self.settings, self.ctx.secret_policy, env,
-                                 http_factory=self._http_factory)
+        try:
+            prepared = await prepare(config, self._host(), self.settings, self.ctx.secret_policy, env,
+                                     environment=environment, records=WriteRecords(self.ctx.state_dir),
+                                     http_factory=self._http_factory)
+        except GenesisError as exc:  # the event's environment is not (or no longer) configured
+            await self._refuse(event_id, {}, environment=environment, reason=str(exc))
+            return REFUSED
         if prepared.plan is None:
-            await self._refuse(event_id, prepared.failed)
+            await self._refuse(event_id, prepared.failed, environment=environment)
             return REFUSED
         plan = prepared.plan
         if not plan.has_writes:
@@ -179,7 +200,7 @@ class AutonomyEngine:
         gate = await self._publish(APPLY, payload)
         if gate.status != "delivered":
             return DENIED
-        result = await apply(prepared, env, http_factory=self._http_factory)
+        result = await apply(prepared, env, records=WriteRecords(self.ctx.state_dir), http_factory=self._http_factory)
         for topic, body in result_payloads(plan, result, heal_id=heal_id, trigger="auto", source_event=event_id):
             await self._publish(topic, body)
         if result.ok:
@@ -206,7 +227,9 @@ def subscriptions(ctx: EngineContext, *, clock: Clock = time.time, **options: An
     """Return the engine's subscription; raises ``ConfigError`` for a bad ``[engines.autonomy]``."""
     settings = settings_from_config(ctx.full_config)
     if settings.auto_heal:
-        settings.require_reference()
+        from .healing import heal_groups
+
+        heal_groups(ctx.full_config, settings, list(ctx.full_config.platforms()))  # every reference is known
     engine = AutonomyEngine(ctx, settings, clock=clock, **options)
     return [Subscription(topics=(TOPIC,), handler=engine.handle, name="heal", timeout=settings.timeout)]
 

@@ -10,6 +10,11 @@ For each target instance the plan lists, against the reference instance:
   lacks, which are never deleted; conflicts while ``overwrite_conflicts`` is false;
   variables the platform manages itself, such as a Heroku add-on's ``DATABASE_URL``).
 
+A write-only value (a GitHub secret...) takes part through its write record
+(``write_only``): one that is stale or was changed outside Genesis is a conflict
+like any other; one without a record is written once only when asked (``adopt``),
+so that it has a record from then on.
+
 Each planned write carries what writing it does besides storing the value (the
 adapter's ``write_effect``: the app restarts, the value is staged until the next
 deploy, the service redeploys), and each target says whether its adapter writes all
@@ -26,10 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import DriftReport, ReconcileOptions, reconcile
+from genesis_core.api import DriftReport, ReconcileOptions, Scope, reconcile
 
 if TYPE_CHECKING:
-    from genesis_core.api import SecretPolicy, Snapshot, WriteEffect
+    from genesis_core.api import SecretPolicy, Snapshot, WriteEffect, WriteOnlyCheck
 
     from .settings import KeyRules
 
@@ -129,6 +134,19 @@ class HealPlan:
     reference: str
     overwrite_conflicts: bool
     targets: tuple[TargetPlan, ...]
+    #: The environment healed from its own reference (``[environments.NAME]``), if any.
+    environment: str | None = None
+    #: An across-environments plan (``genesis heal --across``): the environment its values come from.
+    across_from: str | None = None
+
+    def environment_fields(self) -> dict[str, Any]:
+        """Return ``environment`` and ``across_from`` when set (nothing without environments)."""
+        where: dict[str, Any] = {}
+        if self.environment is not None:
+            where["environment"] = self.environment
+        if self.across_from is not None:
+            where["across_from"] = self.across_from
+        return where
 
     @property
     def write_count(self) -> int:
@@ -158,12 +176,12 @@ class HealPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form; values appear only as the secret policy shows them."""
-        return {"reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
+        return {**self.environment_fields(), "reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
                 "targets": {t.instance: t.to_dict() for t in self.targets}, "summary": self.counts()}
 
     def summary(self) -> dict[str, Any]:
         """Return the plan without any value, not even masked (the event payload)."""
-        return {"reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
+        return {**self.environment_fields(), "reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
                 "targets": {t.instance: t.summary() for t in self.targets}, "counts": self.counts()}
 
 
@@ -213,7 +231,9 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
               overwrite_conflicts: bool = False,
               rules: Mapping[str, KeyRules] | None = None,
               effects: Mapping[str, Callable[[str], WriteEffect | None]] | None = None,
-              batch: Mapping[str, bool] | None = None) -> HealPlan:
+              batch: Mapping[str, bool] | None = None,
+              write_only: Mapping[str, Mapping[str, WriteOnlyCheck]] | None = None,
+              adopt: bool = False) -> HealPlan:
     """Return the plan that heals ``targets`` from ``reference``.
 
     ``snapshots`` must hold the reference and every target; ``writable`` says
@@ -223,7 +243,9 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
     ``effects`` gives each target's ``write_effect(key)`` and ``batch`` says
     which targets write all their keys as one change. A variable the target
     platform manages (``Variable.managed``) is left alone with its reason.
-    Raises ``KeyError`` when a snapshot is missing.
+    ``write_only`` holds each target's write-record checks by key: stale and
+    changed values are conflicts; with ``adopt`` a value without a record is
+    written once (so it gets one). Raises ``KeyError`` when a snapshot is missing.
     """
     options = options or ReconcileOptions(secret_policy=policy)
     if options.secret_policy is None:
@@ -240,7 +262,8 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
         _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, write_policy,
                      writable=bool(writable.get(name, False)), overwrite=overwrite_conflicts,
                      rules=(rules or {}).get(name), effect_of=(effects or {}).get(name),
-                     batch=bool((batch or {}).get(name, False)))
+                     batch=bool((batch or {}).get(name, False)), write_only=(write_only or {}).get(name, {}),
+                     adopt=adopt)
         for name in targets
     ]
     return HealPlan(reference, overwrite_conflicts, tuple(plans))
@@ -249,7 +272,8 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
 def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport,
                  options: ReconcileOptions, policy: SecretPolicy, write_policy: SecretPolicy, *,
                  writable: bool, overwrite: bool, rules: KeyRules | None,
-                 effect_of: Callable[[str], WriteEffect | None] | None = None, batch: bool = False) -> TargetPlan:
+                 effect_of: Callable[[str], WriteEffect | None] | None = None, batch: bool = False,
+                 write_only: Mapping[str, WriteOnlyCheck] | None = None, adopt: bool = False) -> TargetPlan:
     """Return the plan for one target."""
     reference = ref.platform
     pair = reconcile({reference: ref.values(), name: target.values()}, options, now=_NOW)
@@ -322,6 +346,32 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             entry = Skipped(key, f"values differ between instances and the reference ({reference}) "
                                  "value is unreadable")
             (cannot if overwrite else left).append(entry)
+    in_scope = Scope(options).allows
+    for key, check in sorted((write_only or {}).items()):
+        ref_var = ref.variables.get(key)
+        if key in handled or ref_var is None or not ref_var.readable or key not in target.variables \
+                or not in_scope(reference, key):
+            continue
+        target_var = target.variables[key]
+        if check.drift:
+            what = "stale" if check.status == "stale" else "changed outside Genesis"
+            if target_var.managed is not None:
+                left.append(Skipped(key, target_var.managed, managed=True))
+                continue
+            if not overwrite:
+                left.append(Skipped(key, f"write-only value {what}, kept (overwrite_conflicts = false)"))
+                continue
+        elif not (adopt and check.adoptable):
+            continue
+        why = refusal(key, True)
+        if why is not None:
+            cannot.append(Skipped(key, why))
+            continue
+        assert ref_var.value is not None
+        marked = ref_var.secret or target_var.secret
+        writes.append(PlannedWrite(
+            key, UPDATE, policy.show(key, ref_var.value, platform_marked=marked),
+            secret_flag(key, ref_var.value, marked), current=check.mark, effect=effect(key)))
     writes.sort(key=lambda w: (w.action != CREATE, w.key))
     return TargetPlan(name, target.kind, writable, tuple(writes),
                       tuple(sorted(cannot, key=lambda s: s.key)), tuple(sorted(left, key=lambda s: s.key)),
