@@ -228,3 +228,26 @@ def test_an_unreadable_platform_is_an_error_for_the_whole_run(tmp_path: Path, ru
     payload = json.loads(out)
     assert payload["type"] == "sync_error" and payload["environments"] == {"web_staging": "staging"}
     assert [e["_genesis_topic"] for e in history(run_cli, cfg)] == ["envsync.init", "envsync.error"]
+
+
+# -- engines follow ------------------------------------------------------------------------------
+
+def test_truth_records_each_environment_and_the_comparison_across(tmp_path: Path, run_cli) -> None:
+    cfg = project(tmp_path, env_web_staging="DATABASE_URL=postgres://other\nLOG_FORMAT=text\n")
+    assert run_cli("--config", str(cfg), "sync")[0] == 1
+    code, out, err = run_cli("--config", str(cfg), "ledger", "show", "--json")
+    assert code == 0, err
+    entries = json.loads(out)
+    assert [(e["topic"], e["payload"].get("environment")) for e in entries] == [
+        ("envsync.commit", "production"), ("envsync.drift", "staging"), ("envsync.cross_drift", None)]
+    assert entries[2]["payload"]["missing"]["staging"] == ["FEATURE_X"]
+    assert run_cli("--config", str(cfg), "ledger", "verify")[0] == 0
+
+
+def test_steward_reports_the_drifting_environment_and_the_comparison_across(tmp_path: Path, run_cli) -> None:
+    cfg = project(tmp_path, env_web_staging="DATABASE_URL=postgres://other\nLOG_FORMAT=text\n")
+    assert run_cli("--config", str(cfg), "sync")[0] == 1
+    code, out, _ = run_cli("--config", str(cfg), "steward", "report", "--env", "staging")
+    assert code == 0 and out.startswith("### ⚠️ Genesis (staging): drift detected, 1 difference")
+    code, out, _ = run_cli("--config", str(cfg), "steward", "report", "--across")
+    assert code == 0 and "| `FEATURE_X` | ✓ | ✗ |" in out

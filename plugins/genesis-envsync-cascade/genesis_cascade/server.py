@@ -41,6 +41,7 @@ from .status import (
     COMMIT_TOPIC,
     DRIFT_TOPIC,
     render_page,
+    safe_environment,
     safe_seq,
     safe_timestamp,
     status_document,
@@ -248,8 +249,11 @@ class CascadeServer:
             return False
         self._last_seq = seq
         self._last_timestamp = safe_timestamp(event.get("_genesis_timestamp"))
-        message = json.dumps({"type": "config_update", "timestamp": self._last_timestamp,
-                              "seq": seq})
+        update: dict[str, Any] = {"type": "config_update", "timestamp": self._last_timestamp, "seq": seq}
+        environment = safe_environment(event.get("environment"))
+        if environment is not None:  # with [environments], each environment's parity is its own update
+            update["environment"] = environment
+        message = json.dumps(update)
         for client in list(self._clients):
             try:
                 client.outbox.put_nowait(message)

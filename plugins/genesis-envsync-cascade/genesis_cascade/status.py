@@ -16,12 +16,18 @@ from typing import Any
 COMMIT_TOPIC = "envsync.commit"
 DRIFT_TOPIC = "envsync.drift"
 _SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+_ENVIRONMENT = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,47}")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$")
 
 
 def safe_timestamp(value: Any) -> str | None:
     """Return ``value`` if it is an RFC 3339 timestamp, else ``None``."""
     return value if isinstance(value, str) and _TIMESTAMP.match(value) else None
+
+
+def safe_environment(value: Any) -> str | None:
+    """Return ``value`` if it is an environment name (``[environments.NAME]``), else ``None``."""
+    return value if isinstance(value, str) and _ENVIRONMENT.fullmatch(value) else None
 
 
 def safe_seq(value: Any) -> int | None:
@@ -52,7 +58,7 @@ def describe_sync(event: Mapping[str, Any]) -> dict[str, Any]:
     """Return the value-free description of one ``envsync.commit``/``envsync.drift`` event."""
     topic = event.get("_genesis_topic")
     conflicts = event.get("conflicts")
-    return {
+    described: dict[str, Any] = {
         "status": "parity" if topic == COMMIT_TOPIC else "drift",
         "topic": topic if topic in (COMMIT_TOPIC, DRIFT_TOPIC) else None,
         "seq": safe_seq(event.get("_genesis_seq")),
@@ -61,6 +67,10 @@ def describe_sync(event: Mapping[str, Any]) -> dict[str, Any]:
         "missing": _missing(event),
         "conflicts": len(conflicts) if isinstance(conflicts, Mapping) else 0,
     }
+    environment = safe_environment(event.get("environment"))
+    if environment is not None:
+        described["environment"] = environment
+    return described
 
 
 def _mark(event: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -91,7 +101,8 @@ def status_rows(document: Mapping[str, Any]) -> list[list[str]]:
     latest = document.get("latest")
     if latest is None:
         return [["State", "no sync recorded yet"], ["Connected clients", str(document["clients"])]]
-    rows = [
+    rows = [["Environment", latest["environment"]]] if latest.get("environment") else []
+    rows += [
         ["State", "parity" if latest["status"] == "parity" else "drift"],
         ["Latest sync", latest["timestamp"] or "?"],
         ["Event seq", str(latest["seq"])],

@@ -184,3 +184,17 @@ def test_engine_without_a_server_does_nothing_and_unknown_paths_are_404(bus: Any
     result, status = run(scenario())
     assert result.ok and "cascade:broadcast" in result.delivered
     assert status == 404
+
+
+def test_config_update_names_the_environment_of_the_commit(bus: Any) -> None:
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with serving(bus) as server, connect(ws_url(server)) as ws:
+            await recv_json(ws)  # hello
+            await bus.publish("envsync.commit", commit_payload(environment="staging"))
+            await bus.publish("envsync.commit", commit_payload(environment="<script>"))
+            return [await recv_json(ws), await recv_json(ws)]
+
+    staging, odd = run(scenario())
+    assert staging["type"] == "config_update" and staging["environment"] == "staging"
+    assert "environment" not in odd  # not an environment name: never copied into a frame

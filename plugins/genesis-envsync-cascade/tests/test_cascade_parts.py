@@ -173,3 +173,10 @@ def test_plugin_registers_the_engine_and_serve_and_imports_nothing_heavy() -> No
                           check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["engine", "serve", "light"]
+
+
+def test_status_document_names_the_environment_of_the_latest_sync() -> None:
+    commit = _event("envsync.commit", 1, commit_payload(environment="production"))
+    document = status_document(commit, None, clients=0, last_broadcast_seq=1)
+    assert document["latest"]["environment"] == "production"
+    assert document["rows"][0] == ["Environment", "production"]

@@ -21,11 +21,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             description="Render the latest envsync.drift event from the event history.")
     report.add_argument("--format", choices=FORMATS, default="md", help="output format (default: md)")
     report.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
+    which = report.add_mutually_exclusive_group()
+    which.add_argument("--env", metavar="ENVIRONMENT", help="the latest drift of this environment")
+    which.add_argument("--across", action="store_true",
+                       help="the latest comparison across environments (envsync.cross_drift)")
 
 
-def _latest(ctx: CommandContext, topic: str) -> dict[str, Any] | None:
-    events = ctx.bus.get_event_history(limit=1, topic=topic)
-    return dict(events[-1]) if events else None
+#: How far back ``--env`` looks for its environment's latest event.
+SEARCH_LIMIT = 1000
+
+
+def _latest(ctx: CommandContext, topic: str, environment: str | None = None) -> dict[str, Any] | None:
+    if environment is None:
+        events = ctx.bus.get_event_history(limit=1, topic=topic)
+        return dict(events[-1]) if events else None
+    for event in reversed(ctx.bus.get_event_history(limit=SEARCH_LIMIT, topic=topic)):
+        if event.get("environment") == environment:
+            return dict(event)
+    return None
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -35,12 +48,15 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from .engine import mask_event
     from .reports import write_atomic
 
-    event = _latest(ctx, "envsync.drift")
+    topic = "envsync.cross_drift" if args.across else "envsync.drift"
+    event = _latest(ctx, topic, args.env)
     if event is None:
-        ctx.print("no drift event recorded yet (run `genesis sync`)")
+        what = "comparison across environments" if args.across else (
+            f"drift event for environment {args.env}" if args.env else "drift event")
+        ctx.print(f"no {what} recorded yet (run `genesis sync`)")
         return 0
     text = RENDERERS[args.format](build_view(mask_event(event, ctx.secret_policy)))
-    commit = _latest(ctx, "envsync.commit")
+    commit = None if args.across else _latest(ctx, "envsync.commit", args.env)
     seq = event.get("_genesis_seq")
     if commit is not None and isinstance(seq, int) and isinstance(commit.get("_genesis_seq"), int) \
             and commit["_genesis_seq"] > seq:

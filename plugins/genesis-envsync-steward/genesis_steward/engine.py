@@ -1,5 +1,9 @@
 """The Steward engine: on every ``envsync.drift``, write reports, the step summary and the webhook.
 
+With ``[environments]`` there is one ``envsync.drift`` per drifting environment (its report
+names the environment) and an ``envsync.cross_drift`` for the comparison across
+environments, reported the same way when it found a difference.
+
 Each step happens once per event id, recorded in
 ``state_dir/steward/processed.sqlite3``: a retry or a restart rewrites
 nothing and never POSTs the same event twice.  Report files go to
@@ -32,7 +36,8 @@ from .settings import StewardSettings, load_settings
 
 log = logging.getLogger("genesis.steward")
 
-TOPICS = ("envsync.drift",)
+TOPICS = ("envsync.drift", "envsync.cross_drift")
+CROSS_TOPIC = "envsync.cross_drift"
 FAILED_TOPIC = "steward.webhook_failed"
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 
@@ -79,6 +84,8 @@ class StewardEngine:
 
     async def _report(self, event: dict[str, Any], identity: str | None) -> None:
         view = build_view(mask_event(event, self.ctx.secret_policy))
+        if view.across and not view.has_drift:
+            return  # environments agree: like a commit, nothing to report
         if not self._done(identity, "report"):
             write_reports(view, self.reports_dir)
             self._mark(identity, "report", event)

@@ -23,20 +23,29 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _latest_seq(directory: Path) -> int | None:
+def _latest_seq(directory: Path, name: str = "latest") -> int | None:
     try:
-        data = json.loads((directory / "latest.json").read_text(encoding="utf-8"))
+        data = json.loads((directory / f"{name}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     seq = data.get("seq") if isinstance(data, dict) else None
     return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 
 
+def latest_names(view: DriftView) -> list[str]:
+    """Return the names of the ``latest`` copies ``view`` updates: ``latest``, and ``latest-<environment>``
+    (``latest-across`` for the comparison across environments) when there are environments."""
+    if view.across:
+        return ["latest", "latest-across"]
+    return ["latest", f"latest-{view.environment}"] if view.environment else ["latest"]
+
+
 def write_reports(view: DriftView, directory: Path) -> list[Path]:
     """Write ``drift-<seq>.md/.json/.html`` and return their paths.
 
-    The ``latest.*`` copies are replaced too, unless they already show a
-    newer event (a late retry of an old event does not hide a newer one).
+    The ``latest.*`` copies (and the environment's ``latest-<environment>.*``) are
+    replaced too, unless they already show a newer event (a late retry of an old
+    event does not hide a newer one).
     """
     rendered = {fmt: render(view) for fmt, render in RENDERERS.items()}
     written = []
@@ -44,11 +53,12 @@ def write_reports(view: DriftView, directory: Path) -> list[Path]:
         path = directory / f"drift-{view.label}.{EXTENSIONS[fmt]}"
         write_atomic(path, text)
         written.append(path)
-    newest = _latest_seq(directory)
-    if view.seq is None or newest is None or view.seq >= newest:
-        # JSON last: its seq is what decides whether the copies are current.
-        for fmt in ("md", "html", "json"):
-            write_atomic(directory / f"latest.{EXTENSIONS[fmt]}", rendered[fmt])
+    for name in latest_names(view):
+        newest = _latest_seq(directory, name)
+        if view.seq is None or newest is None or view.seq >= newest:
+            # JSON last: its seq is what decides whether the copies are current.
+            for fmt in ("md", "html", "json"):
+                write_atomic(directory / f"{name}.{EXTENSIONS[fmt]}", rendered[fmt])
     return written
 
 

@@ -90,3 +90,18 @@ def test_genesis_sync_drift_produces_reports(tmp_path: Path, run_cli, monkeypatc
     everything = latest + summary.read_text() + out + "".join(
         p.read_text() for p in (tmp_path / "genesis-home" / "reports").iterdir())
     assert CANARY not in everything
+
+
+def test_the_latest_drift_of_one_environment_and_across(tmp_path: Path, policy, run_cli) -> None:
+    cross = {"verified_at": "2026-12-01T10:00:00Z", "has_drift": True, "environments": ["production", "staging"],
+             "missing": {"production": [], "staging": ["FEATURE_X"]}, "conflicts": {}, "drift_count": 1}
+    publish(tmp_path, policy, ("envsync.drift", drift(environment="staging", missing_in_render=["STAGING_KEY"])),
+            ("envsync.drift", drift(environment="production", missing_in_render=["PROD_KEY"])),
+            ("envsync.cross_drift", cross))
+    code, out, _ = run_cli(tmp_path, "steward", "report", "--env", "staging")
+    assert code == 0 and out.startswith("### ⚠️ Genesis (staging): drift detected")
+    assert "`STAGING_KEY`" in out and "`PROD_KEY`" not in out
+    code, out, _ = run_cli(tmp_path, "steward", "report", "--across")
+    assert code == 0 and "| `FEATURE_X` | ✓ | ✗ |" in out
+    code, out, _ = run_cli(tmp_path, "steward", "report", "--env", "qa")
+    assert code == 0 and out == "no drift event for environment qa recorded yet (run `genesis sync`)\n"

@@ -184,3 +184,37 @@ def test_bad_settings_stop_the_engine_from_starting(tmp_path: Path, policy) -> N
     config = config_from(tmp_path, '[engines.steward]\nwebhook_url = "ftp://example.com/x"\n')
     with pytest.raises(ConfigError, match=r"genesis.toml: engines.steward.webhook_url: expected an http"):
         start_bus(config, policy)
+
+
+CROSS = {"verified_at": "2026-12-01T10:00:00Z", "has_drift": True, "environments": ["production", "staging"],
+         "missing": {"production": [], "staging": ["FEATURE_X"]},
+         "conflicts": {"LOG_FORMAT": {"production": "json", "staging": "text"}}, "drift_count": 2}
+
+
+def test_environment_drift_and_cross_drift_are_reported_with_their_names(tmp_path: Path, policy) -> None:
+    config = config_from(tmp_path, "")
+    bus = start_bus(config, policy)
+    staging = asyncio.run(bus.publish("envsync.drift", drift(environment="staging")))
+    cross = asyncio.run(bus.publish("envsync.cross_drift", CROSS))
+    assert cross.delivered == ("steward:steward",)
+    reports = config.state_dir / "reports"
+    markdown = (reports / f"drift-{staging.seq}.md").read_text()
+    assert markdown.startswith("### ⚠️ Genesis (staging): drift detected, 5 differences across 3 platforms")
+    assert (reports / "latest-staging.md").read_text() == markdown
+    across = (reports / f"drift-{cross.seq}.md").read_text()
+    assert across.startswith("### ⚠️ Genesis: environments differ, 2 differences across 2 environments")
+    assert "| `FEATURE_X` | ✓ | ✗ |" in across and "| `LOG_FORMAT` | `json` | `text` |" in across
+    assert (reports / "latest-across.md").read_text() == across == (reports / "latest.md").read_text()
+    doc = json.loads((reports / "latest-across.json").read_text())
+    assert doc["topic"] == "envsync.cross_drift" and doc["payload"]["missing"]["staging"] == ["FEATURE_X"]
+    html = (reports / "latest-across.html").read_text()
+    assert "Keys missing in an environment (1)" in html and "<code>LOG_FORMAT</code>" in html
+
+
+def test_environments_that_agree_write_no_report(tmp_path: Path, policy) -> None:
+    config = config_from(tmp_path, "")
+    bus = start_bus(config, policy)
+    asyncio.run(bus.publish("envsync.cross_drift", {**CROSS, "has_drift": False, "drift_count": 0,
+                                                    "missing": {"production": [], "staging": []},
+                                                    "conflicts": {}}))
+    assert not (config.state_dir / "reports").exists()

@@ -9,7 +9,10 @@ from typing import Any
 
 from genesis_core.api import Engine, EngineContext, Subscription
 
-DEFAULT_TOPICS = ("envsync.commit", "envsync.drift", "autonomy.heal.applied", "autonomy.heal.failed")
+#: With ``[environments]`` each environment's commit/drift carries its ``environment``, and the comparison
+#: across environments is its own event (``envsync.cross_drift``).
+DEFAULT_TOPICS = ("envsync.commit", "envsync.drift", "envsync.cross_drift", "autonomy.heal.applied",
+                  "autonomy.heal.failed")
 KNOWN_KEYS = frozenset({"enabled", "topics", "fsync", "timeout"})
 DESCRIPTION = "Signed, Merkle-anchored audit ledger of sync, drift and heal events"
 
