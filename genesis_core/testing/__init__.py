@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 #: Where each name lives (module inside ``genesis_core``).
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "testing.strategies": ("env_keys", "env_values", "instance_names", "key_patterns", "scoping_options",
-                           "secret_values", "snapshot", "snapshots"),
+    "testing.strategies": ("env_keys", "env_values", "environment_names", "environments", "instance_names",
+                           "key_patterns", "scoping_options", "secret_values", "snapshot", "snapshots"),
     "testing.contract": ("AdapterContract", "EmulatorHarness", "FAULT_CASES", "FaultCase", "PlatformHarness",
                          "TRICKY_VALUES", "closed_port", "fetch_sync", "run_fetch", "run_write", "run_write_batch",
                          "write_batch_sync", "write_sync"),
@@ -71,6 +71,8 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .servers import missing_server as missing_server
     from .strategies import env_keys as env_keys
     from .strategies import env_values as env_values
+    from .strategies import environment_names as environment_names
+    from .strategies import environments as environments
     from .strategies import instance_names as instance_names
     from .strategies import key_patterns as key_patterns
     from .strategies import scoping_options as scoping_options

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 __all__ = [
     "env_keys",
     "env_values",
+    "environment_names",
+    "environments",
     "instance_names",
     "key_patterns",
     "scoping_options",
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 PLATFORM_NAMES = ("local", "render", "netlify", "github", "vercel", "staging", "production")
+ENVIRONMENT_NAMES = ("production", "staging", "preview", "development", "qa")
 _SPECIAL_VALUES = ("", "=", "a=b=c", "==", '"quoted"', "'single'", 'say "hi"', "it's", "#not a comment",
                    "true", "false", "0", "3000", " padded ", "line\nbreak", "ünïcødé ✓", "\u00a0",
                    "${OTHER_VAR}", "https://example.com/path?x=1&y=2")
@@ -149,3 +152,39 @@ def scoping_options(draw: st.DrawFn, names: Iterable[str],
     exclude = {name: draw(pattern_lists) for name in names if draw(st.booleans())}
     ignore = draw(st.lists(key_patterns(keys), max_size=2).map(tuple))
     return ReconcileOptions(include=include, exclude=exclude, ignore=ignore)
+
+
+def environment_names() -> st.SearchStrategy[str]:
+    """Draw ``[environments.NAME]`` names: ``production``, ``staging``... or a letter, then letters,
+    digits, ``_`` or ``-``."""
+    return st.one_of(st.sampled_from(ENVIRONMENT_NAMES), st.from_regex(r"[a-z][a-z0-9_-]{0,11}", fullmatch=True))
+
+
+@st.composite
+def environments(draw: st.DrawFn, min_environments: int = 2, max_environments: int = 4, *,
+                 min_instances: int = 1, max_instances: int = 3, unreadable: bool = True,
+                 values: st.SearchStrategy[str] | None = None,
+                 max_keys: int = 12) -> dict[str, dict[str, dict[str, str | None]]]:
+    """Draw ``{environment: {instance: snapshot}}``: 2-4 environments of 1-3 instances each (by default).
+
+    Instance names are unique across environments, as ``[environments]`` requires; every
+    instance draws from one key pool with one to three candidate values per key, so keys
+    go missing in whole environments and values differ inside and across environments.
+    """
+    names = draw(st.lists(environment_names(), min_size=min_environments, max_size=max_environments, unique=True))
+    counts = [draw(st.integers(min_value=min_instances, max_value=max_instances)) for _ in names]
+    instances = draw(st.lists(instance_names(), min_size=sum(counts), max_size=sum(counts), unique=True))
+    pool = draw(st.lists(env_keys(), min_size=1, max_size=max_keys, unique=True))
+    value_strategy = values or env_values()
+    choices = {key: draw(st.lists(value_strategy, min_size=1, max_size=3, unique=True)) for key in pool}
+    result: dict[str, dict[str, dict[str, str | None]]] = {}
+    start = 0
+    for name, count in zip(names, counts):
+        group: dict[str, dict[str, str | None]] = {}
+        for instance in instances[start:start + count]:
+            held = draw(st.lists(st.sampled_from(pool), unique=True, max_size=len(pool)))
+            group[instance] = {key: draw(_value_or_unreadable(st.sampled_from(choices[key]), unreadable))
+                               for key in held}
+        result[name] = group
+        start += count
+    return result
