@@ -20,6 +20,7 @@ timestamps and the project's directory.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -41,6 +42,7 @@ OWN_DIRECTORY = ("genesis init", "genesis new-adapter", "genesis demo", "genesis
 CHECKED = (
     ("docs/quickstart.md", ("## 6. The first sync", "## 7. Heal")),
     ("docs/ci.md", ("### Schema checks",)),
+    ("docs/environments.md", ("## A two-environment example", "## Write-only values")),
 )
 
 
@@ -185,6 +187,7 @@ def normalise(text: str, project: Path) -> list[str]:
     text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
     text = re.sub(r"\b[0-9a-f]{64}\b", "HASH", text)
     text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "TIMESTAMP", text)
+    text = re.sub(r"\b\d{4}-\d\d-\d\d\b", "DATE", text)
     return [line.rstrip() for line in text.splitlines()]
 
 
@@ -215,13 +218,80 @@ def quickstart_project(directory: Path) -> Iterator[dict[str, str]]:
         yield env
 
 
+#: The two-environment example of docs/environments.md: .env files plus GitHub and Vercel emulators.
+ENVIRONMENT_FILES = {
+    ".env.production": {"API_TOKEN": "sk_live_PRODtoken0123456789abcdefgh", "DATABASE_URL": "postgres://prod-db/shop",
+                        "FEATURE_CHECKOUT": "on", "LOG_FORMAT": "json"},
+    ".env.staging": {"API_TOKEN": "sk_live_STAGINGtoken0123456789abcd", "DATABASE_URL": "postgres://staging-db/shop",
+                     "LOG_FORMAT": "text"},
+}
+DOCS_REPOSITORY = "acme/shop"
+DOCS_PROJECT = "acme-shop"
+
+
+@contextlib.contextmanager
+def environments_project(directory: Path) -> Iterator[dict[str, str]]:
+    """Set up the example of docs/environments.md; yield its environment (``DOCS_URLS`` names each base URL)."""
+    from genesis_core.cli.cmd_emulate import write_env
+    from genesis_github.emulator import GitHubEmulator
+    from genesis_vercel.emulator import VercelEmulator
+
+    env = {k: v for k, v in os.environ.items() if k not in ("GITHUB_STEP_SUMMARY", "COLUMNS", "LINES")}
+    env["GENESIS_HOME"] = str(directory / ".genesis")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    prod, staging = ENVIRONMENT_FILES[".env.production"], ENVIRONMENT_FILES[".env.staging"]
+    for name, values in ENVIRONMENT_FILES.items():
+        write_env(directory / name, values)
+    github = GitHubEmulator(token="ghp_" + "d" * 36).start()
+    vercel = VercelEmulator(token="docs-vercel-token").start()
+    try:
+        for environment, values in (("production", prod), ("staging", staging)):
+            github.add_environment(DOCS_REPOSITORY, environment)
+            for key in ("API_TOKEN", "DATABASE_URL"):
+                github.set_secret(DOCS_REPOSITORY, key, values[key], environment=environment)
+            github.set_variable(DOCS_REPOSITORY, "LOG_FORMAT", values["LOG_FORMAT"], environment=environment)
+        github.set_variable(DOCS_REPOSITORY, "FEATURE_CHECKOUT", "on", environment="production")
+        vercel.add_project(DOCS_PROJECT)
+        for key, value in prod.items():
+            vercel.add_env(DOCS_PROJECT, key, value, target=["production"],
+                           type="sensitive" if key == "API_TOKEN" else "encrypted")
+        for key, value in {**staging, "DATABASE_URL": "postgres://old-staging-db/shop"}.items():
+            vercel.add_env(DOCS_PROJECT, key, value, target=["preview"],
+                           type="sensitive" if key == "API_TOKEN" else "encrypted")
+        env.update({"GITHUB_TOKEN": github.token, "VERCEL_TOKEN": vercel.token,
+                    "DOCS_URLS": json.dumps({"github": github.base_url, "vercel": vercel.base_url})})
+        yield env
+    finally:
+        github.stop()
+        vercel.stop()
+
+
+SETUPS = {"docs/environments.md": environments_project}
+PORT_URL = "http://127.0.0.1:PORT"
+
+
+def with_base_urls(block: str, env: dict[str, str]) -> str:
+    """Return ``block`` with each table's ``base_url = "http://127.0.0.1:PORT"`` pointing at its kind's emulator."""
+    if "DOCS_URLS" not in env:
+        return block
+    urls = json.loads(env["DOCS_URLS"])
+    parts = re.split(r"(?m)^(?=\[)", block)
+    fixed = []
+    for part in parts:
+        kind = re.search(r'^kind = "([^"]+)"', part, re.M)
+        if kind and kind.group(1) in urls:
+            part = part.replace(PORT_URL, urls[kind.group(1)])
+        fixed.append(part)
+    return "".join(fixed)
+
+
 @pytest.mark.parametrize(("file", "headings"), CHECKED, ids=[f for f, _ in CHECKED])
 def test_shown_output_is_what_commands_print(file: str, headings: tuple[str, ...], tmp_path: Path) -> None:
     text = (ROOT / file).read_text(encoding="utf-8")
     directory = tmp_path / "shop"
     directory.mkdir()
     ran = compared = 0
-    with quickstart_project(directory) as env:
+    with SETUPS.get(file, quickstart_project)(directory) as env:
         for heading in headings:
             start, end = section_span(text, heading)
             blocks = list(FENCE.finditer(text, start, end))
@@ -231,7 +301,8 @@ def test_shown_output_is_what_commands_print(file: str, headings: tuple[str, ...
                 lang, body = block.group("lang"), block.group("body")
                 if lang == "toml":
                     config = directory / "genesis.toml"
-                    config.write_text(apply_tables(config.read_text(), body))
+                    current = config.read_text() if config.exists() else ""
+                    config.write_text(apply_tables(current, with_base_urls(body, env)))
                 elif lang == "sh":
                     for line in body.splitlines():
                         exit_code = EXIT.search(line)

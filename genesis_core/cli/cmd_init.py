@@ -21,7 +21,7 @@ HEADER = """\
 
 FOOTER = """\
 [engines.truth]
-# topics = ["envsync.commit", "envsync.drift"]   # what the signed ledger records
+# topics = ["envsync.commit", "envsync.drift", "envsync.cross_drift"]   # what the signed ledger records
 
 [engines.autonomy]
 reference = "local"              # the source of truth `genesis heal` copies from

@@ -111,11 +111,22 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
         if ctx.config.engine("autonomy").bool("auto_heal", False):
             _print_breaker(ctx, breaker)
         if writes:
-            flags = "".join(f" {flag}" for flag, on in (("--adopt", args.adopt),) if on)
-            ctx.print(f"{writes} write(s) planned; run `genesis heal --apply{flags}` to write them.")
+            ctx.print(f"{writes} write(s) planned; run `genesis heal --apply{_flags(args)}` to write them.")
         else:
             ctx.print("Nothing to write.")
     return EXIT_WORK if writes else EXIT_OK
+
+
+def _flags(args: argparse.Namespace) -> str:
+    """Return the options of this run that ``--apply`` must repeat (``--env``, ``--only``, ``--across``, ``--adopt``)."""
+    flags = [f"--env {name}" for name in args.environments or ()]
+    if args.only:
+        flags.append(f"--only {args.only}")
+    if args.across is not None:
+        flags.append(f"--across {args.across}".rstrip())
+    if args.adopt:
+        flags.append("--adopt")
+    return "".join(f" {flag}" for flag in flags)
 
 
 async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: list[Prepared],
