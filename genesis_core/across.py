@@ -111,8 +111,9 @@ def reconcile_across(environments: Mapping[str, Mapping[str, Mapping[str, str | 
                 readable.append(value)
                 marked = marked or key in options.platform_secret_keys.get(instance, ())
             reference = references.get(env)
-            ref_values = instances.get(reference) if reference is not None else None
-            ref_value = ref_values.get(key) if ref_values is not None and scope.allows(reference, key) else None
+            ref_value = None
+            if reference is not None and reference in instances and scope.allows(reference, key):
+                ref_value = instances[reference].get(key)
             value = _representative(readable, ref_value)
             if value is not None:
                 chosen[env] = value

@@ -144,7 +144,8 @@ def environments_from_config(config: Config) -> Environments:
     return Environments(tuple(environments), same)
 
 
-def reference_for(config: Config, env: Environment | None, instances: Mapping[str, object] | Iterable[str]) -> str | None:
+def reference_for(config: Config, env: Environment | None,
+                  instances: Mapping[str, object] | Iterable[str]) -> str | None:
     """Return the heal reference of ``env``: its ``reference``, else ``[engines.autonomy] reference`` when
     that instance is among ``instances`` (the environment's, or every instance without environments)."""
     if env is not None and env.reference is not None:

@@ -210,7 +210,8 @@ def test_shared_secret_values_are_masked_across_environments(tmp_path: Path, run
     config = PLATFORMS + ENVIRONMENTS.replace('"LOG_FORMAT"]', '"LOG_FORMAT", "SHARED_TOKEN"]')
     cfg = project(tmp_path, config, env_production=PROD + f"SHARED_TOKEN={token_a}\n",
                   env_web_production=PROD + f"SHARED_TOKEN={token_a}\n",
-                  env_staging=STAGING + f"SHARED_TOKEN={token_b}\n", env_web_staging=STAGING + f"SHARED_TOKEN={token_b}\n")
+                  env_staging=STAGING + f"SHARED_TOKEN={token_b}\n",
+                  env_web_staging=STAGING + f"SHARED_TOKEN={token_b}\n")
     code, out, err = run_cli("--config", str(cfg), "sync", "--json")
     assert code == 1
     shown = json.loads(out)["across"]["conflicts"]["SHARED_TOKEN"]

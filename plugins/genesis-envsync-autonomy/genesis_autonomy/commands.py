@@ -118,7 +118,7 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
 
 
 def _flags(args: argparse.Namespace) -> str:
-    """Return the options of this run that ``--apply`` must repeat (``--env``, ``--only``, ``--across``, ``--adopt``)."""
+    """Return the options of this run that ``--apply`` must repeat: ``--env``, ``--only``, ``--across``, ``--adopt``."""
     flags = [f"--env {name}" for name in args.environments or ()]
     if args.only:
         flags.append(f"--only {args.only}")

@@ -293,8 +293,8 @@ def planned_payload(plan: HealPlan, *, heal_id: str, trigger: str,
 def result_payloads(plan: HealPlan, result: HealResult, *, heal_id: str, trigger: str,
                     source_event: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """Return the events a heal's outcome publishes: ``applied`` for healed keys, ``failed`` for the rest."""
-    base: dict[str, Any] = {"heal_id": heal_id, "trigger": trigger, **plan.environment_fields(), "reference": plan.reference,
-                            "counts": result.counts()}
+    base: dict[str, Any] = {"heal_id": heal_id, "trigger": trigger, **plan.environment_fields(),
+                            "reference": plan.reference, "counts": result.counts()}
     if source_event is not None:
         base["source_event"] = source_event
     events: list[tuple[str, dict[str, Any]]] = []

@@ -176,12 +176,14 @@ class HealPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form; values appear only as the secret policy shows them."""
-        return {**self.environment_fields(), "reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
+        return {**self.environment_fields(), "reference": self.reference,
+                "overwrite_conflicts": self.overwrite_conflicts,
                 "targets": {t.instance: t.to_dict() for t in self.targets}, "summary": self.counts()}
 
     def summary(self) -> dict[str, Any]:
         """Return the plan without any value, not even masked (the event payload)."""
-        return {**self.environment_fields(), "reference": self.reference, "overwrite_conflicts": self.overwrite_conflicts,
+        return {**self.environment_fields(), "reference": self.reference,
+                "overwrite_conflicts": self.overwrite_conflicts,
                 "targets": {t.instance: t.summary() for t in self.targets}, "counts": self.counts()}
 
 

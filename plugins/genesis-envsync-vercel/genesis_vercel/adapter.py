@@ -66,7 +66,7 @@ class EnvEntry:
 
 def _rfc3339_ms(milliseconds: float) -> str:
     """Return Vercel's milliseconds since the epoch as ``2026-12-01T10:00:00.123Z``."""
-    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(milliseconds=milliseconds)
+    moment = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC) + _dt.timedelta(milliseconds=milliseconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
