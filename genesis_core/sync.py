@@ -279,7 +279,7 @@ def _write_only(report: DriftReport, snapshots: Mapping[str, Snapshot], options:
     fingerprint is made with its key)."""
     if records is None or policy is None:
         return report
-    from .writeonly import STALE, apply_checks, check_write_only
+    from .writeonly import STALE, UNVERIFIED, apply_checks, check_write_only
 
     found = records.lookup(snapshots)
     checks = check_write_only(snapshots, found, policy=policy, options=options,
@@ -292,7 +292,7 @@ def _write_only(report: DriftReport, snapshots: Mapping[str, Snapshot], options:
             continue
         if check.status == STALE and record.stale_since is None:
             changes[(check.instance, check.key)] = check.since
-        elif check.status != STALE and record.stale_since is not None and check.status != "unverified":
+        elif check.status not in (STALE, UNVERIFIED) and record.stale_since is not None:
             changes[(check.instance, check.key)] = None
     records.set_stale_since(changes)
     return apply_checks(report, checks, {name: snap.values() for name, snap in snapshots.items()}, options)
@@ -343,6 +343,8 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
         if not adapters:
             raise UsageError("--env and --only leave no platform to compare")
     config.section("sync").check_known(SYNC_KEYS)
+    if records is not None:
+        records.check()
     names = [a.name for a in adapters]
     init = {"type": "sync_init", "source": names[0], "target": ",".join(names[1:]),
             "instances": names, "timestamp": utc_now(), "initiated_by": initiated_by(env)}

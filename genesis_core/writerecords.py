@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from .errors import GenesisError
+
 __all__ = ["RECORDS_FILE", "WriteRecord", "WriteRecords"]
 
 RECORDS_FILE = "write-records.db"
@@ -45,6 +47,12 @@ CREATE TABLE IF NOT EXISTS write_records (
 )
 """
 _COLUMNS = "instance, key, target, fingerprint, key_id, stamp, written_at, stale_since"
+
+
+def _one_line(text: str) -> str:
+    """Return ``text`` on one line, at most 200 characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:199] + "…"
 
 
 @attrs.frozen
@@ -80,13 +88,24 @@ class WriteRecords:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=10.0)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            with db:
-                db.execute(_SCHEMA)
-            yield db
+        """Yield a connection; a file that is not a usable database is a one-line ``GenesisError``."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(sqlite3.connect(self.path, timeout=10.0)) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                with db:
+                    db.execute(_SCHEMA)
+                yield db
+        except (sqlite3.Error, OSError) as exc:
+            raise GenesisError(f"{self.path}: cannot use the write records ({type(exc).__name__}: "
+                               f"{_one_line(str(exc))}); move the file away to start without records") from None
+
+    def check(self) -> None:
+        """Raise ``GenesisError`` now if the records file exists but cannot be used (before anything is published)."""
+        if self.path.exists():
+            with self._connect():
+                pass
 
     def record(self, record: WriteRecord) -> None:
         """Store ``record`` in place of any earlier one for its instance and key; committed on return."""

@@ -252,3 +252,14 @@ def test_steward_reports_the_drifting_environment_and_the_comparison_across(tmp_
     assert code == 0 and out.startswith("### ⚠️ Genesis (staging): drift detected, 1 difference")
     code, out, _ = run_cli("--config", str(cfg), "steward", "report", "--across")
     assert code == 0 and "| `FEATURE_X` | ✓ | ✗ |" in out
+
+
+def test_doctor_lists_the_environments_and_names_a_bad_table(tmp_path: Path, run_cli) -> None:
+    cfg = project(tmp_path)
+    code, out, err = run_cli("--config", str(cfg), "doctor", "--offline")
+    assert "ok    2 environment(s): production (local_prod, web_prod); staging (local_staging, web_staging)" in out
+    cfg.write_text(PLATFORMS + '[environments.production]\nplatforms = ["local_prod", "web_prod"]\n')
+    code, out, err = run_cli("--config", str(cfg), "doctor", "--offline")
+    assert code == 2
+    assert "platforms.local_staging: local_staging is in no environment" in out
+    assert "fix: correct the [environments.*] tables" in out

@@ -188,7 +188,7 @@ def test_heal_apply_writes_heroku_in_one_release_and_stages_fly_and_railway(
     assert writes == [("POST", "/v1/apps/acme-shop/secrets/SESSION_TIMEOUT_MINUTES")]
     assert fly.secrets("acme-shop")["SESSION_TIMEOUT_MINUTES"] == app.local["SESSION_TIMEOUT_MINUTES"]
     assert fly.machine_env("acme-shop") == deployed_before
-    assert ("✓ fly SESSION_TIMEOUT_MINUTES (create): applied, unverifiable (write-only); "
+    assert ("✓ fly SESSION_TIMEOUT_MINUTES (create): applied, write-only: recorded, later syncs verify it; "
             "staged: effective at the next deploy") in out
 
     # Railway: variableUpsert only, with skipDeploys; no deploy started.

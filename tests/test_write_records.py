@@ -219,3 +219,17 @@ def test_a_record_made_under_another_fingerprint_key_does_not_verify(setup: tupl
     assert code == 0
     assert "write_only" not in payload
     assert f"{2 if platform.name == 'fly' else 1} write-only value(s) could not be verified" in err
+
+
+def test_an_unusable_records_file_is_a_one_line_error_before_anything_is_published(
+        genesis_project: Any) -> None:
+    project = genesis_project
+    project.add_local(LOCAL)
+    project.write_config()
+    project.state_dir.mkdir(parents=True, exist_ok=True)
+    (project.state_dir / "write-records.db").write_bytes(b"this is not a database" * 100)
+    code, out, err = project.run("sync")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and "write-records.db: cannot use the write records" in err
+    assert "Traceback" not in err
+    assert project.topics() == []

@@ -135,6 +135,16 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     except GenesisError as exc:
         report.bad(str(exc), "correct the [platforms.*] tables")
         return 2
+    try:
+        from ..environments import environments_from_config
+
+        environments = environments_from_config(config)
+    except GenesisError as exc:
+        report.bad(str(exc), "correct the [environments.*] tables (see docs/environments.md)")
+        return 2
+    if environments.configured:
+        report.ok(f"{len(environments.environments)} environment(s): "
+                  + "; ".join(f"{e.name} ({', '.join(e.platforms)})" for e in environments.environments))
     placeholders = [f"platforms.{name}.{key}" for name, table in config.platforms().items()
                     for key, value in table.items() if isinstance(value, str) and _is_placeholder(value)]
     for where in placeholders:
