@@ -119,7 +119,8 @@ def check_write_only(snapshots: Mapping[str, Snapshot], records: Mapping[tuple[s
                 continue
             record = records.get((name, key))
             if record is None:
-                checks.append(WriteOnlyCheck(name, key, UNVERIFIED, reason=NO_RECORD))
+                # Without a change stamp even a record could not verify it: not worth adopting.
+                checks.append(WriteOnlyCheck(name, key, UNVERIFIED, reason=NO_RECORD if var.stamp else NO_STAMP))
                 continue
             why = _unusable(record, policy, targets.get(name))
             if why is not None:

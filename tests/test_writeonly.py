@@ -136,3 +136,13 @@ def test_across_uses_each_environments_reference_when_it_holds_the_key() -> None
     assert with_ref.conflicts == {"LOG_FORMAT": {"production": "text", "staging": "json"}}
     payload = with_ref.payload()
     assert payload["has_drift"] is True and payload["environments"] == ["production", "staging"]
+
+
+def test_a_value_on_a_platform_without_stamps_is_not_worth_adopting() -> None:
+    snaps = snapshots(LOCAL, stamp=None)
+    [check] = [c for c in check_write_only(snaps, {}, policy=POLICY, options=OPTIONS, targets=TARGETS,
+                                           reference="local", now=NOW) if c.key == "API_TOKEN"]
+    assert (check.status, check.reason, check.adoptable) == ("unverified", "the platform gives no change stamp", False)
+    report = apply_checks(reconcile({n: s.values() for n, s in snaps.items()}, OPTIONS, now=NOW), [check],
+                          {n: s.values() for n, s in snaps.items()}, OPTIONS)
+    assert report.unverified_count == 0
