@@ -233,3 +233,21 @@ def test_an_unusable_records_file_is_a_one_line_error_before_anything_is_publish
     assert len(err.strip().splitlines()) == 1 and "write-records.db: cannot use the write records" in err
     assert "Traceback" not in err
     assert project.topics() == []
+
+
+def test_a_record_that_cannot_be_kept_leaves_the_write_reported(setup: tuple[Any, WriteOnlyPlatform],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from genesis_core.errors import GenesisError
+    from genesis_core.writerecords import WriteRecords
+
+    project, platform = setup
+
+    def broken(self: Any, records: Any) -> None:
+        raise GenesisError(f"{self.path}: cannot use the write records (disk full)")
+
+    monkeypatch.setattr(WriteRecords, "record_many", broken)
+    code, out, err = project.run("heal", "--apply")
+    assert code == 0, out + err
+    assert f"✓ {platform.name} API_TOKEN (create): applied, write-only; no write record kept:" in out
+    applied = [e for e in project.history() if e["_genesis_topic"] == "autonomy.heal.applied"]
+    assert applied and applied[0]["results"][0]["key"] == "API_TOKEN"

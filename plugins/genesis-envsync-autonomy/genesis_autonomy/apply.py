@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import FetchContext, PlatformAdapter, PlatformError, VariableWrite
+from genesis_core.api import FetchContext, GenesisError, PlatformAdapter, PlatformError, VariableWrite
 
 from .plan import HealPlan, PlannedWrite, ReferenceValues
 
@@ -350,7 +350,11 @@ def record_write_only(results: list[KeyResult], fetched: Any, values: ReferenceV
         # Without a change stamp the record still tells a later sync when the value is stale.
         detail = RECORDED_DETAIL if variable.stamp is not None else result.detail
         marked.append(attrs.evolve(result, recorded=True, detail=detail))
-    records.record_many(kept)
+    try:
+        records.record_many(kept)
+    except GenesisError as exc:  # the writes stand and are reported; only their records are missing
+        note = one_line(f"applied, write-only; no write record kept: {exc}")
+        return [attrs.evolve(r, recorded=False, detail=note) if r.recorded else r for r in marked]
     return marked
 
 
