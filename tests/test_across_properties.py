@@ -21,7 +21,7 @@ from genesis_core.testing import environments, key_patterns, scoping_options
 
 NOW = "2026-12-01T10:00:00Z"
 POLICY = SecretPolicy(fingerprint_key=b"e" * 32)
-fast = settings(max_examples=200, deadline=None)
+fast = settings(max_examples=100, deadline=None)
 
 Envs = dict[str, dict[str, dict[str, "str | None"]]]
 
