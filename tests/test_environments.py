@@ -263,3 +263,14 @@ def test_doctor_lists_the_environments_and_names_a_bad_table(tmp_path: Path, run
     assert code == 2
     assert "platforms.local_staging: local_staging is in no environment" in out
     assert "fix: correct the [environments.*] tables" in out
+
+
+def test_only_narrows_platforms_and_skips_the_comparison_across(tmp_path: Path, run_cli) -> None:
+    cfg = project(tmp_path)
+    code, out, err = run_cli("--config", str(cfg), "sync", "--only", "local_prod,local_staging", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {name: env["instances"] for name, env in doc["environments"].items()} == {
+        "production": ["local_prod"], "staging": ["local_staging"]}
+    assert doc["across"] is None
+    assert "nothing was compared across environments (--env or --only narrowed the run)" in err
