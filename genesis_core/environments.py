@@ -19,7 +19,7 @@ import attrs
 from .errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import Config, Table
 
 __all__ = ["ENVIRONMENT_NAME", "Environment", "Environments", "environments_from_config", "reference_for"]
 
@@ -88,10 +88,17 @@ class Environments:
         return tuple(env for env in self.environments if env.name in wanted)
 
 
-def _check_patterns(table: object, key: str) -> tuple[str, ...]:
-    from .sync import check_patterns
+def _check_patterns(table: Table, key: str) -> tuple[str, ...]:
+    """Return the key patterns in ``table[key]``; a bad one is a ``ConfigError`` naming its position."""
+    from .secrets import compile_patterns
 
-    return check_patterns(table, key)
+    patterns: tuple[str, ...] = table.str_list(key, ())
+    for index, pattern in enumerate(patterns):
+        try:
+            compile_patterns((pattern,))
+        except ValueError as exc:
+            raise table.error(f"{key}[{index}]", f"invalid pattern {pattern!r}: {exc}") from None
+    return patterns
 
 
 def environments_from_config(config: Config) -> Environments:

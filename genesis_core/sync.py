@@ -397,8 +397,9 @@ async def _publish_one(bus: GenesisBus, topic: str, payload: dict[str, Any], rep
 
 
 async def _sync_environments(config: Config, bus: GenesisBus, groups: list[tuple[Any, tuple[str, ...]]],
-                             results: FetchResults, statuses: Mapping[str, Any], *, role: str | None, policy: SecretPolicy | None,
-                             records: WriteRecords | None, adapters: Mapping[str, PlatformAdapter],
+                             results: FetchResults, statuses: Mapping[str, Any], *, role: str | None,
+                             policy: SecretPolicy | None, records: WriteRecords | None,
+                             adapters: Mapping[str, PlatformAdapter],
                              same_everywhere: tuple[str, ...], across_wanted: bool) -> SyncOutcome:
     """Reconcile and publish each environment, then (when wanted) compare them; return the outcome."""
     from .across import reconcile_across

@@ -87,21 +87,21 @@ def heal_groups(config: Config, settings: AutonomySettings, instances: Sequence[
     wanted = None if only is None else [n.strip() for n in only if n.strip()]
     groups = []
     for environment in envs.select(None if environments is None else list(environments)):
-        reference = reference_for(config, environment, environment.platforms)
-        if reference is None:
+        source = reference_for(config, environment, environment.platforms)
+        if source is None:
             table = config.section("environments").table(environment.name)
             raise table.error("reference", "is required to heal this environment: the instance whose values the "
                                            "others copy (or [engines.autonomy] reference, when it is one of them)")
         chosen = [n for n in environment.platforms
-                  if n != reference and (settings.targets is None or n in settings.targets)]
+                  if n != source and (settings.targets is None or n in settings.targets)]
         if wanted is not None:
-            if reference in wanted:
-                raise UsageError(f"--only: {reference} is the reference of environment {environment.name}; "
+            if source in wanted:
+                raise UsageError(f"--only: {source} is the reference of environment {environment.name}; "
                                  "it is read, never written")
             chosen = [n for n in chosen if n in wanted]
             if not chosen:
                 continue
-        groups.append(HealGroup(environment.name, reference, tuple(chosen), environment.platforms))
+        groups.append(HealGroup(environment.name, source, tuple(chosen), environment.platforms))
     if wanted is not None:
         targets = {n for group in groups for n in group.targets}
         unknown = [n for n in wanted if n not in instances]

@@ -350,15 +350,15 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             (cannot if overwrite else left).append(entry)
     in_scope = Scope(options).allows
     for key, check in sorted((write_only or {}).items()):
-        ref_var = ref.variables.get(key)
-        if key in handled or ref_var is None or not ref_var.readable or key not in target.variables \
+        ref_held = ref.variables.get(key)
+        if key in handled or ref_held is None or not ref_held.readable or key not in target.variables \
                 or not in_scope(reference, key):
             continue
-        target_var = target.variables[key]
+        target_held = target.variables[key]
         if check.drift:
             what = "stale" if check.status == "stale" else "changed outside Genesis"
-            if target_var.managed is not None:
-                left.append(Skipped(key, target_var.managed, managed=True))
+            if target_held.managed is not None:
+                left.append(Skipped(key, target_held.managed, managed=True))
                 continue
             if not overwrite:
                 left.append(Skipped(key, f"write-only value {what}, kept (overwrite_conflicts = false)"))
@@ -369,11 +369,11 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         if why is not None:
             cannot.append(Skipped(key, why))
             continue
-        assert ref_var.value is not None
-        marked = ref_var.secret or target_var.secret
+        assert ref_held.value is not None
+        marked = ref_held.secret or target_held.secret
         writes.append(PlannedWrite(
-            key, UPDATE, policy.show(key, ref_var.value, platform_marked=marked),
-            secret_flag(key, ref_var.value, marked), current=check.mark, effect=effect(key)))
+            key, UPDATE, policy.show(key, ref_held.value, platform_marked=marked),
+            secret_flag(key, ref_held.value, marked), current=check.mark, effect=effect(key)))
     writes.sort(key=lambda w: (w.action != CREATE, w.key))
     return TargetPlan(name, target.kind, writable, tuple(writes),
                       tuple(sorted(cannot, key=lambda s: s.key)), tuple(sorted(left, key=lambda s: s.key)),

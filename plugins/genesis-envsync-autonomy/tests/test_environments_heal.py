@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from genesis_core.platforms.dotenv import parse_dotenv
+
+from genesis_core.api import parse_dotenv, reset_bus
+from genesis_core.testing import genesis_main, reset_plugin_host
 
 CONFIG = """
 [platforms.local_prod]
@@ -65,14 +67,10 @@ def envs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capture
             return {k: v for k, v in parse_dotenv(root / name).items() if v is not None}
 
         def run(self, *args: str) -> tuple[int, str, str]:
-            from genesis_core.bus import reset_bus
-            from genesis_core.cli.main import main
-            from genesis_core.plugins import get_plugin_host
-
-            get_plugin_host.cache_clear()
+            reset_plugin_host()
             capsys.readouterr()
             try:
-                code = main(["--config", str(self.config), *args])
+                code = genesis_main(["--config", str(self.config), *args])
             finally:
                 reset_bus()
             out, err = capsys.readouterr()
