@@ -14,8 +14,10 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(genesis_home: Path, fresh_plugin_host: None) -> Path:
-    """Give every test its own GENESIS_HOME and a plugin host that sees what it installs."""
+def _isolated_home(genesis_home: Path, fresh_plugin_host: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give every test its own GENESIS_HOME, no ambient GENESIS_CONFIG, and a plugin host that sees
+    what it installs."""
+    monkeypatch.delenv("GENESIS_CONFIG", raising=False)
     return genesis_home
 
 

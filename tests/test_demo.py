@@ -106,3 +106,27 @@ def test_emulate_env_replaces_only_a_file_it_wrote(tmp_path: Path, run_cli) -> N
         code, out, _ = run_cli("emulate", "render", "--env", str(ours), "--seconds", "0")
         assert code == 0 and f"wrote {ours}" in out
     assert ours.read_text().startswith("# acme-shop: the reference environment (Genesis demo)\n")
+
+
+def test_the_follow_up_commands_the_demo_prints_work_where_it_ran(tmp_path: Path) -> None:
+    """With GENESIS_HOME set, every command printed after "Explore what it left behind" still
+    finds the demo's state when run in the same environment (issue 19, item 10)."""
+    elsewhere = tmp_path / "my-genesis-home"
+    env = dict(os.environ, GENESIS_HOME=str(elsewhere), GENESIS_CACHE_DIR=str(tmp_path / "cache"))
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    demo = subprocess.run([sys.executable, "-m", "genesis_core", "demo", "--dir", str(tmp_path / "the demo")],
+                          env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr
+    lines = demo.stdout.splitlines()
+    follow_ups = [line.strip() for line in lines[lines.index(next(
+        line for line in lines if line.startswith("Explore what it left behind"))) + 1:]]
+    assert len(follow_ups) == 5 and all(" genesis --config " in f" {line}" for line in follow_ups)
+    outputs = {}
+    for line in follow_ups:
+        done = subprocess.run(line, shell=True, env=env, capture_output=True, text=True, timeout=120,
+                              cwd=tmp_path)
+        assert done.returncode == 0, f"{line}\n{done.stdout[-2000:]}{done.stderr}"
+        outputs[line.rsplit("genesis.toml", 1)[1].strip(" '\"")] = done.stdout
+    assert "ledger ok" in outputs["ledger verify"]
+    assert "envsync.drift" in outputs["events history"]
+    assert not elsewhere.exists()  # the follow-ups did not start a second, empty state dir

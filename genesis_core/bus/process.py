@@ -1,26 +1,32 @@
 """The process-wide bus: ``genesis_bus``, the proxy the seed's API uses, and who it points at.
 
-``get_bus`` builds a default bus (embedded store in ``$GENESIS_HOME`` or ``./.genesis``,
-the built-in Guardian policy) on first use; ``configure_bus`` installs the configured one
-with ``set_bus``.  Subscriptions made through the proxy follow the bus when it is replaced.
+On first use without ``configure_bus``/``set_bus``, ``get_bus`` builds the bus ``genesis``
+would build in this directory: it runs the CLI's own code path (``CommandContext().bus``:
+the configuration found as the CLI finds it, ``GENESIS_CONFIG`` honoured, the installed
+plugins, ``configure_bus``), so ``[bus] transport``, ``state_dir``, ``[guardian]`` and the
+engines apply.  Without a configuration file it builds the default bus (embedded store in
+``$GENESIS_HOME`` or ``./.genesis``, the built-in Guardian policy, no engines).  A broken
+configuration raises its ``ConfigError``; it never falls back.  Subscriptions made through
+the proxy follow the bus when it is replaced.  The slot itself is in ``slot.py``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..errors import BusError
+from . import slot
 from .core import GenesisBus, Target, make_subscriber
-from .dispatcher import Handler, Subscriber, SubscriptionHandle
+from .dispatcher import Handler, SubscriptionHandle
 from .guardian import Guardian
+from .slot import current_bus, reset_bus, set_bus
 
-_lock = threading.RLock()
-_current: GenesisBus | None = None
-_owned = False
-_proxy_subscribers: list[Subscriber] = []
+__all__ = ["build_default_bus", "build_process_bus", "current_bus", "default_state_dir", "genesis_bus",
+           "get_bus", "reset_bus", "set_bus"]
+
+_building = False
 
 
 def default_state_dir() -> Path:
@@ -38,56 +44,41 @@ def build_default_bus() -> GenesisBus:
     return GenesisBus(open_store(default_state_dir()), Guardian.of(DefaultPolicy()))
 
 
+def build_process_bus() -> GenesisBus:
+    """Return a new process bus built as ``genesis`` builds it here, installed (and owned) by the proxy.
+
+    Raises ``ConfigError`` for a configuration that cannot be read or used, ``PluginError``
+    when an engine fails to start.
+    """
+    from ..cli.context import CommandContext
+
+    context = CommandContext()
+    if context.config.source is None:  # no genesis.toml: the default bus, as before
+        bus = build_default_bus()
+        set_bus(bus, owned=True)
+        return bus
+    return context.bus  # configure_bus, exactly as a command gets it; it installs the bus
+
+
 def get_bus() -> GenesisBus:
-    """Return the process bus, building the default one on first use."""
-    bus = _current
+    """Return the process bus, building it (``build_process_bus``) on first use."""
+    global _building
+    bus = slot.current_bus()
     if bus is not None:
         return bus
-    with _lock:
-        if _current is None:
-            _install(build_default_bus(), owned=True)
-        assert _current is not None
-        return _current
-
-
-def _install(bus: GenesisBus, *, owned: bool) -> GenesisBus | None:
-    global _current, _owned
-    with _lock:
-        previous, previous_owned = _current, _owned
-        for sub in _proxy_subscribers:
-            bus._attach(sub.clone())
-        _current, _owned = bus, owned
-    if previous is not None and previous is not bus and previous_owned:
-        previous.close()
-        return None
-    return previous
-
-
-def set_bus(bus: GenesisBus, *, owned: bool = False) -> GenesisBus | None:
-    """Point ``genesis_bus`` at ``bus``; return the previous bus (``None`` if it was closed).
-
-    Subscriptions made through ``genesis_bus`` move to the new bus.  With
-    ``owned=True`` the proxy closes ``bus`` when it is replaced later; a bus the
-    proxy built itself (the lazy default, or ``configure_bus``) is owned.
-    """
-    return _install(bus, owned=owned)
-
-
-def reset_bus(*, keep_subscriptions: bool = False) -> None:
-    """Forget the process bus (closing it if the proxy owns it); for tests and shutdown."""
-    global _current, _owned
-    with _lock:
-        previous, previous_owned = _current, _owned
-        _current, _owned = None, False
-        if not keep_subscriptions:
-            _proxy_subscribers.clear()
-    if previous is not None and previous_owned:
-        previous.close()
-
-
-def current_bus() -> GenesisBus | None:
-    """Return the process bus if one is set or built, without building one."""
-    return _current
+    with slot.lock:
+        if slot.current_bus() is None:
+            if _building:  # an engine or plugin starting up used genesis_bus
+                raise BusError("genesis_bus was used while the process bus was being built; "
+                               "an engine should publish through the bus it is started with")
+            _building = True
+            try:
+                build_process_bus()
+            finally:
+                _building = False
+        current = slot.current_bus()
+        assert current is not None
+        return current
 
 
 class _BusProxy:
@@ -100,10 +91,11 @@ class _BusProxy:
                   timeout: float | None = None, *, thread: bool | None = None
                   ) -> SubscriptionHandle:
         """Subscribe on the process bus; the subscription moves with ``set_bus``/``configure_bus``."""
-        with _lock:
-            taken = {s.name for s in _proxy_subscribers}
-            if _current is not None:
-                taken |= {h.name for h in _current.subscribers()}
+        with slot.lock:
+            current = slot.current_bus()
+            taken = {s.name for s in slot.proxy_subscribers}
+            if current is not None:
+                taken |= {h.name for h in current.subscribers()}
 
             def unique(base: str) -> str:
                 candidate, n = base, 1
@@ -113,32 +105,33 @@ class _BusProxy:
                 return candidate
 
             sub = make_subscriber(topics, handler, name, timeout, thread, unique=unique)
-            if sub.name in {s.name for s in _proxy_subscribers}:
+            if sub.name in {s.name for s in slot.proxy_subscribers}:
                 raise BusError(f"a subscriber named {sub.name!r} already exists (pass another name=)")
-            if _current is not None:  # otherwise it is attached when the bus is built
-                _current._attach(sub)
-            _proxy_subscribers.append(sub)
+            if current is not None:  # otherwise it is attached when the bus is built
+                current._attach(sub)
+            slot.proxy_subscribers.append(sub)
             return sub.handle
 
     def unsubscribe(self, target: Target) -> int:
         """Unsubscribe on the process bus (and stop carrying the subscription over)."""
-        with _lock:
-            removed = _current.unsubscribe(target) if _current is not None else 0
+        with slot.lock:
+            current = slot.current_bus()
+            removed = current.unsubscribe(target) if current is not None else 0
             keep = []
-            for sub in _proxy_subscribers:
+            for sub in slot.proxy_subscribers:
                 gone = (sub.id == target.id if isinstance(target, SubscriptionHandle)
                         else sub.id == target if isinstance(target, int)
                         else sub.name == target if isinstance(target, str)
                         else sub.handler == target)
                 if not gone:
                     keep.append(sub)
-            if _current is None:
-                removed = len(_proxy_subscribers) - len(keep)
-            _proxy_subscribers[:] = keep
+            if current is None:
+                removed = len(slot.proxy_subscribers) - len(keep)
+            slot.proxy_subscribers[:] = keep
             return removed
 
     def __repr__(self) -> str:
-        return f"<genesis_bus proxy -> {_current!r}>"
+        return f"<genesis_bus proxy -> {slot.current_bus()!r}>"
 
 
 genesis_bus: GenesisBus = _BusProxy()  # type: ignore[assignment]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import GenesisError, PluginError, one_line
 from .core import BUS_KEYS, GenesisBus
 from .guardian import DefaultPolicy, Guardian
-from .process import set_bus
+from .slot import set_bus
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

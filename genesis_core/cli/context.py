@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..plugins import PluginHost
     from ..secrets import SecretPolicy
+
+CONFIG_ENV = "GENESIS_CONFIG"
+"""Names the configuration file when ``--config`` does not (the process bus reads it too)."""
 
 
 class CommandContext:
@@ -28,10 +32,18 @@ class CommandContext:
 
     @functools.cached_property
     def config(self) -> Config:
-        """Return the loaded configuration (raises ``ConfigError`` on bad input)."""
+        """Return the configuration: ``--config``, else ``$GENESIS_CONFIG``, else found upwards.
+
+        Raises ``ConfigError`` on bad input (a named file that does not exist included).
+        """
         from ..config import load_config
 
-        return load_config(self.config_path)
+        named = None if self.config_path else os.environ.get(CONFIG_ENV) or None
+        if named is not None and not os.path.isfile(os.path.expanduser(named)):
+            from ..errors import ConfigError
+
+            raise ConfigError(f"file not found (named by {CONFIG_ENV})", file=named)
+        return load_config(self.config_path or named)
 
     @property
     def state_dir(self) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -106,5 +107,19 @@ def run_demo(directory: Path, *, say: Callable[[str], None],
                        else "did not complete as expected; see the output above."))
     say("Explore what it left behind (the emulators have stopped, the state has not):")
     for args in ("events history", "events stats", "ledger show", "ledger verify", "steward report"):
-        say(f"  genesis --config {config} {args}")
+        say(f"  {follow_up_command(config, home, args)}")
     return 0 if ok else 2
+
+
+def follow_up_command(config: Path, home: Path, args: str) -> str:
+    """Return a shell command running ``genesis ARGS`` on the demo's project and state.
+
+    The demo keeps its state in ``home`` whatever ``GENESIS_HOME`` says; when
+    ``GENESIS_HOME`` is set (and names another place) the command sets it to ``home``, since
+    it would otherwise win over the project's state directory.
+    """
+    command = f"genesis --config {shlex.quote(str(config))} {args}"
+    current = os.environ.get("GENESIS_HOME")
+    if current and Path(current).expanduser().resolve() != home:
+        command = f"GENESIS_HOME={shlex.quote(str(home))} {command}"
+    return command

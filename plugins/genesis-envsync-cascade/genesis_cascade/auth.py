@@ -4,7 +4,9 @@
   headers on a WebSocket).
 * Sub-protocol ``genesis.bearer.<base64url(token), no padding>`` offered next to
   ``genesis.cascade.v1`` — what browsers should use; the server answers with
-  ``genesis.cascade.v1`` and never echoes the token.
+  ``genesis.cascade.v1`` and never echoes the token.  Offered without
+  ``genesis.cascade.v1`` it is not a credential (the server could not answer with a
+  sub-protocol the client offered), so the request is refused like one without a token.
 * Query parameter ``?token=<token>`` — the fallback for opening the status page in a
   browser; it ends up in history and proxy logs, so prefer the others.
 """
@@ -47,16 +49,21 @@ def _decode_subprotocol_token(value: str) -> str | None:
 
 
 def presented_tokens(path: str, headers: Any) -> Iterator[str]:
-    """Yield every token the request carries (header, sub-protocol, query parameter)."""
+    """Yield every token the request carries (header, sub-protocol, query parameter).
+
+    The sub-protocol token counts only when ``genesis.cascade.v1`` is offered with it.
+    """
     for value in headers.get_all("Authorization"):
         scheme, _, credentials = value.strip().partition(" ")
         if scheme.lower() == "bearer" and credentials.strip():
             yield credentials.strip()
-    for offered in offered_subprotocols(headers):
-        if offered.startswith(BEARER_SUBPROTOCOL_PREFIX):
-            decoded = _decode_subprotocol_token(offered)
-            if decoded:
-                yield decoded
+    protocols = offered_subprotocols(headers)
+    if SUBPROTOCOL in protocols:  # the documented pair; a lone bearer sub-protocol is no credential
+        for offered in protocols:
+            if offered.startswith(BEARER_SUBPROTOCOL_PREFIX):
+                decoded = _decode_subprotocol_token(offered)
+                if decoded:
+                    yield decoded
     query = parse_qs(urlsplit(path).query, keep_blank_values=False)
     yield from query.get(QUERY_PARAMETER, [])
 

@@ -69,7 +69,7 @@ async def _close(writer: asyncio.StreamWriter) -> None:
 # -- authentication ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("how", ["none", "wrong header", "wrong subprotocol", "wrong query",
-                                 "basic scheme"])
+                                 "basic scheme", "bearer subprotocol alone"])
 def test_a_client_without_the_right_token_is_refused_at_the_handshake(
         bus: Any, how: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)  # even with debug logging on, no header reaches a server log
@@ -84,6 +84,8 @@ def test_a_client_without_the_right_token_is_refused_at_the_handshake(
                 url += "?token=nope"
             elif how == "basic scheme":
                 kwargs = {"additional_headers": {"Authorization": f"Basic {TOKEN}"}}
+            elif how == "bearer subprotocol alone":  # the right token, without genesis.cascade.v1
+                kwargs = {"subprotocols": [encode_subprotocol_token(TOKEN)]}
             with pytest.raises(InvalidStatus) as refused:
                 async with connect(url, **kwargs):
                     pass

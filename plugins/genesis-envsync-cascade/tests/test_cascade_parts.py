@@ -77,6 +77,8 @@ def test_token_gate_accepts_each_carrier_and_never_shows_the_token() -> None:
     assert not gate.allows("/ws", Headers())
     assert not gate.allows("/ws", Headers({"Authorization": f"Bearer {CANARY}x"}))
     assert not gate.allows("/ws", Headers({"Sec-WebSocket-Protocol": "genesis.bearer.!!!"}))
+    # the bearer sub-protocol counts only next to genesis.cascade.v1 (docs/engines/cascade.md)
+    assert not gate.allows("/ws", Headers({"Sec-WebSocket-Protocol": encode_subprotocol_token(CANARY)}))
     assert not gate.allows(f"/ws?tok={CANARY}", Headers())
     assert TokenGate(None).allows("/", Headers())
     assert CANARY not in repr(gate)
