@@ -75,7 +75,7 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
         if args.json:
             ctx.print_json({"refused": True, "failed": failed, "written": 0, **_interrupted_json(interrupted)})
         else:
-            _print_interrupted(ctx, interrupted, closed=False)
+            _print_interrupted(ctx, interrupted)
         for name, why in failed.items():
             ctx.error(f"{name}: {why}")
         ctx.error(f"heal refused: {len(failed)} instance(s) could not be read; nothing was written "
@@ -89,17 +89,21 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
                           policy, interrupted, several=several)
 
 
-def _json(plans: list[dict[str, object]], applied: bool, several: bool,
-          interrupted: list[InterruptedHeal]) -> dict[str, object]:
+def _json(plans: list[dict[str, object]], applied: bool, several: bool, interrupted: list[InterruptedHeal],
+          closed: set[str] | None = None) -> dict[str, object]:
     """Return the JSON document: ``{"plan", ...}`` as before, or ``{"plans": [...]}`` with environments;
     ``interrupted`` is there only when an earlier heal was interrupted."""
     if not several:
-        return {**plans[0], "applied": applied, **_interrupted_json(interrupted)}
-    return {"plans": plans, "applied": applied, **_interrupted_json(interrupted)}
+        return {**plans[0], "applied": applied, **_interrupted_json(interrupted, closed)}
+    return {"plans": plans, "applied": applied, **_interrupted_json(interrupted, closed)}
 
 
-def _interrupted_json(interrupted: list[InterruptedHeal]) -> dict[str, object]:
-    return {"interrupted": [heal.to_dict() for heal in interrupted]} if interrupted else {}
+def _interrupted_json(interrupted: list[InterruptedHeal], closed: set[str] | None = None) -> dict[str, object]:
+    """Return ``{"interrupted": [...]}`` (each with ``closed`` after ``--apply``), or nothing."""
+    if not interrupted:
+        return {}
+    return {"interrupted": [{**heal.to_dict(), **({} if closed is None else {"closed": heal.heal_id in closed})}
+                            for heal in interrupted]}
 
 
 async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[HealPlan], breaker: BreakerState,
@@ -117,7 +121,7 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
     if args.json:
         ctx.print_json(_json([{"plan": plan.to_dict()} for plan in plans], False, several, interrupted))
     else:
-        _print_interrupted(ctx, interrupted, closed=False)
+        _print_interrupted(ctx, interrupted)
         for plan in plans:
             _print_plan(ctx, plan, verbose=args.verbose)
         if ctx.config.engine("autonomy").bool("auto_heal", False):
@@ -167,14 +171,16 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
                           f"({decision.reason}); nothing was written")
                 return EXIT_ERROR
     breaker.reset()  # a person looked at the drift and chose to apply the plan
-    closing_id = new_heal_id()
+    closed: set[str] = set()
     for heal in interrupted:  # the audit trail gets the writes an interrupted heal made
-        published = await publish(bus, FAILED, heal.closing_payload(closed_by=closing_id), role=ctx.role,
-                                  policy=policy)
-        if published.status != "delivered":
+        published = await publish(bus, FAILED, heal.closing_payload(closed_by="genesis heal --apply"),
+                                  role=ctx.role, policy=policy)
+        if published.status == "delivered":
+            closed.add(heal.heal_id)
+        else:
             ctx.error(f"the Guardian blocked {FAILED} for interrupted heal {heal.heal_id}: {published.reason}")
     if not args.json:
-        _print_interrupted(ctx, interrupted, closed=True)
+        _print_interrupted(ctx, interrupted, closed)
     documents: list[dict[str, object]] = []
     ok = True
     for prepared in all_prepared:
@@ -209,7 +215,7 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
         else:
             breaker.record_failure()
     if args.json:
-        ctx.print_json(_json(documents, True, several, interrupted))
+        ctx.print_json(_json(documents, True, several, interrupted, closed))
     return EXIT_OK if ok else EXIT_WORK
 
 
@@ -281,15 +287,19 @@ def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -
             ctx.print(f"    = {len(keys)} left alone ({reason}): {_keys(keys)}")
 
 
-def _print_interrupted(ctx: CommandContext, interrupted: list[InterruptedHeal], *, closed: bool) -> None:
-    """Print what each interrupted heal had already written (names and times, no value)."""
+def _print_interrupted(ctx: CommandContext, interrupted: list[InterruptedHeal],
+                       closed: set[str] | None = None) -> None:
+    """Print what each interrupted heal had already written (names and times, no value);
+    ``closed`` holds the heals ``--apply`` recorded as interrupted (``None`` in a dry run)."""
     for heal in interrupted:
         ctx.print(f"Interrupted heal {heal.heal_id} ({heal.trigger}, reference {heal.reference}): "
                   f"already applied before it stopped, never verified or reported by it:")
         for write in heal.writes:
             ctx.print(f"  {write.instance} {write.key} ({write.action}) at {write.at}")
-        ctx.print("  recorded as autonomy.heal.failed (status interrupted)" if closed
-                  else "  `genesis heal --apply` records it as autonomy.heal.failed (status interrupted)")
+        if closed is None:
+            ctx.print("  `genesis heal --apply` records it as autonomy.heal.failed (status interrupted)")
+        elif heal.heal_id in closed:
+            ctx.print("  recorded as autonomy.heal.failed (status interrupted)")
 
 
 _MARKS = {"verified": "✓", "unverifiable": "✓", "failed": "✗", "skipped": "-"}

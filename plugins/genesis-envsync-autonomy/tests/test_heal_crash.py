@@ -150,9 +150,11 @@ def test_a_heal_killed_half_way_is_reported_by_the_next_heal(project: tuple[Path
     code, applied, applied_err = genesis(root, env, "heal", "--apply")
     assert code == 0, applied + applied_err
     assert "recorded as autonomy.heal.failed (status interrupted)" in applied
+    assert "2 of 2 key(s) healed" not in applied and "1 of 1 key(s) healed" in applied
     code, failed, _ = genesis(root, env, "events", "history", "--topic", "autonomy.heal.failed", "--json")
     (closing,) = [json.loads(line) for line in failed.splitlines()]
     assert closing["heal_id"] == heal_id and closing["status"] == "interrupted"
+    assert closing["closed_by"] == "genesis heal --apply"
     assert [(r["instance"], r["key"], r["written"]) for r in closing["results"]] == [("render", FIRST, True)]
 
     code, again, again_err = genesis(root, env, "heal")
