@@ -6,9 +6,7 @@ import asyncio
 from pathlib import Path
 
 from genesis_autonomy.interrupted import WRITE, find_interrupted, is_running, running
-from genesis_core.bus import GenesisBus
-from genesis_core.bus.guardian import DefaultPolicy, Guardian
-from genesis_core.bus.memory import MemoryTransport
+from genesis_core.api import DefaultPolicy, GenesisBus, Guardian, MemoryTransport
 
 
 def _bus() -> GenesisBus:
