@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .apply import HealResult
     from .healing import Prepared
+    from .interrupted import InterruptedHeal
     from .plan import HealPlan, PlannedWrite, TargetPlan
     from .settings import AutonomySettings
     from .thresholds import BreakerState, CircuitBreaker
@@ -59,6 +60,7 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
     from genesis_core.api import WriteRecords
 
     from .healing import prepare_all
+    from .interrupted import find_interrupted
     from .thresholds import CircuitBreaker
 
     only = args.only.split(",") if args.only else None
@@ -67,10 +69,13 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
     all_prepared = await prepare_all(ctx.config, ctx.host, settings, policy, os.environ, only=only,
                                      environments=args.environments, across=args.across, adopt=args.adopt,
                                      records=records)
+    interrupted = find_interrupted(ctx.bus, ctx.state_dir)
     if all_prepared[0].plan is None:
         failed = all_prepared[0].failed
         if args.json:
-            ctx.print_json({"refused": True, "failed": failed, "written": 0})
+            ctx.print_json({"refused": True, "failed": failed, "written": 0, **_interrupted_json(interrupted)})
+        else:
+            _print_interrupted(ctx, interrupted)
         for name, why in failed.items():
             ctx.error(f"{name}: {why}")
         ctx.error(f"heal refused: {len(failed)} instance(s) could not be read; nothing was written "
@@ -79,20 +84,30 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
     breaker = CircuitBreaker(ctx.state_dir, settings.thresholds)
     several = all_prepared[0].environment is not None or len(all_prepared) > 1
     if args.apply:
-        return await _apply(args, ctx, all_prepared, breaker, policy, records, several=several)
+        return await _apply(args, ctx, all_prepared, breaker, policy, records, interrupted, several=several)
     return await _dry_run(args, ctx, [p.plan for p in all_prepared if p.plan is not None], breaker.state(),
-                          policy, several=several)
+                          policy, interrupted, several=several)
 
 
-def _json(plans: list[dict[str, object]], applied: bool, several: bool) -> dict[str, object]:
-    """Return the JSON document: ``{"plan", ...}`` as before, or ``{"plans": [...]}`` with environments."""
+def _json(plans: list[dict[str, object]], applied: bool, several: bool, interrupted: list[InterruptedHeal],
+          closed: set[str] | None = None) -> dict[str, object]:
+    """Return the JSON document: ``{"plan", ...}`` as before, or ``{"plans": [...]}`` with environments;
+    ``interrupted`` is there only when an earlier heal was interrupted."""
     if not several:
-        return {**plans[0], "applied": applied}
-    return {"plans": plans, "applied": applied}
+        return {**plans[0], "applied": applied, **_interrupted_json(interrupted, closed)}
+    return {"plans": plans, "applied": applied, **_interrupted_json(interrupted, closed)}
+
+
+def _interrupted_json(interrupted: list[InterruptedHeal], closed: set[str] | None = None) -> dict[str, object]:
+    """Return ``{"interrupted": [...]}`` (each with ``closed`` after ``--apply``), or nothing."""
+    if not interrupted:
+        return {}
+    return {"interrupted": [{**heal.to_dict(), **({} if closed is None else {"closed": heal.heal_id in closed})}
+                            for heal in interrupted]}
 
 
 async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[HealPlan], breaker: BreakerState,
-                   policy: SecretPolicy, *, several: bool) -> int:
+                   policy: SecretPolicy, interrupted: list[InterruptedHeal], *, several: bool) -> int:
     from .healing import PLANNED, new_heal_id, planned_payload, publish
 
     for plan in plans:
@@ -104,8 +119,9 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
                 ctx.error(f"the Guardian blocked {PLANNED}: {published.reason}")
     writes = sum(plan.write_count for plan in plans)
     if args.json:
-        ctx.print_json(_json([{"plan": plan.to_dict()} for plan in plans], False, several))
+        ctx.print_json(_json([{"plan": plan.to_dict()} for plan in plans], False, several, interrupted))
     else:
+        _print_interrupted(ctx, interrupted)
         for plan in plans:
             _print_plan(ctx, plan, verbose=args.verbose)
         if ctx.config.engine("autonomy").bool("auto_heal", False):
@@ -130,7 +146,8 @@ def _flags(args: argparse.Namespace) -> str:
 
 
 async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: list[Prepared],
-                 breaker: CircuitBreaker, policy: SecretPolicy, records: WriteRecords, *, several: bool) -> int:
+                 breaker: CircuitBreaker, policy: SecretPolicy, records: WriteRecords,
+                 interrupted: list[InterruptedHeal], *, several: bool) -> int:
     from .healing import (
         APPLIED,
         FAILED,
@@ -141,18 +158,29 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
         publish,
         result_payloads,
     )
+    from .interrupted import WRITE, running, write_recorder
 
     plans = [prepared.plan for prepared in all_prepared if prepared.plan is not None]
     bus = ctx.bus
     if any(plan.has_writes for plan in plans):
         # Audit before writing: the invoking role must be able to record what it is about to do.
-        for topic in (PLANNED, APPLIED, FAILED):
+        for topic in (PLANNED, APPLIED, FAILED, WRITE):
             decision = await bus.may_publish(topic, role=ctx.role)
             if not decision.allowed:
                 ctx.error(f"heal refused: the Guardian does not let this role publish {topic} "
                           f"({decision.reason}); nothing was written")
                 return EXIT_ERROR
     breaker.reset()  # a person looked at the drift and chose to apply the plan
+    closed: set[str] = set()
+    for heal in interrupted:  # the audit trail gets the writes an interrupted heal made
+        published = await publish(bus, FAILED, heal.closing_payload(closed_by="genesis heal --apply"),
+                                  role=ctx.role, policy=policy)
+        if published.status == "delivered":
+            closed.add(heal.heal_id)
+        else:
+            ctx.error(f"the Guardian blocked {FAILED} for interrupted heal {heal.heal_id}: {published.reason}")
+    if not args.json:
+        _print_interrupted(ctx, interrupted, closed)
     documents: list[dict[str, object]] = []
     ok = True
     for prepared in all_prepared:
@@ -167,11 +195,15 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
         heal_id = new_heal_id()
         await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"), role=ctx.role,
                       policy=policy)
-        result = await apply(prepared, os.environ, records=records)
-        for topic, payload in result_payloads(plan, result, heal_id=heal_id, trigger="cli"):
-            published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
-            if published.status != "delivered":
-                ctx.error(f"the Guardian blocked {topic}: {published.reason}")
+        assert prepared.values is not None
+        recorder = write_recorder(bus, plan, prepared.values, heal_id=heal_id, trigger="cli", role=ctx.role,
+                                  policy=policy)
+        with running(ctx.state_dir, heal_id):  # until the results are published: not "interrupted"
+            result = await apply(prepared, os.environ, records=records, on_write=recorder)
+            for topic, payload in result_payloads(plan, result, heal_id=heal_id, trigger="cli"):
+                published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
+                if published.status != "delivered":
+                    ctx.error(f"the Guardian blocked {topic}: {published.reason}")
         ok = ok and result.ok
         documents.append({"plan": plan.to_dict(), "result": result.to_dict()})
         if not args.json:
@@ -183,7 +215,7 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
         else:
             breaker.record_failure()
     if args.json:
-        ctx.print_json(_json(documents, True, several))
+        ctx.print_json(_json(documents, True, several, interrupted, closed))
     return EXIT_OK if ok else EXIT_WORK
 
 
@@ -253,6 +285,21 @@ def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -
             by_reason.setdefault(skipped.reason, []).append(skipped.key)
         for reason, keys in by_reason.items():
             ctx.print(f"    = {len(keys)} left alone ({reason}): {_keys(keys)}")
+
+
+def _print_interrupted(ctx: CommandContext, interrupted: list[InterruptedHeal],
+                       closed: set[str] | None = None) -> None:
+    """Print what each interrupted heal had already written (names and times, no value);
+    ``closed`` holds the heals ``--apply`` recorded as interrupted (``None`` in a dry run)."""
+    for heal in interrupted:
+        ctx.print(f"Interrupted heal {heal.heal_id} ({heal.trigger}, reference {heal.reference}): "
+                  f"already applied before it stopped, never verified or reported by it:")
+        for write in heal.writes:
+            ctx.print(f"  {write.instance} {write.key} ({write.action}) at {write.at}")
+        if closed is None:
+            ctx.print("  `genesis heal --apply` records it as autonomy.heal.failed (status interrupted)")
+        elif heal.heal_id in closed:
+            ctx.print("  recorded as autonomy.heal.failed (status interrupted)")
 
 
 _MARKS = {"verified": "✓", "unverifiable": "✓", "failed": "✗", "skipped": "-"}

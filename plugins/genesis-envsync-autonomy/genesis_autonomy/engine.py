@@ -13,8 +13,10 @@ For every ``envsync.drift`` event (once per ``_genesis_id``, recorded in
    Guardian by publishing ``autonomy.heal.apply`` (the plan summary) with its role
    and writes only when that event is delivered; a denial is stored by the bus as a
    ``genesis.blocked`` notice, which is the audit trail of a refused heal;
-6. results go out as ``autonomy.heal.applied`` / ``autonomy.heal.failed``; failed
-   heals count towards ``max_consecutive_failures``.
+6. each confirmed write goes out as ``autonomy.heal.write`` as it happens (so a heal
+   killed half-way leaves a record of what it wrote: ``interrupted.py``); results go out
+   as ``autonomy.heal.applied`` / ``autonomy.heal.failed``; failed heals count towards
+   ``max_consecutive_failures``.
 
 With ``[environments]`` each ``envsync.drift`` names its environment, and only that
 environment is read and healed, from its own reference: the engine never copies a
@@ -50,6 +52,7 @@ from .healing import (
     publish,
     result_payloads,
 )
+from .interrupted import running, write_recorder
 from .settings import AutonomySettings, settings_from_config
 from .thresholds import (
     Alert,
@@ -200,9 +203,15 @@ class AutonomyEngine:
         gate = await self._publish(APPLY, payload)
         if gate.status != "delivered":
             return DENIED
-        result = await apply(prepared, env, records=WriteRecords(self.ctx.state_dir), http_factory=self._http_factory)
-        for topic, body in result_payloads(plan, result, heal_id=heal_id, trigger="auto", source_event=event_id):
-            await self._publish(topic, body)
+        assert prepared.values is not None
+        recorder = write_recorder(self.ctx.bus, plan, prepared.values, heal_id=heal_id, trigger="auto",
+                                  role=self.settings.role, policy=self.ctx.secret_policy, source_event=event_id)
+        with running(self.ctx.state_dir, heal_id):  # until the results are published: not "interrupted"
+            result = await apply(prepared, env, records=WriteRecords(self.ctx.state_dir),
+                                 http_factory=self._http_factory, on_write=recorder)
+            for topic, body in result_payloads(plan, result, heal_id=heal_id, trigger="auto",
+                                               source_event=event_id):
+                await self._publish(topic, body)
         if result.ok:
             self.breaker.record_success()
             return HEALED

@@ -222,6 +222,31 @@ def reference_values(plan: HealPlan, reference: Snapshot) -> ReferenceValues:
     return ReferenceValues(values)
 
 
+def sync_masks(snapshots: Mapping[str, Snapshot], options: ReconcileOptions,
+               policy: SecretPolicy) -> Callable[[str], bool]:
+    """Return ``key -> bool``: whether ``genesis sync`` fingerprints every value of ``key``.
+
+    Sync's rule (``reconcile``; docs/secrets.md): a key is secret for all instances at once when
+    its name, any readable value held in scope or any platform's mark on a readable value makes it
+    so, decided by :meth:`SecretPolicy.any_secret` over those values, as the write-only check does.
+    """
+    in_scope = Scope(options).allows
+    marks = options.platform_secret_keys
+
+    def masked(key: str) -> bool:
+        readable: set[str] = set()
+        marked = False
+        for name, snapshot in snapshots.items():
+            variable = snapshot.variables.get(key)
+            if variable is None or variable.value is None or not in_scope(name, key):
+                continue
+            readable.add(variable.value)
+            marked = marked or key in marks.get(name, ())
+        return bool(readable) and policy.any_secret(key, readable, platform_marked=marked)
+
+    return masked
+
+
 def _write_policy(policy: SecretPolicy) -> SecretPolicy:
     """Return ``policy`` without ``mask_all``: masking everything on screen must not make every write secret."""
     return attrs.evolve(policy, mask_all=False) if policy.mask_all else policy
@@ -260,8 +285,9 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
     if report is None:
         report = reconcile({n: s.values() for n, s in snapshots.items()}, options, now=_NOW)
     write_policy = _write_policy(policy)
+    masked = sync_masks(snapshots, options, policy)
     plans = [
-        _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, write_policy,
+        _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, write_policy, masked,
                      writable=bool(writable.get(name, False)), overwrite=overwrite_conflicts,
                      rules=(rules or {}).get(name), effect_of=(effects or {}).get(name),
                      batch=bool((batch or {}).get(name, False)), write_only=(write_only or {}).get(name, {}),
@@ -272,7 +298,8 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
 
 
 def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport,
-                 options: ReconcileOptions, policy: SecretPolicy, write_policy: SecretPolicy, *,
+                 options: ReconcileOptions, policy: SecretPolicy, write_policy: SecretPolicy,
+                 masked: Callable[[str], bool], *,
                  writable: bool, overwrite: bool, rules: KeyRules | None,
                  effect_of: Callable[[str], WriteEffect | None] | None = None, batch: bool = False,
                  write_only: Mapping[str, WriteOnlyCheck] | None = None, adopt: bool = False) -> TargetPlan:
@@ -299,6 +326,10 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
     def effect(key: str) -> WriteEffect | None:
         return effect_of(key) if effect_of is not None else None
 
+    def show(key: str, value: str | None, marked: bool) -> str:
+        """Return ``value`` as sync shows it (a fingerprint also where a platform marks this write)."""
+        return policy.show(key, value, platform_marked=marked or masked(key))
+
     for key in pair.missing.get(name, ()):
         ref_var = ref.variables[key]
         why = refusal(key, ref_var.readable)
@@ -306,7 +337,7 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             cannot.append(Skipped(key, why))
             continue
         assert ref_var.value is not None
-        writes.append(PlannedWrite(key, CREATE, policy.show(key, ref_var.value, platform_marked=ref_var.secret),
+        writes.append(PlannedWrite(key, CREATE, show(key, ref_var.value, ref_var.secret),
                                    secret_flag(key, ref_var.value, ref_var.secret), effect=effect(key)))
 
     for key in sorted(pair.conflicts):
@@ -324,9 +355,8 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         assert ref_var.value is not None
         marked = ref_var.secret or target_var.secret
         writes.append(PlannedWrite(
-            key, UPDATE, policy.show(key, ref_var.value, platform_marked=marked),
-            secret_flag(key, ref_var.value, marked),
-            current=policy.show(key, target_var.value, platform_marked=marked), effect=effect(key)))
+            key, UPDATE, show(key, ref_var.value, marked), secret_flag(key, ref_var.value, marked),
+            current=show(key, target_var.value, marked), effect=effect(key)))
 
     for key in pair.missing.get(reference, ()):
         left.append(Skipped(key, f"extra in {name}, not in the reference ({reference}); never deleted"))
@@ -372,7 +402,7 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         assert ref_held.value is not None
         marked = ref_held.secret or target_held.secret
         writes.append(PlannedWrite(
-            key, UPDATE, policy.show(key, ref_held.value, platform_marked=marked),
+            key, UPDATE, show(key, ref_held.value, marked),
             secret_flag(key, ref_held.value, marked), current=check.mark, effect=effect(key)))
     writes.sort(key=lambda w: (w.action != CREATE, w.key))
     return TargetPlan(name, target.kind, writable, tuple(writes),

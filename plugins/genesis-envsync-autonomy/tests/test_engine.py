@@ -32,9 +32,17 @@ def test_sync_triggers_a_heal_when_allowed_and_the_next_sync_finds_parity(projec
     assert code == 1, out + err  # the drift that was found (and then healed)
     assert project.render.env(project.service_id) == project.local
     topics = [e["_genesis_topic"] for e in project.events("autonomy.>")]
-    assert topics == ["autonomy.heal.planned", "autonomy.heal.apply", "autonomy.heal.applied"]
+    applied = project.events("autonomy.heal.applied")[0]
+    written = [r for r in applied["results"] if r["written"]]
+    # each confirmed write is recorded as it happens, before the outcome (a kill -9 leaves them)
+    assert topics == ["autonomy.heal.planned", "autonomy.heal.apply", *["autonomy.heal.write"] * len(written),
+                      "autonomy.heal.applied"]
     drift = project.events("envsync.drift")[0]
-    assert project.events("autonomy.heal.applied")[0]["source_event"] == drift["_genesis_id"]
+    assert applied["source_event"] == drift["_genesis_id"]
+    writes = project.events("autonomy.heal.write")
+    assert sorted((w["instance"], w["key"]) for w in writes) == sorted((r["instance"], r["key"]) for r in written)
+    assert all(w["source_event"] == drift["_genesis_id"] and w["heal_id"] == applied["heal_id"]
+               and w["trigger"] == "auto" and w["fingerprint"].startswith("<secret fp:") for w in writes)
     assert not [r for r in project.netlify.requests if r.method == "PUT"]
     assert project.run("sync")[0] == 0
     assert_no_canary(*project.outputs, project.events(), project.home)

@@ -162,3 +162,34 @@ def test_a_plan_only_writes_reference_values_and_applying_it_converges(values, o
                 assert key in healed[target.instance]
                 if overwrite and healed[target.instance][key] is not None:
                     assert healed[target.instance][key] == value
+
+
+# -- the plan shows values exactly as genesis sync does (issue 19, item 2) ---------------------------
+
+_VALUES = st.one_of(st.none(), st.sampled_from(["false", "CANARYSummer2025", "Zq8xT3vLm9RwK2pYb7Nc", SECRET]),
+                    env_values(), secret_values())
+_INSTANCE = st.dictionaries(st.sampled_from(["ADMIN_INITIAL", "DEBUG", "API_TOKEN", "PUBLIC_URL"]), _VALUES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(local=_INSTANCE, render=_INSTANCE, github=_INSTANCE,
+       marked=st.sets(st.tuples(st.sampled_from(["local", "render", "github"]),
+                                st.sampled_from(["ADMIN_INITIAL", "DEBUG", "API_TOKEN", "PUBLIC_URL"]))))
+def test_the_plan_shows_every_value_as_sync_shows_it(local, render, github, marked) -> None:
+    from genesis_core.api import reconcile
+
+    values = {"local": local, "render": render, "github": github}
+    snaps = {name: snap(name, held, secret=frozenset(k for n, k in marked if n == name and k in held))
+             for name, held in values.items()}
+    options = ReconcileOptions(secret_policy=POLICY,
+                               platform_secret_keys={n: s.secret_keys() for n, s in snaps.items()})
+    report = reconcile({n: s.values() for n, s in snaps.items()}, options)
+    plan = plan_for(snaps, options=options, overwrite_conflicts=True)
+    for target in plan.targets:
+        for write in target.writes:
+            row = report.conflicts.get(write.key)
+            if write.action == "update":  # a conflict: sync shows exactly these two values
+                assert row is not None
+                assert (write.shown, write.current) == (row["local"], row[target.instance])
+            elif row is not None:  # a create of a key other instances disagree about
+                assert write.shown == row["local"]
