@@ -26,8 +26,7 @@ import pytest
 from genesis_core.testing import missing_server
 
 DOCS_IMAGES = Path(__file__).resolve().parent / "docs" / "images"
-CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-INSTALL = "apt-get install chromium (Debian) and pip install playwright (the plugins' testing extra)"
+CANDIDATES = ("/usr/bin/chromium", "chromium", "google-chrome", "google-chrome-stable", "chromium-browser")
 
 
 def find_chromium() -> str | None:
@@ -107,11 +106,14 @@ def chromium_executable() -> str:
     try:
         import playwright.async_api  # noqa: F401
     except ImportError:
-        missing_server(f"the playwright package is not installed: {INSTALL}")
+        missing_server("the browser tests need the playwright package: pip install playwright "
+                       "(in the cascade and steward plugins' testing extras; no browser download needed)")
     found = find_chromium()
     if found is None:
-        where = os.environ.get("GENESIS_CHROMIUM") or "chromium on PATH"
-        missing_server(f"no Chromium found ({where}): {INSTALL}")
+        named = os.environ.get("GENESIS_CHROMIUM")
+        where = f"GENESIS_CHROMIUM={named} is not an executable" if named else "no chromium on PATH"
+        missing_server(f"the browser tests need Chromium ({where}): apt-get install chromium, "
+                       "or set GENESIS_CHROMIUM to a Chromium or Chrome binary")
     return found
 
 
