@@ -18,14 +18,17 @@ import subprocess
 import textwrap
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import pytest
 from cascade_testkit import CANARY, DEADLINE, cli_env, commit_payload, genesis_cli, http_url, run, serving
 
 import genesis_cascade.plugin
 from genesis_core.api import configure_bus, load_config
 from genesis_core.testing import build_plugin_host
 
-TOKEN = "browser-token-CANARY-5e1d"
+# Tokens a header can carry, and one it cannot (fetch() refuses a header beyond ISO-8859-1).
+TOKENS = ["browser-token-CANARY-5e1d", "bröwser-tökén-CANARY-5e1d", "браузер-токен-€-CANARY-5e1d"]
 LIVE_MS = 2000  # the page must show a new commit within this bound of the wait
 WAIT_MS = int(DEADLINE * 1000)  # a hang guard for everything else
 
@@ -131,13 +134,15 @@ def test_status_page_shows_drift_and_turns_to_parity_live_when_a_sync_commits(
         bus.close()
 
 
-def test_status_page_refuses_without_the_token_and_works_with_it(tmp_path: Path, chromium: Any) -> None:
+@pytest.mark.parametrize("token", TOKENS, ids=["ascii", "latin-1", "beyond-latin-1"])
+def test_status_page_refuses_without_the_token_and_works_with_it(
+        tmp_path: Path, chromium: Any, token: str) -> None:
     state_dir = project(tmp_path)
     assert sync(state_dir) == 1
     bus = open_project_bus(state_dir)
 
     async def scenario() -> None:
-        async with serving(bus, token=TOKEN, poll_interval=0.25) as server, chromium.launch() as browser:
+        async with serving(bus, token=token, poll_interval=0.25) as server, chromium.launch() as browser:
             refused = await browser.new_page()
             for path in ("/", "/status.json", "/?token=wrong-token"):
                 response = await refused.goto(http_url(server, path))
@@ -149,18 +154,18 @@ def test_status_page_refuses_without_the_token_and_works_with_it(tmp_path: Path,
             page = await browser.new_page()
             watch = chromium.watch(page)
             updates = pushed_updates(page)
-            response = await page.goto(http_url(server, f"/?token={TOKEN}"))
+            response = await page.goto(http_url(server, f"/?token={quote(token)}"))
             assert response is not None and response.status == 200
             assert await page.evaluate("document.body.dataset.state") == "drift"
             # The WebSocket carries the token as genesis.bearer.* next to genesis.cascade.v1.
             await page.wait_for_function(LIVE, timeout=WAIT_MS)
-            assert TOKEN not in page.url  # the page took it out of the address bar
+            assert "token" not in page.url  # the page took it out of the address bar
 
             result = await bus.publish("envsync.commit", commit_payload())  # the in-process path
             await page.wait_for_function(SHOWS_PARITY_AT, arg=result.seq, timeout=LIVE_MS)
             assert [u["seq"] for u in updates] == [result.seq]
             content = await page.content()
-            assert TOKEN not in content and CANARY not in content
+            assert token not in content and CANARY not in content
             assert watch.errors == [] and watch.dialogs == []
 
     try:
