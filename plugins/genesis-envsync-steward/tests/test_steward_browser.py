@@ -103,6 +103,50 @@ def test_a_key_made_of_html_renders_as_text_and_runs_nothing(
     asyncio.run(scenario())
 
 
+def hostile(slot: str) -> str:
+    """Return markup that sets ``window.__genesisXss`` to ``slot`` if the page ever runs it."""
+    return f"<img src=x onerror=window.__genesisXss='{slot}'>\"'<b>{slot}</b>"
+
+
+def test_markup_in_any_field_of_an_event_renders_as_text(tmp_path: Path, policy: Any, chromium: Any) -> None:
+    """Platform names, kinds, statuses, errors, the environment and the times are text too, in
+    both the report of one sync and the one across environments."""
+    platform = hostile("platform")
+    payload = drift(environment=hostile("environment"), verified_at=hostile("verified_at"),
+                    instances=["render", platform], **{f"missing_in_{platform}": [hostile("missing")]})
+    payload["platforms"] = {
+        "render": {"kind": hostile("kind"), "status": "error", "error": hostile("error")},
+        platform: {"kind": "netlify", "status": hostile("status"), "keys": 1},
+    }
+    payload["conflicts"] = {"DEBUG": {"render": hostile("value"), platform: "x"}}
+    across = {"verified_at": hostile("across_verified_at"), "has_drift": True,
+              "environments": ["production", hostile("across_environment")],
+              "missing": {"production": [], hostile("across_environment"): [hostile("across_key")]},
+              "conflicts": {hostile("across_conflict"): {"production": hostile("across_value")}}}
+    config = config_from(tmp_path, "")
+    bus = start_bus(config, policy)
+    seqs = [asyncio.run(bus.publish(topic, data)).seq
+            for topic, data in (("envsync.drift", payload), ("envsync.cross_drift", across))]
+    reports = [config.state_dir / "reports" / f"drift-{seq}.html" for seq in seqs]
+    slots = [("environment", "kind", "error", "platform", "status", "missing", "value", "verified_at"),
+             ("across_environment", "across_key", "across_conflict", "across_value", "across_verified_at")]
+
+    async def scenario() -> None:
+        async with chromium.launch() as browser:
+            context = await browser.new_context(bypass_csp=True)
+            for report, shown in zip(reports, slots, strict=True):
+                page = await context.new_page()
+                watch = chromium.watch(page)
+                await page.goto(report.as_uri())
+                assert watch.dialogs == [] and await page.evaluate("window.__genesisXss") is None, report.name
+                assert await page.evaluate("document.querySelectorAll('img, b, script').length") == 0
+                assert watch.errors == []
+                text = await page.inner_text("body")
+                assert [slot for slot in shown if hostile(slot) not in text] == [], report.name
+
+    asyncio.run(scenario())
+
+
 def test_the_watch_sees_console_errors_exceptions_and_dialogs(chromium: Any) -> None:
     """The checks above would pass vacuously if the watch saw nothing: show that it sees each kind."""
     async def scenario() -> None:
