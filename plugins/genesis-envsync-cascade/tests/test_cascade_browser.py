@@ -2,8 +2,9 @@
 the repository's root ``conftest.py``): a real Cascade server on 127.0.0.1, real ``genesis sync``
 runs on two ``.env`` files, a real bus.
 
-Each test fails on any console error, uncaught exception or dialog the page produces. "Live within
-2 s" is the bound of a wait in the browser, not a timing assertion.
+A page that should work fails the test on any console error, uncaught exception or dialog (the
+refused requests log their 401s, as browsers do). "Live within 2 s" is the bound of a wait in
+the browser, not a timing assertion.
 
 Screenshots: the test writes ``cascade-status.png`` to its tmp dir on every run; with
 ``GENESIS_UPDATE_SCREENSHOTS=1`` it also replaces ``docs/images/cascade-status.png`` (commit it
