@@ -82,6 +82,7 @@ def test_ci_runs_the_readme_test_command_on_every_supported_python() -> None:
     assert "python -m venv .venv" in commands and ".venv/bin/pip install tox" in commands
     assert re.search(r'\.venv/bin/tox -e "py\$\{PYTHON_VERSION//\./\}" --skip-missing-interpreters false', commands)
     assert "nats-server" in commands  # or the NATS tests would be skipped
+    assert "apt-get install -y -qq chromium" in commands  # or the browser tests would fail for want of it
 
 
 def test_tox_runs_every_supported_python_and_installs_every_plugin() -> None:
