@@ -298,6 +298,19 @@ def _write_only(report: DriftReport, snapshots: Mapping[str, Snapshot], options:
     return apply_checks(report, checks, {name: snap.values() for name, snap in snapshots.items()}, options)
 
 
+def add_expanded(payload: dict[str, Any], snapshots: Mapping[str, Snapshot], names: Iterable[str]) -> None:
+    """Add ``expanded`` to ``payload`` when a value of ``names`` came from ``${VAR}`` expansion (names only).
+
+    One ``{"instance", "key", "keys", "environment", "unset"}`` per such value; without any, the
+    payload keeps the seed's shape.
+    """
+    expanded = [{"instance": name, "key": key, **expansion.to_dict()}
+                for name in names if name in snapshots
+                for key, expansion in snapshots[name].expansions().items()]
+    if expanded:
+        payload["expanded"] = expanded
+
+
 @attrs.frozen
 class EnvironmentResult:
     """What one environment's sync found and published (``payload`` carries its ``environment`` field)."""
@@ -376,6 +389,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
         payload = report.to_dict()
         payload["instances"] = names
         payload["platforms"] = statuses
+        add_expanded(payload, results.snapshots, names)
         return await _publish_one(bus, report.topic, payload, report, results, role,
                                   EXIT_DRIFT if report.has_drift else EXIT_PARITY)
     groups = [(e, tuple(n for n in names if n in e.platforms)) for e in selected]
@@ -416,6 +430,7 @@ async def _sync_environments(config: Config, bus: GenesisBus, groups: list[tuple
                              reference=reference_for(config, environment, members), adapters=adapters)
         payload = {"environment": environment.name, **report.to_dict(), "instances": list(members),
                    "platforms": {name: statuses[name] for name in members}}
+        add_expanded(payload, results.snapshots, members)
         done.append(EnvironmentResult(environment.name, members, report, payload))
     across = None
     if across_wanted:
