@@ -255,15 +255,20 @@ async def collect_snapshots(config: Config, host: PluginHost, *, only: Iterable[
 
 def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *,
                       secret_policy: SecretPolicy | None) -> ReconcileOptions:
-    """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks."""
+    """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks
+    (plus, with ``secret_policy``, the values expansion built from what it calls secret)."""
+    from .platforms.expansion import built_from_secrets
     from .reconciliation import ReconcileOptions
 
     sync = config.section("sync")
     sync.check_known(SYNC_KEYS)
     tables = config.platforms()
+    marks = {name: snap.secret_keys() for name, snap in snapshots.items()}
+    if secret_policy is not None:
+        marks = {name: keys | built_from_secrets(snapshots[name], secret_policy) for name, keys in marks.items()}
     return ReconcileOptions(
         secret_policy=secret_policy,
-        platform_secret_keys={name: snap.secret_keys() for name, snap in snapshots.items()},
+        platform_secret_keys=marks,
         include={name: check_patterns(tables[name], "include") for name in snapshots if name in tables},
         exclude={name: check_patterns(tables[name], "exclude") for name in snapshots if name in tables},
         ignore=check_patterns(sync, "ignore"),

@@ -182,3 +182,29 @@ def test_sync_reports_expanded_values_by_name_and_never_their_secrets(tmp_path: 
                     if path.is_file() and path not in written})
     assert robust.find_leaks({"token": token, "password": password, "from the environment": from_env},
                              outputs) == []
+
+
+def test_the_projects_own_secret_patterns_reach_values_built_from_them(tmp_path: Path, run_cli) -> None:
+    (tmp_path / ".env").write_text("SHOP_HOOKID=canaryplainhook\nCALLBACK=https://hooks.example/${SHOP_HOOKID}\n"
+                                   "HOST=db\nSTATUS=https://${HOST}/status\n")
+    (tmp_path / ".env.render").write_text("SHOP_HOOKID=canaryplainhook\nCALLBACK=https://hooks.example/x\n"
+                                          "HOST=db\nSTATUS=https://db.other/status\n")
+    (tmp_path / "genesis.toml").write_text(textwrap.dedent("""\
+        [secrets]
+        patterns = ["*_HOOKID"]
+
+        [platforms.local]
+        kind = "dotenv"
+        path = ".env"
+        dialect = "compose"
+
+        [platforms.render]
+        kind = "dotenv"
+        path = ".env.render"
+        """))
+    code, out, err = run_cli("--config", str(tmp_path / "genesis.toml"), "sync", "--json")
+    assert code == 1, err
+    conflicts = json.loads(out)["conflicts"]
+    assert all(shown.startswith("<secret fp:") for shown in conflicts["CALLBACK"].values())
+    assert conflicts["STATUS"] == {"local": "https://db/status", "render": "https://db.other/status"}
+    assert "canaryplainhook" not in out + err

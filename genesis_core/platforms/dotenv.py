@@ -150,9 +150,9 @@ class DotenvAdapter(PlatformAdapter):
         """Return the merged variables of every path (synchronously); ``None`` values are unreadable.
 
         A value built by expansion carries its :class:`~.model.Expansion` (names only), and is
-        marked secret when it was built from a secret (:mod:`.dotenv_expansion`).
+        marked secret when it was built from a secret (:mod:`.expansion`).
         """
-        from .dotenv_expansion import carried_secrets, expansion_of
+        from .expansion import carried_secrets, expansion_of
 
         files = self._files(env)
         merged: dict[str, Entry] = {}

@@ -1,11 +1,12 @@
-"""What an expanded ``.env`` value was built from: its :class:`Expansion`, and whether it carries a secret.
+"""What an expanded value was built from: its :class:`Expansion`, and whether it carries a secret.
 
 A value like ``postgres://app:${DB_PASSWORD}@db/app`` holds the password once
-expanded, whatever its own name says.  The variable is then marked secret (the
-platform's mark, so every report shows it as a fingerprint) when any name it was
-built from, directly or through other expanded keys, is secret by Genesis's
-default rules: a secret-looking name, or a value that looks like a credential.
-Only names are ever kept; the values are looked at here and nowhere else.
+expanded, whatever its own name says.  The dotenv platform marks such a variable
+secret (the platform's mark, so every view shows a fingerprint) when a name it was
+built from, directly or through other expanded keys, is secret by Genesis's default
+rules: a secret-looking name, or a value that looks like a credential
+(:func:`carried_secrets`).  A sync adds the project's own ``[secrets]`` rules
+(:func:`built_from_secrets`).  Only names are kept; values are looked at, never stored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from .dotenv_dialects import FROM_ENVIRONMENT, FROM_FILES, UNSET, Entry, Reading
-from .model import Expansion
+from .model import Expansion, Snapshot
 
 if TYPE_CHECKING:
     from ..secrets import SecretPolicy
@@ -59,3 +60,27 @@ def carried_secrets(readings: Iterable[Reading], environ: Mapping[str, str] | No
             carried[entry.key] = found
             values[entry.key] = entry.value
     return frozenset(key for key, found in carried.items() if found)
+
+
+def built_from_secrets(snapshot: Snapshot, policy: SecretPolicy) -> frozenset[str]:
+    """Return the keys of ``snapshot`` whose value was built from a key or environment name that
+    ``policy`` calls secret, directly or through other expanded keys."""
+    variables = snapshot.variables
+    expanded = snapshot.expansions()
+    found: set[str] = set()
+
+    def secret(name: str) -> bool:
+        var = variables.get(name)
+        if var is None:
+            return policy.is_secret_name(name)
+        return name in found or var.secret or policy.is_secret(name, var.value)
+
+    grew = bool(expanded)
+    while grew:
+        grew = False
+        for key, expansion in expanded.items():
+            if key not in found and (any(map(secret, expansion.keys))
+                                     or any(map(policy.is_secret_name, expansion.environment))):
+                found.add(key)
+                grew = True
+    return frozenset(found)
