@@ -208,3 +208,25 @@ def test_the_projects_own_secret_patterns_reach_values_built_from_them(tmp_path:
     assert all(shown.startswith("<secret fp:") for shown in conflicts["CALLBACK"].values())
     assert conflicts["STATUS"] == {"local": "https://db/status", "render": "https://db.other/status"}
     assert "canaryplainhook" not in out + err
+
+
+def test_each_environment_carries_and_shows_its_own_expanded_values(tmp_path: Path, run_cli) -> None:
+    for name, url in (("prod", "https://${HOST}/x"), ("prod_remote", "https://other/x"),
+                      ("staging", "https://s/x"), ("staging_remote", "https://s/x")):
+        (tmp_path / f".env.{name}").write_text(f"HOST=h\nURL={url}\n")
+    tables = "".join(f'[platforms.{name}]\nkind = "dotenv"\npath = ".env.{name}"\ndialect = "compose"\n\n'
+                     for name in ("prod", "prod_remote", "staging", "staging_remote"))
+    (tmp_path / "genesis.toml").write_text(
+        tables + '[environments.production]\nplatforms = ["prod", "prod_remote"]\n\n'
+                 '[environments.staging]\nplatforms = ["staging", "staging_remote"]\n')
+    config = str(tmp_path / "genesis.toml")
+    code, out, err = run_cli("--config", config, "sync", "--json")
+    assert code == 1, err
+    environments = json.loads(out)["environments"]
+    assert environments["production"]["expanded"] == [
+        {"instance": "prod", "key": "URL", "keys": ["HOST"], "environment": [], "unset": 0}]
+    assert "expanded" not in environments["staging"]
+    code, out, err = run_cli("--config", config, "sync")
+    assert "  prod URL: expanded from ${HOST}" in out, out
+    code, out, err = run_cli("--config", config, "sync", "--format", "markdown")
+    assert out.count("**Values from expansion**") == 1 and r"`prod` `URL`: expanded from $\{HOST\}" in out
