@@ -255,15 +255,20 @@ async def collect_snapshots(config: Config, host: PluginHost, *, only: Iterable[
 
 def reconcile_options(config: Config, snapshots: Mapping[str, Snapshot], *,
                       secret_policy: SecretPolicy | None) -> ReconcileOptions:
-    """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks."""
+    """Return ``ReconcileOptions`` from ``[sync]``, each instance's include/exclude and the platforms' secret marks
+    (plus, with ``secret_policy``, the values expansion built from what it calls secret)."""
+    from .platforms.expansion import built_from_secrets
     from .reconciliation import ReconcileOptions
 
     sync = config.section("sync")
     sync.check_known(SYNC_KEYS)
     tables = config.platforms()
+    marks = {name: snap.secret_keys() for name, snap in snapshots.items()}
+    if secret_policy is not None:
+        marks = {name: keys | built_from_secrets(snapshots[name], secret_policy) for name, keys in marks.items()}
     return ReconcileOptions(
         secret_policy=secret_policy,
-        platform_secret_keys={name: snap.secret_keys() for name, snap in snapshots.items()},
+        platform_secret_keys=marks,
         include={name: check_patterns(tables[name], "include") for name in snapshots if name in tables},
         exclude={name: check_patterns(tables[name], "exclude") for name in snapshots if name in tables},
         ignore=check_patterns(sync, "ignore"),
@@ -296,6 +301,19 @@ def _write_only(report: DriftReport, snapshots: Mapping[str, Snapshot], options:
             changes[(check.instance, check.key)] = None
     records.set_stale_since(changes)
     return apply_checks(report, checks, {name: snap.values() for name, snap in snapshots.items()}, options)
+
+
+def add_expanded(payload: dict[str, Any], snapshots: Mapping[str, Snapshot], names: Iterable[str]) -> None:
+    """Add ``expanded`` to ``payload`` when a value of ``names`` came from ``${VAR}`` expansion (names only).
+
+    One ``{"instance", "key", "keys", "environment", "unset"}`` per such value; without any, the
+    payload keeps the seed's shape.
+    """
+    expanded = [{"instance": name, "key": key, **expansion.to_dict()}
+                for name in names if name in snapshots
+                for key, expansion in snapshots[name].expansions().items()]
+    if expanded:
+        payload["expanded"] = expanded
 
 
 @attrs.frozen
@@ -376,6 +394,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
         payload = report.to_dict()
         payload["instances"] = names
         payload["platforms"] = statuses
+        add_expanded(payload, results.snapshots, names)
         return await _publish_one(bus, report.topic, payload, report, results, role,
                                   EXIT_DRIFT if report.has_drift else EXIT_PARITY)
     groups = [(e, tuple(n for n in names if n in e.platforms)) for e in selected]
@@ -416,6 +435,7 @@ async def _sync_environments(config: Config, bus: GenesisBus, groups: list[tuple
                              reference=reference_for(config, environment, members), adapters=adapters)
         payload = {"environment": environment.name, **report.to_dict(), "instances": list(members),
                    "platforms": {name: statuses[name] for name in members}}
+        add_expanded(payload, results.snapshots, members)
         done.append(EnvironmentResult(environment.name, members, report, payload))
     across = None
     if across_wanted:

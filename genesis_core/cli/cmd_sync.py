@@ -204,6 +204,7 @@ def _render_report(console: Any, outcome: SyncOutcome, names: list[str], report:
             shown = report.conflicts[key]
             conflicts.add_row(escape(key), *(escape(shown.get(n, "—")) for n in names))
         console.print(conflicts)
+    _render_expansions(console, outcome, names, report)
     verified = [check for check in report.write_only if check.status == "verified"]
     if verified:
         console.print()
@@ -218,6 +219,20 @@ def _render_report(console: Any, outcome: SyncOutcome, names: list[str], report:
     else:
         console.print(f"[green bold]Parity:[/] {report.total_keys} keys consistent across "
                       f"{len(names)} platforms")
+
+
+def _render_expansions(console: Any, outcome: SyncOutcome, names: list[str], report: Any) -> None:
+    """Print which missing or conflicting values came from ``${VAR}`` expansion (names only)."""
+    from ..report.view import expansion_notes
+
+    snapshots = outcome.results.snapshots
+    expanded = {name: snapshots[name].expansions() for name in names if name in snapshots}
+    notes = expansion_notes(expanded, set(report.conflicts).union(*report.missing.values()))
+    if notes:
+        console.print()
+        console.print("[bold]Values from expansion[/] (names only)")
+        for name, key, text in notes:
+            console.print(f"  {_escape(name)} {_escape(key)}: {_escape(text)}")
 
 
 def _render_across(console: Any, across: Any) -> None:

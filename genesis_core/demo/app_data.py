@@ -101,9 +101,17 @@ DOTENV_HEADER = "# acme-shop: the reference environment (Genesis demo)"
 
 
 def dotenv_text(values: dict[str, str]) -> str:
-    """Return ``values`` as a ``.env`` file (every value single-quoted)."""
+    """Return ``values`` as a ``.env`` file, each value spelled as the dotenv platform's heal writes it.
+
+    That is the most portable form (:mod:`genesis_core.platforms.dotenv_dialects.writer`): the
+    demo's values read the same in python-dotenv, Node dotenv, dotenvx and Docker Compose.  A value
+    no form gives every reader is written in the form python-dotenv (the demo's dialect) reads back.
+    """
+    from ..platforms.dotenv import EVERY_READER
+    from ..platforms.dotenv_dialects import DIALECTS
+    from ..platforms.dotenv_dialects.writer import Target, encode
+
+    python = (Target(DIALECTS["python"], False),)
     lines = [DOTENV_HEADER]
-    for key, value in values.items():
-        escaped = value.replace("\\", "\\\\").replace("'", "\\'")
-        lines.append(f"{key}='{escaped}'")
+    lines += [f"{key}={encode(key, value, python, EVERY_READER).text}" for key, value in values.items()]
     return "\n".join(lines) + "\n"

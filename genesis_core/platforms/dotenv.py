@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import ParseError, PlatformError
-from .dotenv_dialects import DIALECTS, Context, Dialect, DialectError, Reading
+from .dotenv_dialects import DIALECTS, Context, Dialect, DialectError, Entry, Reading
 from .dotenv_dialects.edit import EditError, set_key
 from .dotenv_dialects.writer import Refused, Target, encode
 from .http_adapter import COMMON_KEYS
@@ -147,13 +147,23 @@ class DotenvAdapter(PlatformAdapter):
         return readings
 
     def read(self, env: Mapping[str, str] | None = None) -> Snapshot:
-        """Return the merged variables of every path (synchronously); ``None`` values are unreadable."""
-        merged: dict[str, str | None] = {}
-        for path, reading in self._files(env):
+        """Return the merged variables of every path (synchronously); ``None`` values are unreadable.
+
+        A value built by expansion carries its :class:`~.model.Expansion` (names only), and is
+        marked secret when it was built from a secret (:mod:`.expansion`).
+        """
+        from .expansion import carried_secrets, expansion_of
+
+        files = self._files(env)
+        merged: dict[str, Entry] = {}
+        for path, reading in files:
             self._warn(path, reading)
-            merged.update(reading.values())
+            merged.update({entry.key: entry for entry in reading.entries})
+        carried = carried_secrets((reading for _, reading in files), self._environ(env))
         return Snapshot(self.name, self.kind, {
-            key: Variable(key, value, secret=value is None) for key, value in merged.items()})
+            key: Variable(key, entry.value, secret=entry.value is None or key in carried,
+                          expansion=expansion_of(entry))
+            for key, entry in merged.items()})
 
     async def fetch(self, ctx: FetchContext) -> Snapshot:
         """Return the merged variables of every path."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -24,6 +24,39 @@ if TYPE_CHECKING:
     from ..config import Table
 
 _KIND_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value))
+
+
+@attrs.frozen
+class Expansion:
+    """Where a value that came from ``${NAME}``/``$NAME`` expansion took its parts from: names only.
+
+    ``keys`` are variables of the same instance it referred to (for ``.env`` files: keys above it
+    and in earlier files), ``environment`` the names it took from the process environment, and
+    ``unset`` how many references were set nowhere (the reader used an empty string or the
+    reference's default).  Those names are not kept: an unset ``$name`` is often part of a value
+    that holds a ``$``, not a name.  Never a value.
+    """
+
+    keys: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    environment: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    unset: int = 0
+
+    def describe(self) -> str:
+        """Return one line for a report, e.g. ``expanded from ${DB_HOST}, ${HOME} (process environment)``."""
+        parts = [f"${{{name}}}" for name in self.keys]
+        parts += [f"${{{name}}} (process environment)" for name in self.environment]
+        unset = "" if not self.unset else "1 reference" if self.unset == 1 else f"{self.unset} references"
+        if not parts:
+            return f"expanded ({unset} set nowhere)" if unset else "expanded"
+        return "expanded from " + ", ".join(parts) + (f"; {unset} set nowhere" if unset else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form: ``{"keys": [...], "environment": [...], "unset": n}``."""
+        return {"keys": list(self.keys), "environment": list(self.environment), "unset": self.unset}
 
 
 @attrs.frozen(repr=False)
@@ -40,6 +73,11 @@ class Variable:
     the value.  ``None`` when the platform has none (or the adapter does not read it);
     an adapter that fills it sets :attr:`PlatformAdapter.stamps_changes`.  Genesis only
     compares stamps for equality and shows them as the time of a change.
+
+    ``expansion`` is set when the value is what the app sees after ``${NAME}`` expansion
+    (the ``dotenv`` platform in an expanding dialect): it names what the value was built
+    from (:class:`Expansion`), so a report can say why two values differ.  An adapter that
+    builds a value from a secret marks the variable ``secret`` too.
     """
 
     key: str
@@ -48,6 +86,7 @@ class Variable:
     scope: str | None = None
     managed: str | None = None
     stamp: str | None = None
+    expansion: Expansion | None = None
 
     @property
     def readable(self) -> bool:
@@ -63,8 +102,9 @@ class Variable:
         shown = "<unreadable>" if self.value is None else "<hidden>"
         managed = "" if self.managed is None else ", managed=True"
         stamp = "" if self.stamp is None else f", stamp={self.stamp!r}"
+        expansion = "" if self.expansion is None else f", expansion={self.expansion!r}"
         return (f"Variable(key={self.key!r}, value={shown}, secret={self.secret}, scope={self.scope!r}"
-                f"{managed}{stamp})")
+                f"{managed}{stamp}{expansion})")
 
 
 @attrs.frozen(repr=False)
@@ -135,6 +175,10 @@ class Snapshot:
     def secret_keys(self) -> frozenset[str]:
         """Return the keys the platform itself marks as secret."""
         return frozenset(key for key, var in self.variables.items() if var.secret)
+
+    def expansions(self) -> dict[str, Expansion]:
+        """Return ``{key: expansion}`` for the variables whose value came from expansion."""
+        return {key: var.expansion for key, var in self.variables.items() if var.expansion is not None}
 
     def managed_keys(self) -> dict[str, str]:
         """Return ``{key: why}`` for the variables the platform manages itself (never written)."""

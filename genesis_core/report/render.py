@@ -159,6 +159,12 @@ def render_markdown(view: DriftView) -> str:
             lines.append(f"\n… and {len(view.conflicts) - MAX_CONFLICT_ROWS} more conflicting keys "
                          "(see the JSON report)")
         lines.append("")
+    notes = view.expansion_notes()
+    if notes:
+        lines += ["**Values from expansion** (names only)", ""]
+        lines += [f"- {md_code(name, in_table=False)} {md_code(key, in_table=False)}: {md_text(text)}"
+                  for name, key, text in notes]
+        lines.append("")
     if not view.has_drift and not view.errors:
         lines += ["Every platform holds the same keys with the same values.", ""]
     lines.append("<sub>Genesis · " + md_text(" · ".join(_footer(view))) + "</sub>")
@@ -247,6 +253,11 @@ def render_html(view: DriftView) -> str:
             cells = "".join(f"<td>{_code(shown[n])}</td>" if n in shown else "<td>—</td>" for n in names)
             parts.append(f"<tr><td>{_code(key)}</td>{cells}</tr>")
         parts.append("</tbody></table>")
+    notes = view.expansion_notes()
+    if notes:
+        parts.append("<h2>Values from expansion (names only)</h2><ul>")
+        parts += [f"<li>{_code(name)} {_code(key)}: {_h(text)}</li>" for name, key, text in notes]
+        parts.append("</ul>")
     if not view.has_drift and not view.errors:
         parts.append("<p>Every platform holds the same keys with the same values.</p>")
     parts.append(f"<footer>Genesis · {_h(' · '.join(_footer(view)))}</footer></body></html>")

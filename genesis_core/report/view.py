@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from ..bus.envelope import RESERVED_KEYS
+from ..platforms.model import Expansion
 
 _COUNT_SUFFIX = "_count"
 _SUMMARY_TOTALS = frozenset({"total_keys", "drift_count"})
@@ -47,6 +48,14 @@ class DriftView:
     environment: str | None = None
     #: An ``envsync.cross_drift`` event: the rows are environments, not platforms.
     across: bool = False
+    #: ``{instance: {key: expansion}}`` for the values that came from ``${VAR}`` expansion.
+    expanded: Mapping[str, Mapping[str, Expansion]] = attrs.Factory(dict)
+
+    def expansion_notes(self) -> list[tuple[str, str, str]]:
+        """Return ``(instance, key, "expanded from ${...}")`` for each expanded value that is missing
+        elsewhere or conflicting."""
+        drifted = set(self.conflicts).union(*self.missing.values())
+        return expansion_notes(self.expanded, drifted)
 
     @property
     def instances(self) -> tuple[str, ...]:
@@ -66,6 +75,28 @@ class DriftView:
         if self.seq is not None:
             return str(self.seq)
         return "".join(ch for ch in (self.event_id or "unknown") if ch.isalnum() or ch in "-_")[:64]
+
+
+def expansion_notes(expanded: Mapping[str, Mapping[str, Expansion]],
+                    keys: set[str]) -> list[tuple[str, str, str]]:
+    """Return ``(instance, key, description)`` for the expanded values of ``keys``, by instance then key."""
+    return [(name, key, expansions[key].describe())
+            for name, expansions in expanded.items() for key in sorted(expansions) if key in keys]
+
+
+def _expanded(raw: Any) -> dict[str, dict[str, Expansion]]:
+    """Return the ``expanded`` field of a payload as ``{instance: {key: Expansion}}``, skipping odd items."""
+    found: dict[str, dict[str, Expansion]] = {}
+    for item in raw if isinstance(raw, list) else ():
+        if not isinstance(item, Mapping) or not isinstance(item.get("instance"), str) \
+                or not isinstance(item.get("key"), str):
+            continue
+        keys, environment, unset = item.get("keys"), item.get("environment"), _int(item.get("unset"))
+        found.setdefault(item["instance"], {})[item["key"]] = Expansion(
+            keys=[n for n in keys if isinstance(n, str)] if isinstance(keys, list) else (),
+            environment=[n for n in environment if isinstance(n, str)] if isinstance(environment, list) else (),
+            unset=unset if unset is not None and unset > 0 else 0)
+    return found
 
 
 def _int(value: Any) -> int | None:
@@ -171,4 +202,5 @@ def build_view(event: Mapping[str, Any]) -> DriftView:
         conflicts=conflicts,
         payload=payload,
         environment=_str(payload.get("environment")),
+        expanded=_expanded(payload.get("expanded")),
     )

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .base import Context, Dialect, DialectError, Entry, Note, Reading
+from .base import FROM_ENVIRONMENT, FROM_FILES, UNSET, Context, Dialect, DialectError, Entry, Note, Reading, Reference
 from .compose import ComposeDialect
 from .dotenvx import DotenvxDialect
 from .node import NodeDialect
@@ -25,4 +25,5 @@ def get_dialect(name: str) -> Dialect:
     return DIALECTS[name]
 
 
-__all__ = ["DIALECTS", "Context", "Dialect", "DialectError", "Entry", "Note", "Reading", "get_dialect"]
+__all__ = ["DIALECTS", "FROM_ENVIRONMENT", "FROM_FILES", "UNSET", "Context", "Dialect", "DialectError", "Entry", "Note",
+           "Reading", "Reference", "get_dialect"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 import attrs
@@ -25,6 +25,22 @@ class DialectError(Exception):
         super().__init__(message)
 
 
+#: Where a reference was found (:attr:`Reference.source`): a key of the files read so far.
+FROM_FILES = "files"
+#: The process environment (only with ``expand_from_environment = true``).
+FROM_ENVIRONMENT = "environment"
+#: Nowhere: the reader used an empty string or the reference's default.
+UNSET = "unset"
+
+
+@attrs.frozen
+class Reference:
+    """One ``${NAME}``/``$NAME`` an expanded value used, and where ``NAME`` was found (never its value)."""
+
+    name: str
+    source: str = attrs.field(validator=attrs.validators.in_((FROM_FILES, FROM_ENVIRONMENT, UNSET)))
+
+
 @attrs.frozen(repr=False)
 class Entry:
     """One assignment: ``value`` is ``None`` when the reader gives the key no value Genesis can know."""
@@ -35,6 +51,9 @@ class Entry:
     end_line: int
     #: The value came from ``${VAR}``/``$VAR`` expansion (it differs from the text as written).
     expanded: bool = False
+    #: The names the value referred to, in order of first use (set with ``expanded``, and for
+    #: Compose's bare ``KEY`` line taken from the environment).
+    references: tuple[Reference, ...] = ()
 
     def __repr__(self) -> str:
         shown = "<unreadable>" if self.value is None else "<hidden>"
@@ -129,6 +148,16 @@ class Lookup:
         if self._environ is not None and name in self._environ:
             return self._environ[name]
         return self.known.get(name)
+
+    def source(self, name: str) -> str:
+        """Return where ``name`` is found now: :data:`FROM_ENVIRONMENT`, :data:`FROM_FILES` or :data:`UNSET`."""
+        if self._environ is not None and name in self._environ:
+            return FROM_ENVIRONMENT
+        return FROM_FILES if name in self.known else UNSET
+
+    def references(self, names: Iterable[str]) -> tuple[Reference, ...]:
+        """Return each of ``names`` once, in order, with where it is found now (call before setting the key)."""
+        return tuple(Reference(name, self.source(name)) for name in dict.fromkeys(names))
 
     def has(self, name: str) -> bool:
         """Return whether ``name`` is set (possibly to an empty string)."""

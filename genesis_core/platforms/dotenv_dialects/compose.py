@@ -89,6 +89,7 @@ class _Substituter:
     def __init__(self, lookup: Lookup) -> None:
         self.lookup = lookup
         self.unset: list[str] = []
+        self.names: list[str] = []
         self.found = False
 
     def substitute(self, template: str) -> str:
@@ -114,8 +115,10 @@ class _Substituter:
             raise TemplateError("invalid ${...} expression")
         self.found = True
         if braced and operator is not None and operator in substitution:
+            self.names.append(substitution.partition(operator)[0])
             value = self._apply(operator, substitution)
             return value + self.substitute(rest)
+        self.names.append(substitution)
         known = self.lookup.get(substitution)
         if known is None:
             self.unset.append(substitution)
@@ -173,16 +176,18 @@ class ComposeDialect(Dialect):
                     continue  # "export" alone on a line: Compose finds no such variable either
                 value = lookup.get(key) if context.environ is not None else lookup.known.get(key)
                 if value is not None or context.environ is None:
-                    entries.append(Entry(key, value, line, line))
+                    taken = lookup.references([key]) if value is not None else ()
+                    entries.append(Entry(key, value, line, line, references=taken))
                 if value is not None:
                     lookup.known[key] = value
                 continue
-            value, end, expanded, unset = self._value(text, pos, line, lookup, expand)
+            value, end, expanded, unset, names = self._value(text, pos, line, lookup, expand)
             end_line = self.line_of(text, max(end - 1, pos))
             notes.extend(Note(line, f"{shown_name(name)} is not set; Docker Compose uses an empty string")
                          for name in dict.fromkeys(unset))
+            references = lookup.references(names)
             lookup.known[key] = value
-            entries.append(Entry(key, value, line, end_line, expanded))
+            entries.append(Entry(key, value, line, end_line, expanded, references))
             pos = end
         return Reading(tuple(entries), notes=tuple(notes))
 
@@ -227,7 +232,7 @@ class ComposeDialect(Dialect):
         raise DialectError(line, "a line without '=' at the end of the file (Docker Compose cannot read it)")
 
     def _value(self, text: str, pos: int, line: int, lookup: Lookup,
-               expand: bool) -> tuple[str, int, bool, list[str]]:
+               expand: bool) -> tuple[str, int, bool, list[str], list[str]]:
         substituter = _Substituter(lookup)
         quote = text[pos] if pos < len(text) and text[pos] in "'\"" else ""
         if not quote:
@@ -255,16 +260,17 @@ class ComposeDialect(Dialect):
             value = "".join(chars)
             if quote == '"':
                 return self._finish(expand_escapes(value), substituter, line, expand, i + 1)
-            return value, i + 1, False, []
+            return value, i + 1, False, [], []
         raise DialectError(line, "unterminated quoted value")
 
     @staticmethod
     def _finish(raw: str, substituter: _Substituter, line: int, expand: bool,
-                end: int) -> tuple[str, int, bool, list[str]]:
+                end: int) -> tuple[str, int, bool, list[str], list[str]]:
+        """Return the value, where it ends, whether it had a reference, the unset names and every name used."""
         if not expand:
-            return raw, end, False, []
+            return raw, end, False, [], []
         try:
             value = substituter.substitute(raw)
         except TemplateError as exc:
             raise DialectError(line, str(exc)) from None
-        return value, end, substituter.found, substituter.unset
+        return value, end, substituter.found, substituter.unset, substituter.names

@@ -26,6 +26,7 @@ from .base import (
     Lookup,
     Note,
     Reading,
+    Reference,
     shown_name,
 )
 from .node import assignments, ignored_lines, js_newlines, unquote
@@ -108,8 +109,11 @@ def _js_replace_first(text: str, search: str, replacement: str) -> str:
 
 
 def expand_value(value: str, env: dict[str, str], literals: dict[str, str],
-           unset: list[str]) -> tuple[str, bool]:
-    """Return ``value`` after dotenvx's expansion, and whether any reference was found."""
+                 unset: list[str], names: list[str] | None = None) -> tuple[str, bool]:
+    """Return ``value`` after dotenvx's expansion, and whether any reference was found.
+
+    The names of unset references are added to ``unset``; every name referred to, to ``names``.
+    """
     result = value
     found = False
     for _ in range(_MAX_ROUNDS):
@@ -123,6 +127,8 @@ def expand_value(value: str, env: dict[str, str], literals: dict[str, str],
         splitter = operator.group(0) if operator else None
         # JavaScript's expression.split(null) splits on the text "null"; dotenvx relies on that.
         name, _, rest = expression.partition(splitter or "null")
+        if names is not None:
+            names.append(name)
         present = name in env
         current = env.get(name)
         if splitter == ":-":
@@ -172,20 +178,23 @@ class DotenvxDialect(Dialect):
                 entries.append(Entry(key, None, line, end_line))
                 continue
             expanded = False
+            references: tuple[Reference, ...] = ()
             if quote != "'" and expand:
                 if find_commands(value):
                     raise DialectError(line, "command substitution $(...): dotenvx would run it as a shell "
                                              "command; Genesis never runs anything from a .env file")
                 unset: list[str] = []
+                names: list[str] = []
                 try:
-                    value, expanded = expand_value(value, lookup.merged(), literals, unset)
+                    value, expanded = expand_value(value, lookup.merged(), literals, unset, names)
                 except DialectError as exc:
                     raise DialectError(line, exc.message) from None
+                references = lookup.references(names)
                 value = value.replace("\\$", "$")
                 notes.extend(Note(line, f"{shown_name(name)} is not set; dotenvx uses an empty string")
                              for name in dict.fromkeys(unset))
             if quote == "'":
                 literals[key] = value
             lookup.known[key] = value
-            entries.append(Entry(key, value, line, end_line, expanded))
+            entries.append(Entry(key, value, line, end_line, expanded, references))
         return Reading(tuple(entries), ignored_lines=ignored_lines(text, spans), notes=tuple(notes))

@@ -20,6 +20,7 @@ from .base import (
     Lookup,
     Note,
     Reading,
+    Reference,
     shown_name,
 )
 
@@ -66,22 +67,26 @@ class PythonDialect(Dialect):
             body = original.rstrip("\n")
             end_line = binding.original.line + body.count("\n")
             value, expanded = binding.value, False
+            references: tuple[Reference, ...] = ()
             if expand:
-                value, expanded = _interpolate(value, lookup, notes, line)
+                value, expanded, references = _interpolate(value, lookup, notes, line)
             lookup.known[binding.key] = value
-            entries.append(Entry(binding.key, value, line, end_line, expanded))
+            entries.append(Entry(binding.key, value, line, end_line, expanded, references))
         return Reading(tuple(entries), notes=tuple(notes))
 
 
-def _interpolate(value: str, lookup: Lookup, notes: list[Note], line: int) -> tuple[str, bool]:
-    """Return ``value`` after python-dotenv's ``${VAR}``/``${VAR:-default}`` interpolation."""
+def _interpolate(value: str, lookup: Lookup, notes: list[Note],
+                 line: int) -> tuple[str, bool, tuple[Reference, ...]]:
+    """Return ``value`` after python-dotenv's ``${VAR}``/``${VAR:-default}`` interpolation, whether it had
+    a reference, and the names it referred to."""
     from dotenv.variables import Variable, parse_variables
 
     atoms = list(parse_variables(value))
-    if not any(isinstance(atom, Variable) for atom in atoms):
-        return value, False
+    names = [atom.name for atom in atoms if isinstance(atom, Variable)]
+    if not names:
+        return value, False, ()
     env = lookup.merged()
     for atom in atoms:
         if isinstance(atom, Variable) and atom.name not in env and atom.default is None:
             notes.append(Note(line, f"{shown_name(atom.name)} is not set; python-dotenv uses an empty string"))
-    return "".join(atom.resolve(env) for atom in atoms), True
+    return "".join(atom.resolve(env) for atom in atoms), True, lookup.references(names)
