@@ -299,20 +299,22 @@ class PlatformHarness(abc.ABC):
             "the adapter supports batch writes: the harness must implement written_values(request) so the "
             "suite can check what each write request carries")
 
-    def sent_keys(self, request: Request, known: Iterable[str]) -> set[str]:
-        """Return which of ``known`` (variable names) a recorded request sends to be written or deleted.
+    def sent_keys(self, request: Request, before: Mapping[str, str], written: Iterable[str]) -> set[str]:
+        """Return the variables a recorded request sends to be written or deleted.
 
-        The suite calls it for every request a ``write()`` sends, with the names the platform
-        held before plus the one written, and fails unless that one is all they carry.  The
-        default counts a name when a request other than ``GET``/``HEAD``/``OPTIONS`` holds it
-        as a whole word in its (percent-decoded) path or its body.  Override it when your
-        API reads with a ``POST`` that names other keys, or writes a whole document that
-        must repeat the others unchanged: return only what the request changes.
+        ``before`` is what the platform held before the write (``stored()``), ``written`` the
+        names being written; the answer is a subset of both their names.  The suite calls it
+        for every request a ``write()`` sends and fails unless the written key is all they
+        carry.  The default counts a name when a request other than ``GET``/``HEAD``/``OPTIONS``
+        holds it as a whole word in its (percent-decoded) path or its body.  Override it when
+        your API reads with a ``POST`` that names other keys, or stores every variable in one
+        document written whole (a Secrets Manager JSON secret): return only the names whose
+        value the request changes or drops.
         """
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return set()
         text = unquote(request.path) + "\n" + request.body.decode("utf-8", "replace")
-        return {name for name in known if re.search(_WORD.format(re.escape(name)), text)}
+        return {name for name in {*before, *written} if re.search(_WORD.format(re.escape(name)), text)}
 
     def write_fault(self, case: FaultCase) -> Fault:
         """Return the fault that refuses writes for ``case`` (by default on :data:`WRITE_METHODS` only,
@@ -687,10 +689,11 @@ class AdapterContract:
         harness.clear_faults()
         assert harness.stored() == before
 
-    def _keys_sent(self, harness: PlatformHarness, since: int, known: Iterable[str]) -> list[set[str]]:
-        """Return, for each request since ``since`` that sends variables, the names of ``known`` it sends."""
-        names = sorted(set(known))
-        sent = [harness.sent_keys(request, names) for request in harness.requests()[since:]]
+    def _keys_sent(self, harness: PlatformHarness, since: int, before: Mapping[str, str],
+                   written: Iterable[str]) -> list[set[str]]:
+        """Return, for each request since ``since`` that sends variables, the names it sends."""
+        names = sorted(set(written))
+        sent = [harness.sent_keys(request, before, names) for request in harness.requests()[since:]]
         return [keys for keys in sent if keys]
 
     def test_a_write_sends_only_its_key_and_changes_nothing_else(self, harness: PlatformHarness) -> None:
@@ -715,7 +718,7 @@ class AdapterContract:
             before_state = harness.stored()
             before = len(harness.requests())
             write_sync(adapter, harness.env(), key, value, secret=secret)
-            sent = self._keys_sent(harness, before, [*before_state, key])
+            sent = self._keys_sent(harness, before, before_state, [key])
             others = sorted(set().union(*sent) - {key})
             assert not others, (
                 f"writing {key} sent {', '.join(others)} too: a write must send its one key (no read-modify-write "
@@ -869,7 +872,8 @@ class AdapterContract:
         the planned keys and values: no other key, no unchanged key, no ``null``.
         """
         self._require_writable(harness)
-        harness.seed({"SAME": "same", "CHANGE": "before", "KEEP": "keep"})
+        seeded = {"SAME": "same", "CHANGE": "before", "KEEP": "keep"}
+        harness.seed(seeded)
         writes = [VariableWrite("CHANGE", "after"), VariableWrite("ADDED", "added \u2713\nline two"),
                   VariableWrite("SECRET_ADDED", f"s3cret-{secrets.token_hex(6)}", secret=True)]
         planned = {w.key: w.value for w in writes}
@@ -879,7 +883,7 @@ class AdapterContract:
         assert harness.stored() == {"SAME": "same", "KEEP": "keep", **planned}, (
             "write_batch must create or update exactly its keys and leave every other key alone")
         if harness.counts_requests:
-            keys = set().union(*self._keys_sent(harness, before, ["SAME", "CHANGE", "KEEP", *planned]))
+            keys = set().union(*self._keys_sent(harness, before, seeded, planned))
             assert keys <= set(planned), (
                 f"write_batch sent {', '.join(sorted(keys - set(planned)))} too: a batch must send only its keys")
         if adapter.supports_batch_write:
