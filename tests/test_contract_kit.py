@@ -622,3 +622,19 @@ def test_instant_retries_is_undone_after_the_test() -> None:
     import genesis_core.http as http
 
     assert http._retry_sleep is asyncio.sleep
+
+
+#: Whether each first-party platform keeps the case of names (issue 19 item 13).
+CASE_SENSITIVE = {"dotenv": True, "render": True, "heroku": True, "netlify": True, "vercel": True, "railway": True,
+                  "fly": True, "aws-ssm": True, "aws-secrets-manager": True, "vault": True,
+                  "github": False}  # GitHub stores secret and variable names upper-cased
+
+
+def test_first_party_kinds_say_whether_names_keep_their_case() -> None:
+    from genesis_core.plugins import build_plugin_host
+
+    kinds = build_plugin_host().platform_kinds()
+    assert {name: kinds[name].case_sensitive for name in CASE_SENSITIVE if name in kinds} == {
+        name: value for name, value in CASE_SENSITIVE.items() if name in kinds}
+    assert set(CASE_SENSITIVE) <= set(kinds), "every first-party plugin is installed in the test environment"
+    assert PlatformKind("x", ExampleAdapter).case_sensitive is True, "a kind keeps the case of names by default"
