@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import textwrap
@@ -638,3 +639,33 @@ def test_first_party_kinds_say_whether_names_keep_their_case() -> None:
         name: value for name, value in CASE_SENSITIVE.items() if name in kinds}
     assert set(CASE_SENSITIVE) <= set(kinds), "every first-party plugin is installed in the test environment"
     assert PlatformKind("x", ExampleAdapter).case_sensitive is True, "a kind keeps the case of names by default"
+
+
+@pytest.mark.parametrize(("body", "kind", "spoiled"), [
+    ({"vars": [{"key": "A", "value": "1"}, {"key": "T", "value": "v"}]}, "item_without_name",
+     {"vars": [{"key": "A", "value": "1"}, {"value": "v"}]}),
+    ({"vars": [{"key": "T", "value": "v"}]}, "non_string_value", {"vars": [{"key": "T", "value": 12345}]}),
+    ({"A": "1", "T": "v"}, "item_without_name", {"A": "1", "": "v"}),
+    ({"Parameters": [{"Name": "/app/T", "Value": "v"}]}, "item_without_name", {"Parameters": [{"Value": "v"}]}),
+    ({"SecretString": '{"T": "v"}'}, "non_string_value", {"SecretString": '{"T": 12345}'}),
+    ({"vars": [{"key": "OTHER", "value": "v2"}]}, "item_without_name", None),
+])
+def test_spoil_item_finds_the_item_in_each_shape(body: object, kind: str, spoiled: object) -> None:
+    from genesis_core.testing import Fault, Response, spoil_item
+
+    result = spoil_item(Response(200, body), Fault(kind, target="T", value="v"))
+    assert (None if result is None else result.body) == spoiled
+    raw = spoil_item(Response(200, raw=json.dumps(body).encode(), content_type="text/html"),
+                     Fault(kind, target="T", value="v"))
+    assert (None if raw is None else raw.body) == spoiled, "a relayed answer is JSON whatever its Content-Type"
+
+
+def test_write_faults_spare_reads(harness: ExampleHarness) -> None:
+    from genesis_core.testing import WRITE_FAULT_CASES
+
+    harness.seed({"A": "1"})
+    harness.inject(WRITE_FAULT_CASES[0].fault)
+    adapter = harness.make_adapter()
+    assert fetch_sync(adapter, harness.env()).values() == {"A": "1"}
+    with pytest.raises(PlatformError, match="HTTP 400"):
+        write_sync(adapter, harness.env(), "A", "2")
