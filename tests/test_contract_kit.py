@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import textwrap
@@ -258,6 +259,49 @@ class StampsWithoutSaying(ExampleAdapter):
                                                for k, v in snapshot.variables.items()})
 
 
+class RewritesEveryKey(ExampleAdapter):
+    """Issue 19 item 11: a read-modify-write that sends every readable key again (the end state is right)."""
+
+    async def write(self, ctx, key, value, *, secret):
+        snapshot = await self.fetch(ctx)
+        for other, var in snapshot.variables.items():
+            if other != key and var.value is not None:
+                await super().write(ctx, other, var.value, secret=var.secret)
+        await super().write(ctx, key, value, secret=secret)
+
+
+class RejectedWriteIsDone(ExampleAdapter):
+    """Issue 19 item 12: a write answered 400/403/404/409/422 returns as if it had worked (401 still fails)."""
+
+    async def write(self, ctx, key, value, *, secret):
+        path = f"{self._vars_path()}/{key}"
+        await self.request(ctx, "PUT", path, json_body={"value": value, "secret": secret},
+                           ok=(200, 201, 400, 403, 404, 409, 422))
+
+
+class UpperCasesKeys(ExampleAdapter):
+    """Issue 19 item 13: every key is upper-cased on the way in and out."""
+
+    async def fetch(self, ctx):
+        snapshot = await super().fetch(ctx)
+        return Snapshot(self.name, self.kind, {k.upper(): attrs.evolve(v, key=k.upper())
+                                               for k, v in snapshot.variables.items()})
+
+    async def write(self, ctx, key, value, *, secret):
+        await super().write(ctx, key.upper(), value, secret=secret)
+
+
+class DropsMalformedItems(ExampleAdapter):
+    """Issue 19 item 14: an item without a key, or with a value that is not a string, is skipped."""
+
+    def _parse_page(self, data):
+        if isinstance(data, dict) and isinstance(data.get("vars"), list):
+            data = {**data, "vars": [item for item in data["vars"] if isinstance(item, dict)
+                                     and isinstance(item.get("key"), str)
+                                     and (item.get("value") is None or isinstance(item.get("value"), str))]}
+        return super()._parse_page(data)
+
+
 class ReadOnly(ExampleAdapter):
     supports_write = False
 
@@ -325,6 +369,22 @@ class TestReadOnly(AdapterContract):
     harness = harness_for(ReadOnly, ReadOnlyHarness)
 
 
+class TestRewritesEveryKey(AdapterContract):
+    harness = harness_for(RewritesEveryKey)
+
+
+class TestRejectedWriteIsDone(AdapterContract):
+    harness = harness_for(RejectedWriteIsDone)
+
+
+class TestUpperCasesKeys(AdapterContract):
+    harness = harness_for(UpperCasesKeys)
+
+
+class TestDropsMalformedItems(AdapterContract):
+    harness = harness_for(DropsMalformedItems)
+
+
 class TestStampsThatNeverMove(AdapterContract):
     harness = harness_for(StampsThatNeverMove)
 
@@ -339,6 +399,10 @@ LEAKS = "test_no_token_or_value_leaks"
 STAMPS = "test_change_stamps_are_set_and_move_when_written"
 
 FAULT = "test_a_fault_is_one_clear_error_after_the_right_attempts"
+SURGICAL = "test_a_write_sends_only_its_key_and_changes_nothing_else"
+REJECTED = "test_a_rejected_write_is_an_error_and_changes_nothing"
+CASE = "test_keys_keep_their_case"
+MALFORMED = "test_one_malformed_item_in_a_valid_page_is_an_error"
 
 #: broken variant -> (tests that must fail, tests that must still pass)
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
@@ -367,12 +431,24 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "TestReadOnly": (["test_registered_kind_agrees_with_the_adapter"], ["test_harness_describes_the_adapter"]),
     "TestStampsThatNeverMove": ([STAMPS], [FETCH, "test_write_round_trips"]),
     "TestStampsWithoutSaying": ([STAMPS], [FETCH]),
+    # issue 19 items 11-14: adapters broken on purpose that the kit used to pass whole
+    "TestRewritesEveryKey": ([SURGICAL, "test_batch_write_round_trips"],
+                             ["test_write_of_a_new_key_leaves_every_other_key_unchanged",
+                              "test_write_updates_an_existing_key", FETCH]),
+    "TestRejectedWriteIsDone": ([f"{REJECTED}[{status}]" for status in ("400", "403", "404", "409", "422")],
+                                [f"{REJECTED}[401]", "test_failed_write_is_an_error_and_changes_nothing",
+                                 "test_write_round_trips"]),
+    "TestUpperCasesKeys": ([CASE], [FETCH, "test_write_round_trips", SURGICAL]),
+    "TestDropsMalformedItems": ([f"{MALFORMED}[item-without-name]", f"{MALFORMED}[non-string-value]"],
+                                [FETCH, f"{FAULT}[wrong-shape]"]),
 }
 
 #: tests a read-only, unpaginated harness without unreadable values must skip, with this reason
 EXPECTED_SKIPS = {
     "test_write_round_trips": "does not support writes",
     "test_failed_write_is_an_error_and_changes_nothing": "does not support writes",
+    SURGICAL: "does not support writes",
+    f"{REJECTED}[400]": "does not support writes",
     f"{PAGES}[page_size]": "sets no page_size",
     "test_unreadable_values_are_present_as_none_and_secret": "no unreadable values",
 }
@@ -424,6 +500,15 @@ def test_contract_explains_how_a_broken_adapter_failed(broken_results: dict[str,
         "TestReplacesAll::test_write_of_a_new_key_leaves_every_other_key_unchanged"][1]
     assert "a write did not move the written key's stamp" in broken_results[f"TestStampsThatNeverMove::{STAMPS}"][1]
     assert "but the adapter does not set stamps_changes" in broken_results[f"TestStampsWithoutSaying::{STAMPS}"][1]
+    assert "writing ADDED_KEY sent KEEP_ALPHA, KEEP_BRAVO, KEEP_CHARLIE, UPDATE_ME too" in broken_results[
+        f"TestRewritesEveryKey::{SURGICAL}"][1]
+    assert "write_batch sent KEEP, SAME too" in broken_results["TestRewritesEveryKey::test_batch_write_round_trips"][1]
+    assert "answered HTTP 409 returned normally instead of raising PlatformError" in broken_results[
+        f"TestRejectedWriteIsDone::{REJECTED}[409]"][1]
+    assert "fetch changed the case of keys" in broken_results[f"TestUpperCasesKeys::{CASE}"][1]
+    for kind in ("item_without_name", "non_string_value"):
+        assert f"a page with one malformed item ({kind}) was accepted" in broken_results[
+            f"TestDropsMalformedItems::{MALFORMED}[{kind.replace('_', '-')}]"][1]
 
 
 def test_contract_skips_what_a_harness_does_not_support_with_a_reason(
@@ -538,3 +623,49 @@ def test_instant_retries_is_undone_after_the_test() -> None:
     import genesis_core.http as http
 
     assert http._retry_sleep is asyncio.sleep
+
+
+#: Whether each first-party platform keeps the case of names (issue 19 item 13).
+CASE_SENSITIVE = {"dotenv": True, "render": True, "heroku": True, "netlify": True, "vercel": True, "railway": True,
+                  "fly": True, "aws-ssm": True, "aws-secrets-manager": True, "vault": True,
+                  "github": False}  # GitHub stores secret and variable names upper-cased
+
+
+def test_first_party_kinds_say_whether_names_keep_their_case() -> None:
+    from genesis_core.plugins import build_plugin_host
+
+    kinds = build_plugin_host().platform_kinds()
+    assert {name: kinds[name].case_sensitive for name in CASE_SENSITIVE if name in kinds} == {
+        name: value for name, value in CASE_SENSITIVE.items() if name in kinds}
+    assert set(CASE_SENSITIVE) <= set(kinds), "every first-party plugin is installed in the test environment"
+    assert PlatformKind("x", ExampleAdapter).case_sensitive is True, "a kind keeps the case of names by default"
+
+
+@pytest.mark.parametrize(("body", "kind", "spoiled"), [
+    ({"vars": [{"key": "A", "value": "1"}, {"key": "T", "value": "v"}]}, "item_without_name",
+     {"vars": [{"key": "A", "value": "1"}, {"value": "v"}]}),
+    ({"vars": [{"key": "T", "value": "v"}]}, "non_string_value", {"vars": [{"key": "T", "value": 12345}]}),
+    ({"A": "1", "T": "v"}, "item_without_name", {"A": "1", "": "v"}),
+    ({"Parameters": [{"Name": "/app/T", "Value": "v"}]}, "item_without_name", {"Parameters": [{"Value": "v"}]}),
+    ({"SecretString": '{"T": "v"}'}, "non_string_value", {"SecretString": '{"T": 12345}'}),
+    ({"vars": [{"key": "OTHER", "value": "v2"}]}, "item_without_name", None),
+])
+def test_spoil_item_finds_the_item_in_each_shape(body: object, kind: str, spoiled: object) -> None:
+    from genesis_core.testing import Fault, Response, spoil_item
+
+    result = spoil_item(Response(200, body), Fault(kind, target="T", value="v"))
+    assert (None if result is None else result.body) == spoiled
+    raw = spoil_item(Response(200, raw=json.dumps(body).encode(), content_type="text/html"),
+                     Fault(kind, target="T", value="v"))
+    assert (None if raw is None else raw.body) == spoiled, "a relayed answer is JSON whatever its Content-Type"
+
+
+def test_write_faults_spare_reads(harness: ExampleHarness) -> None:
+    from genesis_core.testing import WRITE_FAULT_CASES
+
+    harness.seed({"A": "1"})
+    harness.inject(WRITE_FAULT_CASES[0].fault)
+    adapter = harness.make_adapter()
+    assert fetch_sync(adapter, harness.env()).values() == {"A": "1"}
+    with pytest.raises(PlatformError, match="HTTP 400"):
+        write_sync(adapter, harness.env(), "A", "2")

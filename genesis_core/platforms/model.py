@@ -294,6 +294,10 @@ class PlatformKind:
     supports_write: bool = False
     #: The body of a commented ``[platforms.NAME]`` table for ``genesis init`` (TOML lines).
     config_example: str = ""
+    #: The platform keeps the case of variable names (``api_url`` and ``API_URL`` are two variables).
+    #: ``False`` for a platform that changes it (GitHub stores names upper-cased): the contract kit then
+    #: skips its lower- and mixed-case key checks.
+    case_sensitive: bool = True
 
     @name.validator
     def _check_name(self, _attr: Any, value: str) -> None:

@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "testing.strategies": ("env_keys", "env_values", "environment_names", "environments", "instance_names",
                            "key_patterns", "scoping_options", "secret_values", "snapshot", "snapshots"),
-    "testing.contract": ("AdapterContract", "EmulatorHarness", "FAULT_CASES", "FaultCase", "PlatformHarness",
-                         "TRICKY_VALUES", "closed_port", "fetch_sync", "run_fetch", "run_write", "run_write_batch",
+    "testing.contract": ("AdapterContract", "CASED_VALUES", "EmulatorHarness", "FAULT_CASES", "FaultCase",
+                         "PlatformHarness", "TRICKY_VALUES", "WRITE_FAULT_CASES", "WRITE_METHODS", "closed_port",
+                         "fetch_sync", "run_fetch", "run_write", "run_write_batch",
                          "write_batch_sync", "write_sync"),
     "testing.transport_contract": ("TransportContract", "TransportHarness"),
-    "testing.emulator": ("FAULT_KINDS", "EmulatorServer", "Fault", "Request", "Response", "iter_routes",
-                         "paginate"),
+    "testing.emulator": ("FAULT_KINDS", "ITEM_FAULTS", "EmulatorServer", "Fault", "Request", "Response",
+                         "iter_routes", "paginate", "spoil_item"),
     "testing.example_adapter": ("ExampleAdapter", "ExampleEmulator", "ExampleHarness"),
     "testing.proxy": ("FaultProxy",),
     "testing.servers": ("ServerProcess", "ServerStartError", "free_port", "missing_server"),
@@ -38,8 +39,11 @@ _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported on first use
+    from .contract import CASED_VALUES as CASED_VALUES
     from .contract import FAULT_CASES as FAULT_CASES
     from .contract import TRICKY_VALUES as TRICKY_VALUES
+    from .contract import WRITE_FAULT_CASES as WRITE_FAULT_CASES
+    from .contract import WRITE_METHODS as WRITE_METHODS
     from .contract import AdapterContract as AdapterContract
     from .contract import EmulatorHarness as EmulatorHarness
     from .contract import FaultCase as FaultCase
@@ -52,12 +56,14 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .contract import write_batch_sync as write_batch_sync
     from .contract import write_sync as write_sync
     from .emulator import FAULT_KINDS as FAULT_KINDS
+    from .emulator import ITEM_FAULTS as ITEM_FAULTS
     from .emulator import EmulatorServer as EmulatorServer
     from .emulator import Fault as Fault
     from .emulator import Request as Request
     from .emulator import Response as Response
     from .emulator import iter_routes as iter_routes
     from .emulator import paginate as paginate
+    from .emulator import spoil_item as spoil_item
     from .example_adapter import ExampleAdapter as ExampleAdapter
     from .example_adapter import ExampleEmulator as ExampleEmulator
     from .example_adapter import ExampleHarness as ExampleHarness

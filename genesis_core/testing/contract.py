@@ -17,8 +17,12 @@ The suite then checks that the registered :class:`PlatformKind` and the adapter
 agree, fetch (tricky values, empty platform, pagination at page boundaries,
 unreadable values), every error path (a platform that cannot be read raises
 ``PlatformError``, never returns an empty snapshot; :data:`FAULT_CASES` is the
-table of faults with the attempts each one costs), writes (surgical round-trips)
-and that no token or value leaks into exceptions, reprs, logs or output.
+table of faults with the attempts each one costs; one malformed item in an otherwise
+valid page is an error too), writes (surgical: the requests a write sends carry
+its one key and nothing else changes; a write answered with a 4xx is an error,
+:data:`WRITE_FAULT_CASES`), that keys keep their case on a platform registered
+``case_sensitive``, and that no token or value leaks into exceptions, reprs, logs
+or output.
 
 What a harness can do is said by class attributes (fsspec's capability
 fixtures): ``page_size``, ``unreadable_supported``, ``writable``,
@@ -34,11 +38,13 @@ import abc
 import asyncio
 import logging
 import math
+import re
 import secrets
 import socket
 import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
 import attrs
 
@@ -58,13 +64,14 @@ from ..platforms.model import (
     VariableWrite,
     WriteEffect,
 )
-from .emulator import Fault
+from .emulator import ITEM_FAULTS, Fault
 
 if TYPE_CHECKING:
     from .emulator import EmulatorServer, Request
 
 __all__ = [
-    "FAULT_CASES", "TRICKY_VALUES", "AdapterContract", "EmulatorHarness", "FaultCase", "PlatformHarness",
+    "CASED_VALUES", "FAULT_CASES", "TRICKY_VALUES", "WRITE_FAULT_CASES", "WRITE_METHODS",
+    "AdapterContract", "EmulatorHarness", "FaultCase", "PlatformHarness",
     "closed_port", "fetch_sync", "run_fetch", "run_write", "run_write_batch", "write_batch_sync", "write_sync",
 ]
 
@@ -119,6 +126,24 @@ FAULT_CASES: tuple[FaultCase, ...] = (
     FaultCase("wrong-shape", Fault("wrong_shape"), "unexpected response shape", retried=False),
     FaultCase("huge", Fault("huge"), "response too large", retried=False),
 )
+
+#: The HTTP methods that change a platform; :data:`WRITE_FAULT_CASES` are injected on these only.
+WRITE_METHODS: tuple[str, ...] = ("POST", "PUT", "PATCH", "DELETE")
+
+#: The refusals a write must turn into a ``PlatformError`` (never "written"), injected on write requests.
+WRITE_FAULT_CASES: tuple[FaultCase, ...] = tuple(
+    FaultCase(str(status), Fault("status", status=status, methods=WRITE_METHODS), wording, retried=False)
+    for status, wording in ((400, "HTTP 400"), (401, "authentication failed (HTTP 401)"),
+                            (403, "permission denied (HTTP 403)"), (404, "not found (HTTP 404)"),
+                            (409, "HTTP 409"), (422, "HTTP 422")))
+
+#: Keys in lower and mixed case, and two names that differ only in case, for ``case_sensitive`` platforms.
+CASED_VALUES: Mapping[str, str] = {
+    "lower_case_key": "lower", "Mixed_Case_Key": "mixed", "camelCaseKey": "camel",
+    "SAME_NAME": "upper one", "same_name": "lower one",
+}
+
+_WORD = r"(?<![A-Za-z0-9_]){}(?![A-Za-z0-9_])"
 
 
 # -- helpers for authors ----------------------------------------------------------------
@@ -274,6 +299,39 @@ class PlatformHarness(abc.ABC):
             "the adapter supports batch writes: the harness must implement written_values(request) so the "
             "suite can check what each write request carries")
 
+    def sent_keys(self, request: Request, before: Mapping[str, str], written: Iterable[str]) -> set[str]:
+        """Return the variables a recorded request sends to be written or deleted.
+
+        ``before`` is what the platform held before the write (``stored()``), ``written`` the
+        names being written; the answer is a subset of both their names.  The suite calls it
+        for every request a ``write()`` sends and fails unless the written key is all they
+        carry.  The default counts a name when a request other than ``GET``/``HEAD``/``OPTIONS``
+        holds it as a whole word in its (percent-decoded) path or its body.  Override it when
+        your API reads with a ``POST`` that names other keys, or stores every variable in one
+        document written whole (a Secrets Manager JSON secret): return only the names whose
+        value the request changes or drops.
+        """
+        if request.method in ("GET", "HEAD", "OPTIONS"):
+            return set()
+        text = unquote(request.path) + "\n" + request.body.decode("utf-8", "replace")
+        return {name for name in {*before, *written} if re.search(_WORD.format(re.escape(name)), text)}
+
+    def write_fault(self, case: FaultCase) -> Fault:
+        """Return the fault that refuses writes for ``case`` (by default on :data:`WRITE_METHODS` only,
+        so a read the adapter makes first still works)."""
+        return case.fault
+
+    def malformed_item_fault(self, kind: str, key: str, value: str) -> Fault | None:
+        """Return a fault that spoils ``key``'s item in the platform's answers (``kind`` is one of
+        :data:`~genesis_core.testing.emulator.ITEM_FAULTS`), or ``None`` when the API has no such
+        item (the test is then skipped with that reason).  The default works for JSON answers that
+        hold the key as a string field (``{"key": ...}``, ``{"name": ...}``) or as a map key."""
+        return Fault(kind, target=key, value=value)
+
+    def spoiled_answers(self) -> int | None:
+        """Return how many answers an item fault has spoiled so far (``None``: the harness cannot tell)."""
+        return None
+
     def registered_kind(self) -> PlatformKind:
         """Return the :class:`PlatformKind` that ``plugin`` (or the installed plugins) registers as ``kind``."""
         from ..plugins import build_plugin_host
@@ -343,6 +401,10 @@ class EmulatorHarness(PlatformHarness):
     def requests(self) -> list[Request]:
         """Return the requests the emulator has recorded."""
         return list(self.emulator.requests)
+
+    def spoiled_answers(self) -> int | None:
+        """Return how many answers the emulator's item faults have spoiled."""
+        return self.emulator.spoiled
 
 
 # -- the suite -----------------------------------------------------------------------
@@ -627,6 +689,119 @@ class AdapterContract:
         harness.clear_faults()
         assert harness.stored() == before
 
+    def _keys_sent(self, harness: PlatformHarness, since: int, before: Mapping[str, str],
+                   written: Iterable[str]) -> list[set[str]]:
+        """Return, for each request since ``since`` that sends variables, the names it sends."""
+        names = sorted(set(written))
+        sent = [harness.sent_keys(request, before, names) for request in harness.requests()[since:]]
+        return [keys for keys in sent if keys]
+
+    def test_a_write_sends_only_its_key_and_changes_nothing_else(self, harness: PlatformHarness) -> None:
+        """A write is surgical in what it SENDS, not only in the end state (issue 19 item 11).
+
+        A read-modify-write that sends the whole variable set back leaves the same end state,
+        but it overwrites anyone's change made in between and every key it resends is a
+        write.  Each request ``write()`` sends may carry only the key being written
+        (counted by :meth:`PlatformHarness.sent_keys`), and nothing else may change or go.
+        """
+        self._require_writable(harness)
+        if not harness.counts_requests:
+            pytest.skip(f"the {harness.kind} harness cannot record requests (counts_requests is False)")
+        seeded = {"KEEP_ALPHA": "alpha", "KEEP_BRAVO": "bravo", "KEEP_CHARLIE": "charlie", "UPDATE_ME": "before"}
+        unreadable = ["KEEP_HIDDEN"] if harness.unreadable_supported else []
+        if unreadable:
+            seeded["KEEP_HIDDEN"] = "hidden-value"
+        harness.seed(seeded, unreadable=unreadable)
+        adapter = harness.make_adapter()
+        for key, value, secret in (("ADDED_KEY", "added", False), ("UPDATE_ME", "after", False),
+                                   ("ADDED_SECRET", "added-secret", True)):
+            before_state = harness.stored()
+            before = len(harness.requests())
+            write_sync(adapter, harness.env(), key, value, secret=secret)
+            sent = self._keys_sent(harness, before, before_state, [key])
+            others = sorted(set().union(*sent) - {key})
+            assert not others, (
+                f"writing {key} sent {', '.join(others)} too: a write must send its one key (no read-modify-write "
+                "of the whole variable set); if your API only names other keys when reading, override "
+                "harness.sent_keys")
+            assert sent, (f"no request of the write of {key} was seen sending it (harness.sent_keys found it in "
+                          "none): override harness.sent_keys if your API names variables another way")
+            assert harness.stored() == {**before_state, key: value}, (
+                f"writing {key} changed or deleted other keys (or did not store it)")
+
+    @pytest.mark.parametrize("case", WRITE_FAULT_CASES, ids=[case.id for case in WRITE_FAULT_CASES])
+    def test_a_rejected_write_is_an_error_and_changes_nothing(self, harness: PlatformHarness,
+                                                             case: FaultCase) -> None:
+        """A write the platform refuses with a 4xx raises ``PlatformError``, never counts as written (item 12)."""
+        self._require_writable(harness)
+        _require_faults(harness)
+        harness.seed({"KEY": "value"})
+        before = harness.stored()
+        harness.inject(harness.write_fault(case))
+        adapter = harness.make_adapter(**harness.fast_failure_overrides)
+        for key, value in (("KEY", "changed"), ("NEW_KEY", "new")):
+            try:
+                write_sync(adapter, harness.env(), key, value)
+            except PlatformError as exc:
+                assert exc.platform == adapter.name, (
+                    f"HTTP {case.id} on a write: PlatformError.platform is {exc.platform!r}, expected {adapter.name!r}")
+                assert str(exc).strip(), f"HTTP {case.id} on a write: PlatformError has an empty message"
+            else:
+                pytest.fail(f"a write of {key} answered HTTP {case.id} returned normally instead of raising "
+                            "PlatformError (a refused write must never count as written)")
+        harness.clear_faults()
+        assert harness.stored() == before
+
+    def test_keys_keep_their_case(self, harness: PlatformHarness) -> None:
+        """On a platform registered ``case_sensitive`` (the default), lower- and mixed-case keys and two
+        names that differ only in case round-trip exactly (issue 19 item 13)."""
+        if not harness.registered_kind().case_sensitive:
+            pytest.skip(f"the {harness.kind} kind is registered case_sensitive=False: its platform changes "
+                        "the case of names")
+        harness.seed(CASED_VALUES)
+        adapter = harness.make_adapter()
+        got = fetch_sync(adapter, harness.env()).values()
+        assert sorted(got) == sorted(CASED_VALUES), (
+            f"fetch changed the case of keys: seeded {sorted(CASED_VALUES)}, got {sorted(got)} (the kind is "
+            "registered case_sensitive; register case_sensitive=False if the platform itself changes case)")
+        assert got == _expected(harness, CASED_VALUES), "keys that differ only in case were mixed up"
+        if not harness.writable:
+            return
+        write_sync(adapter, harness.env(), "newMixed_Key", "written")
+        write_sync(adapter, harness.env(), "same_name", "changed")
+        assert harness.stored() == {**CASED_VALUES, "newMixed_Key": "written", "same_name": "changed"}, (
+            "a write changed the case of its key, or wrote the key that differs only in case")
+
+    @pytest.mark.parametrize("kind", ITEM_FAULTS, ids=[kind.replace("_", "-") for kind in ITEM_FAULTS])
+    def test_one_malformed_item_in_a_valid_page_is_an_error(self, harness: PlatformHarness, kind: str) -> None:
+        """One item without a name, or with a value that is not a string, inside an otherwise valid
+        answer is an error naming the platform, never a dropped or guessed variable (item 14)."""
+        _require_faults(harness)
+        value = f"spoil-me-{secrets.token_hex(4)}"
+        if kind == "non_string_value" and not harness.readable_values:
+            pytest.skip(f"the {harness.kind} API returns no values, so none can be of the wrong type")
+        fault = harness.malformed_item_fault(kind, "SPOILED_ITEM", value)
+        if fault is None:
+            pytest.skip(f"the {harness.kind} harness says its API has no item that can be spoiled as {kind}")
+        harness.seed({"GOOD_BEFORE": "good", "SPOILED_ITEM": value, "GOOD_AFTER": "good"})
+        spoiled = harness.spoiled_answers()
+        harness.inject(fault)
+        adapter = harness.make_adapter(**harness.fast_failure_overrides)
+        try:
+            snapshot = fetch_sync(adapter, harness.env())
+        except PlatformError as exc:
+            assert exc.platform == adapter.name
+            assert value not in _exception_text(exc), "the error shows the spoiled item's value"
+            return
+        finally:
+            harness.clear_faults()
+        after = harness.spoiled_answers()
+        if spoiled is not None and after == spoiled:
+            pytest.fail(f"the {kind} fault found no item holding SPOILED_ITEM in any answer: override "
+                        "harness.malformed_item_fault for your API's shape (or return None to say it has none)")
+        pytest.fail(f"a page with one malformed item ({kind}) was accepted (fetch returned keys "
+                    f"{sorted(snapshot.variables)}): the adapter must raise PlatformError, not drop or guess the item")
+
     def test_write_without_credentials_is_an_error(self, harness: PlatformHarness) -> None:
         self._require_writable(harness)
         harness.seed({"KEY": "value"})
@@ -697,7 +872,8 @@ class AdapterContract:
         the planned keys and values: no other key, no unchanged key, no ``null``.
         """
         self._require_writable(harness)
-        harness.seed({"SAME": "same", "CHANGE": "before", "KEEP": "keep"})
+        seeded = {"SAME": "same", "CHANGE": "before", "KEEP": "keep"}
+        harness.seed(seeded)
         writes = [VariableWrite("CHANGE", "after"), VariableWrite("ADDED", "added \u2713\nline two"),
                   VariableWrite("SECRET_ADDED", f"s3cret-{secrets.token_hex(6)}", secret=True)]
         planned = {w.key: w.value for w in writes}
@@ -706,6 +882,10 @@ class AdapterContract:
         write_batch_sync(adapter, harness.env(), writes)
         assert harness.stored() == {"SAME": "same", "KEEP": "keep", **planned}, (
             "write_batch must create or update exactly its keys and leave every other key alone")
+        if harness.counts_requests:
+            keys = set().union(*self._keys_sent(harness, before, seeded, planned))
+            assert keys <= set(planned), (
+                f"write_batch sent {', '.join(sorted(keys - set(planned)))} too: a batch must send only its keys")
         if adapter.supports_batch_write:
             sent = self._writes_sent(harness, before)
             assert len(sent) == 1, f"a batch write must be ONE request that writes, the adapter sent {len(sent)}"

@@ -7,10 +7,15 @@ ephemeral port and point an adapter's ``base_url`` at ``server.base_url``.
 Faults apply to every route and model what real APIs do on a bad day:
 timeouts, reset connections, 5xx, an HTML 502, 401/403/404, 429 with and
 without ``Retry-After``, malformed JSON, a body of the wrong shape and a huge body.
+Two more faults leave the answer valid but spoil one item of it (:data:`ITEM_FAULTS`):
+the item naming ``Fault.target`` loses its name, or its value (``Fault.value``)
+becomes a number.  ``Fault.methods`` limits a fault to some HTTP methods (the
+contract kit fails writes only).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import socket
@@ -73,11 +78,80 @@ class Fault:
     retry_after: str | None = None
     delay: float = 0.0
     path: str | None = None  # regex; only requests whose path matches
+    #: Only requests with one of these methods (upper case); ``None``: every method.
+    methods: tuple[str, ...] | None = None
+    #: For :data:`ITEM_FAULTS`: the variable whose item is spoiled, and its value as stored.
+    target: str | None = None
+    value: str | None = None
 
+
+#: Faults that spoil one item of an otherwise valid answer (see :func:`spoil_item`).
+ITEM_FAULTS = ("item_without_name", "non_string_value")
 
 FAULT_KINDS = (
-    "timeout", "reset", "status", "html502", "malformed_json", "wrong_shape", "huge", "rate_limit",
+    "timeout", "reset", "status", "html502", "malformed_json", "wrong_shape", "huge", "rate_limit", *ITEM_FAULTS,
 )
+#: What the number that replaces a value is (``non_string_value``).
+SPOILED_VALUE = 12345
+
+
+def _names(text: object, target: str) -> bool:
+    return isinstance(text, str) and (text == target or text.endswith("/" + target))
+
+
+def _spoil(node: Any, fault: Fault) -> bool:
+    """Spoil the first matching item inside ``node`` in place; return whether one was found."""
+    target, value = fault.target or "", fault.value
+    if isinstance(node, list):
+        return any(_spoil(item, fault) for item in node)
+    if not isinstance(node, dict):
+        return False
+    if fault.kind == "item_without_name":
+        for field, held in node.items():
+            if _names(held, target):  # {"key": TARGET, ...}: the item loses its name field
+                del node[field]
+                return True
+        if target in node and (value is None or node[target] == value):  # {TARGET: value}: an empty name
+            node[""] = node.pop(target)
+            return True
+    else:
+        for field, held in node.items():
+            if value is not None and held == value:
+                node[field] = SPOILED_VALUE
+                return True
+    for field, held in node.items():
+        if isinstance(held, str) and held[:1] in ("{", "[") and target in held:  # JSON inside a string
+            try:
+                inner = json.loads(held)
+            except ValueError:
+                continue
+            if _spoil(inner, fault):
+                node[field] = json.dumps(inner)
+                return True
+        elif _spoil(held, fault):
+            return True
+    return False
+
+
+def spoil_item(response: Response, fault: Fault) -> Response | None:
+    """Return ``response`` with the item of ``fault.target`` spoiled as ``fault.kind`` says; ``None`` if absent.
+
+    ``item_without_name`` drops the field that names the target (``{"key": "TARGET", ...}``
+    loses ``key``; a map ``{"TARGET": value}`` gets the name ``""``); ``non_string_value``
+    replaces the field holding ``fault.value`` with :data:`SPOILED_VALUE`.  Names like
+    ``/path/TARGET`` count (SSM), and JSON inside a string is looked into (a Secrets
+    Manager ``SecretString``).
+    """
+    if response.raw is not None:  # a relayed answer: JSON whatever its Content-Type says (moto: text/html)
+        try:
+            body = json.loads(response.raw)
+        except ValueError:
+            return None
+    else:
+        body = copy.deepcopy(response.body)
+    if not _spoil(body, fault):
+        return None
+    return attrs.evolve(response, body=body, raw=None)
 
 Route = Callable[[Request, re.Match[str]], Response]
 
@@ -144,6 +218,8 @@ class EmulatorServer:
         self._faults: list[Fault] = []
         self._lock = threading.RLock()
         self.requests: list[Request] = []
+        #: How many answers an item fault has spoiled (a test can tell "planted" from "not found").
+        self.spoiled = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.register_routes()
@@ -190,6 +266,8 @@ class EmulatorServer:
             for i, fault in enumerate(self._faults):
                 if fault.path and not re.search(fault.path, request.path):
                     continue
+                if fault.methods is not None and request.method not in fault.methods:
+                    continue
                 if fault.times is not None:
                     remaining = fault.times - 1
                     if remaining <= 0:
@@ -221,6 +299,8 @@ class EmulatorServer:
             return self.wrong_shape(request)
         if kind == "huge":
             return Response(200, raw=b'{"pad": "' + b"x" * (50 * 1024 * 1024) + b'"}')
+        if kind in ITEM_FAULTS:  # only reached by a subclass calling this directly: no answer to spoil
+            raise ValueError(f"{kind} spoils an answer: EmulatorServer.handle applies it")
         if kind == "rate_limit":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
             return Response(fault.status or 429, {"message": "rate limit exceeded"}, headers=headers)
@@ -231,8 +311,23 @@ class EmulatorServer:
         with self._lock:
             self.requests.append(request)
         fault = self._take_fault(request)
+        if fault is not None and fault.kind in ITEM_FAULTS:
+            return self.spoil(self.answer(request), fault)
         if fault is not None:
             return self._fault_response(fault, request)
+        return self.answer(request)
+
+    def spoil(self, response: Response, fault: Fault) -> Response:
+        """Return ``response`` with one item spoiled by ``fault`` (unchanged when it holds no such item)."""
+        spoiled = spoil_item(response, fault)
+        if spoiled is None:
+            return response
+        with self._lock:
+            self.spoiled += 1
+        return spoiled
+
+    def answer(self, request: Request) -> Response:
+        """Return the platform's own answer to ``request`` (no fault): 401, a route's response or 404."""
         if not self.authorized(request):
             return self.unauthorized(request)
         for method, pattern, handler in self._routes:

@@ -5,7 +5,8 @@ OpenBao for Vault) point at a :class:`FaultProxy` instead of the server itself.
 Without a fault it forwards every request unchanged (method, path, query, headers
 including ``Host``, so a SigV4 signature still matches, and body) and relays the
 answer; with a fault injected it answers exactly as an
-:class:`~genesis_core.testing.emulator.EmulatorServer` would, so the contract
+:class:`~genesis_core.testing.emulator.EmulatorServer` would (an item fault spoils the
+upstream answer), so the contract
 kit's fault table applies to a real server too.  It records every request in
 ``requests``, like an emulator.
 """
@@ -16,7 +17,7 @@ import http.client
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from .emulator import EmulatorServer, Request, Response
+from .emulator import ITEM_FAULTS, EmulatorServer, Request, Response
 
 __all__ = ["FaultProxy"]
 
@@ -48,6 +49,8 @@ class FaultProxy(EmulatorServer):
         with self._lock:
             self.requests.append(request)
         fault = self._take_fault(request)
+        if fault is not None and fault.kind in ITEM_FAULTS:
+            return self.spoil(self.forward(request), fault)
         if fault is not None:
             return self._fault_response(fault, request)
         return self.forward(request)

@@ -96,6 +96,8 @@ class SecretsManagerAdapter(AwsAdapter):
             members = parse_object(text)
         except NotAnObject as exc:
             raise self.shape_error(f"the SecretString is not a JSON object of KEY -> string ({exc})") from None
+        if "" in members:
+            raise self.shape_error("a member of the SecretString has an empty name")
         wrong = sorted(key for key, value in members.items() if not isinstance(value, str))
         if wrong:
             kinds = {key: type(members[key]).__name__.replace("NoneType", "null") for key in wrong[:3]}

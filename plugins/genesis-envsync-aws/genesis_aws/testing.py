@@ -278,6 +278,10 @@ class _AwsHarness(PlatformHarness):
         return [attrs.evolve(r, method="GET") if operation(r).startswith(_READ_PREFIXES) else r
                 for r in self.proxy.requests]
 
+    def spoiled_answers(self) -> int | None:
+        """Return how many answers the proxy's item faults have spoiled."""
+        return self.proxy.spoiled
+
     def table(self, overrides: Mapping[str, Any]) -> dict[str, Any]:
         """Return the common table: the proxy as ``endpoint_url`` (the kit's ``base_url`` maps onto it)."""
         table: dict[str, Any] = {"endpoint_url": self.proxy.base_url, "timeout": 5.0, "retries": 2}
@@ -357,6 +361,16 @@ class SecretsManagerHarness(_AwsHarness):
         value = json.loads(text)
         assert isinstance(value, dict)
         return value
+
+    def sent_keys(self, request: Request, before: Mapping[str, str], written: Iterable[str]) -> set[str]:
+        """Return the members a ``PutSecretValue`` changes or drops: the secret is one JSON document, written
+        whole, so it repeats the other members; what it may not do is change them."""
+        if operation(request) != "PutSecretValue":
+            return super().sent_keys(request, before, written)
+        text = json.loads(request.body).get("SecretString") or "{}"
+        sent = json.loads(text)
+        return ({name for name, value in sent.items() if before.get(name) != value}
+                | {name for name in before if name not in sent})
 
     def make_adapter(self, **table_overrides: Any) -> PlatformAdapter:
         """Return an adapter for :attr:`secret_id` through the proxy."""

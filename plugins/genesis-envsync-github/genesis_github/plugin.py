@@ -38,4 +38,5 @@ def genesis_register_platforms(register: Callable[..., None]) -> None:
         credential_env="GITHUB_TOKEN",
         supports_write=True,
         config_example=_EXAMPLE,
+        case_sensitive=False,  # GitHub stores secret and variable names upper-cased
     ))

@@ -126,6 +126,8 @@ class HerokuAdapter(HttpPlatformAdapter):
         if not isinstance(data, dict):
             raise self.shape_error("config-vars is not a JSON object")
         for key, value in data.items():
+            if not key:
+                raise self.shape_error("a config var has an empty name")
             if not isinstance(value, str):
                 raise self.shape_error(f"the value of config var {key!r} is not a string")
         return dict(data)

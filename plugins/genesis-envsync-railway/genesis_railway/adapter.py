@@ -140,6 +140,8 @@ class RailwayAdapter(HttpPlatformAdapter):
         if not isinstance(values, dict):
             raise self.shape_error("data.variables is not a map of names to values")
         for key, value in values.items():
+            if not key:
+                raise self.shape_error("data.variables holds a variable with an empty name")
             if not isinstance(value, str):
                 raise self.shape_error(f"the value of {key!r} is not a string")
         scope = f"service:{self.service_id}" if self.service_id is not None else "shared"

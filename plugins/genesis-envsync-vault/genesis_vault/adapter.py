@@ -207,6 +207,8 @@ class VaultAdapter(HttpPlatformAdapter):
     def _values(self, data: Any) -> dict[str, str]:
         if not isinstance(data, dict):
             raise self.shape_error("data.data is not an object")
+        if "" in data:
+            raise PlatformError(self.name, f"{self.describe()}: a key of the secret is empty")
         wrong = sorted(key for key, value in data.items() if not isinstance(value, str))
         if wrong:
             kinds = {key: _json_type(data[key]) for key in wrong[:3]}

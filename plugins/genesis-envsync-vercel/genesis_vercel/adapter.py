@@ -178,6 +178,8 @@ class VercelAdapter(HttpPlatformAdapter):
         if branch is not None and not isinstance(branch, str):
             raise self.shape_error(f"entry {key!r} has a \"gitBranch\" that is not a string")
         value = item.get("value")
+        if value is not None and not isinstance(value, str):
+            raise self.shape_error(f"entry {key!r} has a \"value\" that is not a string")
         updated = item.get("updatedAt")
         if updated is not None and (isinstance(updated, bool) or not isinstance(updated, (int, float))):
             raise self.shape_error(f"entry {key!r} has an \"updatedAt\" that is not a number")
@@ -185,7 +187,7 @@ class VercelAdapter(HttpPlatformAdapter):
         return EnvEntry(
             id=item["id"] if isinstance(item.get("id"), str) else None,
             key=key, type=kind, targets=targets, git_branch=branch or None,
-            value=value if isinstance(value, str) else None,
+            value=value,
             decrypted=item["decrypted"] if isinstance(item.get("decrypted"), bool) else None,
             custom_environment_ids=tuple(c for c in customs if isinstance(c, str)) if isinstance(customs, list) else (),
             updated_at=None if updated is None else _rfc3339_ms(updated),
