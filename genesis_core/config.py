@@ -18,6 +18,8 @@ import attrs
 from .errors import ConfigError
 
 CONFIG_NAMES = ("genesis.toml", "pyproject.toml")
+#: ``[engines.NAME] required = true/false``: read by the core, never passed to the engine (``Config.engine``).
+ENGINE_REQUIRED_KEY = "required"
 T = TypeVar("T")
 _MISSING: Any = object()
 
@@ -180,8 +182,27 @@ class Config:
         return {name: section.table(name) for name in section}
 
     def engine(self, name: str) -> Table:
-        """Return ``[engines.NAME]`` (empty when absent)."""
-        return self.section("engines").table(name)
+        """Return ``[engines.NAME]`` (empty when absent).
+
+        ``required = true/false`` is the core's switch (see ``engine_required``)
+        and is left out; any other ``required`` (Blueprint's list of keys) stays.
+        """
+        table = self.section("engines").table(name)
+        if isinstance(table.get(ENGINE_REQUIRED_KEY), bool):
+            return Table({k: v for k, v in table.items() if k != ENGINE_REQUIRED_KEY}, table.file, table.path)
+        return table
+
+    def engine_enabled(self, name: str, default: bool) -> bool:
+        """Return ``[engines.NAME] enabled`` (``default`` when absent)."""
+        return self.section("engines").table(name).bool("enabled", default)
+
+    def engine_required(self, name: str, default: bool) -> bool:
+        """Return ``[engines.NAME] required`` when it is true or false, else ``default``.
+
+        A ``required`` that is not a bool belongs to the engine, which checks it.
+        """
+        value = self.section("engines").table(name).get(ENGINE_REQUIRED_KEY)
+        return value if isinstance(value, bool) else default
 
     @property
     def state_dir(self) -> Path:

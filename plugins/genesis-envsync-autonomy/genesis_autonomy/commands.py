@@ -155,6 +155,7 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
     breaker.reset()  # a person looked at the drift and chose to apply the plan
     documents: list[dict[str, object]] = []
     ok = True
+    required_failed = False
     for prepared in all_prepared:
         plan = prepared.plan
         assert plan is not None
@@ -165,13 +166,17 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
                 ctx.print("Nothing to write.")
             continue
         heal_id = new_heal_id()
-        await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"), role=ctx.role,
-                      policy=policy)
+        planned = await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"),
+                                role=ctx.role, policy=policy)
+        for failure in planned.failures:
+            required_failed = ctx.engine_failure(failure, PLANNED) or required_failed
         result = await apply(prepared, os.environ, records=records)
         for topic, payload in result_payloads(plan, result, heal_id=heal_id, trigger="cli"):
             published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
             if published.status != "delivered":
                 ctx.error(f"the Guardian blocked {topic}: {published.reason}")
+            for failure in published.failures:  # a required engine (Truth) that could not record it
+                required_failed = ctx.engine_failure(failure, topic) or required_failed
         ok = ok and result.ok
         documents.append({"plan": plan.to_dict(), "result": result.to_dict()})
         if not args.json:
@@ -184,6 +189,8 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
             breaker.record_failure()
     if args.json:
         ctx.print_json(_json(documents, True, several))
+    if required_failed:
+        return EXIT_ERROR
     return EXIT_OK if ok else EXIT_WORK
 
 
