@@ -240,11 +240,12 @@ def ensure_state_dir(path: Path) -> Path:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     import tomllib
+
+    from .files import CONFIG_LIMIT, FileProblem, read_bytes
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+        return tomllib.loads(read_bytes(path, limit=CONFIG_LIMIT, what="config file").decode("utf-8"))
+    except FileProblem as exc:
+        raise ConfigError(exc.reason, file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
     except UnicodeDecodeError as exc:
@@ -272,9 +273,13 @@ def find_config(start: Path | None = None) -> Path | None:
 def load_config(path: str | os.PathLike[str] | None = None, *, start: Path | None = None) -> Config:
     """Return the configuration from ``path``, or the one found upwards, or empty defaults."""
     if path is not None:
+        from .files import FileProblem, check_regular
+
         source: Path | None = Path(path).expanduser().resolve()
-        if not source.is_file():  # type: ignore[union-attr]
-            raise ConfigError("file not found", file=str(path))
+        try:
+            check_regular(source, what="config file")  # type: ignore[arg-type]
+        except FileProblem as exc:
+            raise ConfigError("file not found" if exc.missing else exc.reason, file=str(path)) from None
     else:
         source = find_config(start)
     if source is None:
