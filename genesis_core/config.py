@@ -259,6 +259,13 @@ def find_config(start: Path | None = None) -> Path | None:
         candidate = directory / "genesis.toml"
         if candidate.is_file():
             return candidate
+        if os.path.lexists(candidate):  # a directory, FIFO or device by that name is a mistake, not "no config"
+            from .files import FileProblem, check_regular
+
+            try:
+                check_regular(candidate, what="config file")
+            except FileProblem as exc:
+                raise ConfigError(exc.reason, file=str(candidate)) from None
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file():
             try:

@@ -176,3 +176,16 @@ def test_an_optional_dotenv_path_that_is_a_directory_is_still_an_error(tmp_path:
     run = genesis(tmp_path, "sync", "--no-progress")
     assert run.returncode == 2
     assert "genesis: b: b.env: .env file is a directory, not a regular file" in run.stderr
+
+
+@posix_only
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_a_genesis_toml_found_upwards_that_is_not_a_regular_file(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "genesis.toml"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        os.mkfifo(target)
+    run = genesis(tmp_path, "sync", "--no-progress")
+    assert run.returncode == 2
+    assert one_line(run).startswith(f"genesis: {target}: config file is a ")
