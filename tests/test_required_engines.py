@@ -111,3 +111,16 @@ def test_required_is_the_cores_switch_only_when_it_is_true_or_false(tmp_path: Pa
     engines = {"steward": engine("steward"), "blueprint": engine("blueprint"),
                "truth": engine("truth", True), "cascade": engine("cascade"), "other": engine("other", True)}
     assert required_engines(config, engines) == {"steward", "other"}
+
+
+def test_heal_plan_exits_2_when_a_required_engine_records_plans_and_cannot(tmp_path: Path) -> None:
+    pytest.importorskip("genesis_autonomy", reason="the Autonomy engine (genesis-envsync-autonomy) is not installed")
+    home = tmp_path / "home"
+    config = _project(tmp_path, '[engines.autonomy]\nreference = "a"\n\n'
+                                '[engines.truth]\ntopics = ["autonomy.heal.planned"]\n')
+    (tmp_path / "b.env").write_text("APP_NAME=demo\n")
+    _key_with_mode_0644(config, home)
+    run = _genesis(config, home, "heal")
+    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert "PORT=8000" not in (tmp_path / "b.env").read_text()  # a plan writes nothing
+    assert "genesis: required engine truth failed on autonomy.heal.planned: " in run.stderr

@@ -95,6 +95,7 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
                    policy: SecretPolicy, *, several: bool) -> int:
     from .healing import PLANNED, new_heal_id, planned_payload, publish
 
+    required_failed = False
     for plan in plans:
         if plan.has_writes:
             published = await publish(ctx.bus, PLANNED,
@@ -102,6 +103,8 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
                                       role=ctx.role, policy=policy)
             if published.status != "delivered":
                 ctx.error(f"the Guardian blocked {PLANNED}: {published.reason}")
+            for failure in published.failures:  # only when a required engine records heal plans
+                required_failed = ctx.engine_failure(failure, PLANNED) or required_failed
     writes = sum(plan.write_count for plan in plans)
     if args.json:
         ctx.print_json(_json([{"plan": plan.to_dict()} for plan in plans], False, several))
@@ -114,6 +117,8 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
             ctx.print(f"{writes} write(s) planned; run `genesis heal --apply{_flags(args)}` to write them.")
         else:
             ctx.print("Nothing to write.")
+    if required_failed:
+        return EXIT_ERROR
     return EXIT_WORK if writes else EXIT_OK
 
 
