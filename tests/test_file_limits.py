@@ -189,3 +189,19 @@ def test_a_genesis_toml_found_upwards_that_is_not_a_regular_file(tmp_path: Path,
     run = genesis(tmp_path, "sync", "--no-progress")
     assert run.returncode == 2
     assert one_line(run).startswith(f"genesis: {target}: config file is a ")
+
+
+@posix_only
+def test_a_fingerprint_key_file_that_is_a_fifo_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    os.mkfifo(home / "fingerprint.key")
+    (tmp_path / "a.env").write_text("APP_NAME=demo\n")
+    (tmp_path / "b.env").write_text("APP_NAME=other\n")
+    (tmp_path / "genesis.toml").write_text('[platforms.a]\nkind = "dotenv"\npath = "a.env"\n\n'
+                                           '[platforms.b]\nkind = "dotenv"\npath = "b.env"\n')
+    monkeypatch.setenv("GENESIS_HOME", str(home))
+    run = genesis(tmp_path, "sync", "--no-progress")
+    assert run.returncode == 2
+    assert (f"genesis: {home / 'fingerprint.key'}: fingerprint key is a named pipe (FIFO), not a regular file"
+            in run.stderr), run.stderr
