@@ -1,11 +1,12 @@
 """Bounded reads of the files a user names: regular files only, never more than a limit.
 
 Every file Genesis reads on a user's say-so (the config file, ``.env`` files,
-schemas, keys, checkpoints, proofs, emulator seeds) goes through
-:func:`read_bytes` or :func:`read_text`.  A FIFO, a device (``/dev/zero``), a
-socket or a directory is refused before it is opened, and a file larger than
-the limit for its kind is refused before it is read, so no path can make
-Genesis block or grow its memory without bound.
+key files; through ``genesis_core.api``, Blueprint schemas and the Truth
+ledger's checkpoints, public keys and proofs) goes through :func:`read_bytes`
+or :func:`read_text`.  A FIFO, a device (``/dev/zero``), a socket or a
+directory is refused before it is opened, and a file larger than the limit for
+its kind is refused before it is read, so no path can make Genesis block or
+grow its memory without bound.
 """
 
 from __future__ import annotations
@@ -20,14 +21,10 @@ from .errors import GenesisError
 KIB = 1024
 MIB = 1024 * KIB
 
-#: Limits by kind of file (bytes).
+#: The core's limits by kind of file (bytes); a plugin passes its own.
 CONFIG_LIMIT = 4 * MIB
 DOTENV_LIMIT = 16 * MIB
-SCHEMA_LIMIT = 4 * MIB
 KEY_LIMIT = 64 * KIB
-CHECKPOINT_LIMIT = 64 * KIB
-PROOF_LIMIT = 64 * MIB
-SEED_LIMIT = 64 * MIB
 
 
 class FileProblem(GenesisError):
