@@ -37,6 +37,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "config": ("Config", "Table", "load_config"),
     "errors": ("BusError", "ConfigError", "GenesisError", "ParseError", "PlatformError", "PluginError",
                "UsageError", "one_line"),
+    # files a user names: regular files only, within a size limit
+    "files": ("FileProblem", "check_regular", "read_bytes", "read_stream", "read_text"),
     # secrets
     "secrets": ("SecretPolicy", "compile_patterns", "mask_text", "policy_from_config"),
     # engines and commands
@@ -136,6 +138,11 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .errors import PluginError as PluginError
     from .errors import UsageError as UsageError
     from .errors import one_line as one_line
+    from .files import FileProblem as FileProblem
+    from .files import check_regular as check_regular
+    from .files import read_bytes as read_bytes
+    from .files import read_stream as read_stream
+    from .files import read_text as read_text
 
     # Renamed on export: an assignment exports a name where an ``import ... as`` would not.
     from .http import DEFAULT_TIMEOUT as _DEFAULT_TIMEOUT

@@ -18,6 +18,8 @@ import attrs
 from .errors import ConfigError
 
 CONFIG_NAMES = ("genesis.toml", "pyproject.toml")
+#: ``[engines.NAME] required = true/false``: read by the core, never passed to the engine (``Config.engine``).
+ENGINE_REQUIRED_KEY = "required"
 T = TypeVar("T")
 _MISSING: Any = object()
 
@@ -180,8 +182,27 @@ class Config:
         return {name: section.table(name) for name in section}
 
     def engine(self, name: str) -> Table:
-        """Return ``[engines.NAME]`` (empty when absent)."""
-        return self.section("engines").table(name)
+        """Return ``[engines.NAME]`` (empty when absent).
+
+        ``required = true/false`` is the core's switch (see ``engine_required``)
+        and is left out; any other ``required`` (Blueprint's list of keys) stays.
+        """
+        table = self.section("engines").table(name)
+        if isinstance(table.get(ENGINE_REQUIRED_KEY), bool):
+            return Table({k: v for k, v in table.items() if k != ENGINE_REQUIRED_KEY}, table.file, table.path)
+        return table
+
+    def engine_enabled(self, name: str, default: bool) -> bool:
+        """Return ``[engines.NAME] enabled`` (``default`` when absent)."""
+        return self.section("engines").table(name).bool("enabled", default)
+
+    def engine_required(self, name: str, default: bool) -> bool:
+        """Return ``[engines.NAME] required`` when it is true or false, else ``default``.
+
+        A ``required`` that is not a bool belongs to the engine, which checks it.
+        """
+        value = self.section("engines").table(name).get(ENGINE_REQUIRED_KEY)
+        return value if isinstance(value, bool) else default
 
     @property
     def state_dir(self) -> Path:
@@ -219,11 +240,12 @@ def ensure_state_dir(path: Path) -> Path:
 
 def _load_toml(path: Path) -> dict[str, Any]:
     import tomllib
+
+    from .files import CONFIG_LIMIT, FileProblem, read_bytes
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+        return tomllib.loads(read_bytes(path, limit=CONFIG_LIMIT, what="config file").decode("utf-8"))
+    except FileProblem as exc:
+        raise ConfigError(exc.reason, file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
     except UnicodeDecodeError as exc:
@@ -237,6 +259,13 @@ def find_config(start: Path | None = None) -> Path | None:
         candidate = directory / "genesis.toml"
         if candidate.is_file():
             return candidate
+        if os.path.lexists(candidate):  # a directory, FIFO or device by that name is a mistake, not "no config"
+            from .files import FileProblem, check_regular
+
+            try:
+                check_regular(candidate, what="config file")
+            except FileProblem as exc:
+                raise ConfigError(exc.reason, file=str(candidate)) from None
         pyproject = directory / "pyproject.toml"
         if pyproject.is_file():
             try:
@@ -251,9 +280,13 @@ def find_config(start: Path | None = None) -> Path | None:
 def load_config(path: str | os.PathLike[str] | None = None, *, start: Path | None = None) -> Config:
     """Return the configuration from ``path``, or the one found upwards, or empty defaults."""
     if path is not None:
+        from .files import FileProblem, check_regular
+
         source: Path | None = Path(path).expanduser().resolve()
-        if not source.is_file():  # type: ignore[union-attr]
-            raise ConfigError("file not found", file=str(path))
+        try:
+            check_regular(source, what="config file")  # type: ignore[arg-type]
+        except FileProblem as exc:
+            raise ConfigError("file not found" if exc.missing else exc.reason, file=str(path)) from None
     else:
         source = find_config(start)
     if source is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -49,12 +49,18 @@ class EngineContext:
 
 @attrs.frozen
 class Engine:
-    """A registered engine: ``subscriptions(ctx)`` returns the handlers to attach."""
+    """A registered engine: ``subscriptions(ctx)`` returns the handlers to attach.
+
+    ``required_by_default`` is the default of ``[engines.NAME] required``: when
+    a required engine's handler fails on the event a command publishes
+    (``genesis sync``, ``genesis heal``), the command exits 2.
+    """
 
     name: str = attrs.field()
     subscriptions: Callable[[EngineContext], Iterable[Subscription]]
     description: str = ""
     enabled_by_default: bool = True
+    required_by_default: bool = False
 
     @name.validator
     def _check_name(self, _attr: Any, value: str) -> None:
@@ -63,7 +69,7 @@ class Engine:
 
     @classmethod
     def lazy(cls, name: str, factory: str, description: str = "", *,
-             enabled_by_default: bool = True) -> Engine:
+             enabled_by_default: bool = True, required_by_default: bool = False) -> Engine:
         """Return an engine whose module is imported only when it starts.
 
         ``factory`` is ``"module:function"`` naming a function that returns the real ``Engine``.
@@ -79,4 +85,16 @@ class Engine:
                 raise TypeError(f"{factory}() returned a {type(engine).__name__}, not an Engine")
             return engine.subscriptions(ctx)
 
-        return cls(name, subscriptions, description, enabled_by_default)
+        return cls(name, subscriptions, description, enabled_by_default, required_by_default)
+
+
+def engine_name(subscriber: str) -> str:
+    """Return the engine of a subscriber named ``ENGINE:SUBSCRIPTION`` (the whole name otherwise)."""
+    return subscriber.split(":", 1)[0]
+
+
+def required_engines(config: Config, engines: Mapping[str, Engine]) -> frozenset[str]:
+    """Return the enabled engines whose ``[engines.NAME] required`` is true (or defaults to true)."""
+    return frozenset(name for name, engine in engines.items()
+                     if config.engine_enabled(name, engine.enabled_by_default)
+                     and config.engine_required(name, engine.required_by_default))

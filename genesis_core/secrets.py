@@ -615,15 +615,16 @@ def _decode_key_text(text: str) -> bytes:
 
 def _read_key_file(path: Path) -> bytes | None:
     """Return the key stored in ``path``, ``None`` if it does not exist; waits out a half-written file."""
+    from .files import KEY_LIMIT, FileProblem, read_bytes
+
     deadline = time.monotonic() + _KEY_WAIT_SECONDS
     while True:
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ConfigError(f"cannot read fingerprint key: {exc.strerror or exc}",
-                              file=str(path)) from None
+            data = read_bytes(path, limit=KEY_LIMIT, what="fingerprint key")
+        except FileProblem as exc:
+            if exc.missing:
+                return None
+            raise ConfigError(exc.reason, file=str(path)) from None
         if len(data) >= FINGERPRINT_KEY_BYTES:
             return data[:FINGERPRINT_KEY_BYTES]
         if time.monotonic() > deadline:

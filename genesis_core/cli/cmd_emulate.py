@@ -44,9 +44,14 @@ def check_env_path(path: Path) -> None:
         if not path.parent.is_dir():
             raise UsageError(f"--env {path}: directory {path.parent} does not exist")
         return
+    from ..files import FileProblem, check_regular
+
     try:
+        check_regular(path, what="file")  # never opens a FIFO or reads a device
         with path.open(encoding="utf-8") as file:
-            first = file.readline().rstrip("\n")
+            first = file.readline(len(DOTENV_HEADER) + 2).rstrip("\n")
+    except FileProblem as exc:
+        raise UsageError(f"--env {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"--env {path}: cannot read it ({type(exc).__name__})") from None
     if first != DOTENV_HEADER:

@@ -28,7 +28,7 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     import asyncio
 
     from ..secrets import policy_from_config
-    from ..sync import run_sync
+    from ..sync import EXIT_ERROR, run_sync
     from ..writerecords import WriteRecords
 
     fmt = "json" if args.json else (args.format or "table")
@@ -65,10 +65,11 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     for name in outcome.results.failed:
         ctx.error(f"{name}: {outcome.results.statuses[name].error}")
     topics = outcome.failure_topics or (outcome.topic,) * len(outcome.handler_failures)
+    required_failed = False
     for failure, topic in zip(outcome.handler_failures, topics):
-        ctx.error(f"engine handler {failure.subscriber} failed on {topic}: {failure.error} "
-                  "(kept for retry: `genesis events retry`)")
-    return outcome.exit_code
+        required_failed = ctx.engine_failure(failure, topic) or required_failed
+    # A required engine (Truth by default) that could not handle the result: CI must notice.
+    return EXIT_ERROR if required_failed else outcome.exit_code
 
 
 def _reports(outcome: SyncOutcome) -> list[Any]:

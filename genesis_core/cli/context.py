@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..bus.core import GenesisBus
+    from ..bus.dispatcher import HandlerFailure
     from ..config import Config
     from ..plugins import PluginHost
     from ..secrets import SecretPolicy
@@ -88,6 +89,24 @@ class CommandContext:
     def error(self, text: str) -> None:
         """Write one line to stderr, prefixed with ``genesis:``."""
         self.stderr.write(f"genesis: {text}\n")
+
+    def engine_failure(self, failure: HandlerFailure, topic: str) -> bool:
+        """Print one line for an engine handler that failed on ``topic``; return whether its engine is required.
+
+        ``failure`` is a ``HandlerFailure`` from a ``PublishResult``.  A command
+        that published the event exits 2 when this returns ``True``
+        (``[engines.NAME] required``; Truth is required by default).
+        """
+        from ..engines import engine_name, required_engines
+
+        engine = engine_name(failure.subscriber)
+        retry = "kept for retry: `genesis events retry`"
+        if engine in required_engines(self.config, self.host.engines()):
+            self.error(f"required engine {engine} failed on {topic}: {failure.error} ({retry} once fixed; "
+                       f"or set [engines.{engine}] required = false)")
+            return True
+        self.error(f"engine handler {failure.subscriber} failed on {topic}: {failure.error} ({retry})")
+        return False
 
     def print_json(self, data: Any) -> None:
         """Write ``data`` as indented JSON to stdout."""

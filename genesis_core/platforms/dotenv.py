@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import ParseError, PlatformError
+from ..files import DOTENV_LIMIT, FileProblem, read_bytes
 from .dotenv_dialects import DIALECTS, Context, Dialect, DialectError, Entry, Reading
 from .dotenv_dialects.edit import EditError, set_key
 from .dotenv_dialects.writer import Refused, Target, encode
@@ -43,8 +44,16 @@ class RefusedValue(PlatformError):
 
 
 def read_text(path: Path) -> str:
-    """Return the file's text exactly (UTF-8, line endings untouched); raise ``OSError``/``UnicodeDecodeError``."""
-    return path.read_bytes().decode("utf-8")
+    """Return the file's text exactly (UTF-8, line endings untouched).
+
+    Raises ``FileProblem`` (missing, not a regular file, over ``DOTENV_LIMIT``) or ``UnicodeDecodeError``.
+    """
+    return read_bytes(path, limit=DOTENV_LIMIT, what=".env file").decode("utf-8")
+
+
+def _problem(exc: FileProblem) -> str:
+    """Return what to say about a ``.env`` file that could not be read (after its name)."""
+    return "file not found" if exc.missing else exc.reason
 
 
 def parse_dotenv(path: Path, display: str | None = None, dialect: str = "python") -> dict[str, str | None]:
@@ -133,13 +142,13 @@ class DotenvAdapter(PlatformAdapter):
         readings: list[tuple[Path, Reading]] = []
         for path in self.paths:
             shown = self._display(path)
-            if not path.is_file():
-                if self.optional:
-                    continue
-                raise PlatformError(self.name, f"{shown}: file not found")
             try:
                 text = read_text(path)
-            except (OSError, UnicodeDecodeError) as exc:
+            except FileProblem as exc:
+                if exc.missing and self.optional:
+                    continue
+                raise PlatformError(self.name, f"{shown}: {_problem(exc)}") from None
+            except UnicodeDecodeError as exc:
                 raise PlatformError(self.name, f"{shown}: cannot read ({type(exc).__name__})") from None
             reading = self._read_file(path, text, Context(dict(merged), environ))
             readings.append((path, reading))
@@ -194,9 +203,11 @@ class DotenvAdapter(PlatformAdapter):
         try:
             text = read_text(self.write_path)
             existed = True
-        except FileNotFoundError:
+        except FileProblem as exc:
+            if not exc.missing:
+                raise PlatformError(self.name, f"{shown}: {_problem(exc)}") from None
             text, existed = "", False
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
             raise PlatformError(self.name, f"{shown}: cannot read ({type(exc).__name__})") from None
         context = self._context_for(self.write_path, env)
         reading = self._read_file(self.write_path, text, context)

@@ -110,6 +110,7 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
                    policy: SecretPolicy, interrupted: list[InterruptedHeal], *, several: bool) -> int:
     from .healing import PLANNED, new_heal_id, planned_payload, publish
 
+    required_failed = False
     for plan in plans:
         if plan.has_writes:
             published = await publish(ctx.bus, PLANNED,
@@ -117,6 +118,8 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
                                       role=ctx.role, policy=policy)
             if published.status != "delivered":
                 ctx.error(f"the Guardian blocked {PLANNED}: {published.reason}")
+            for failure in published.failures:  # only when a required engine records heal plans
+                required_failed = ctx.engine_failure(failure, PLANNED) or required_failed
     writes = sum(plan.write_count for plan in plans)
     if args.json:
         ctx.print_json(_json([{"plan": plan.to_dict()} for plan in plans], False, several, interrupted))
@@ -130,6 +133,8 @@ async def _dry_run(args: argparse.Namespace, ctx: CommandContext, plans: list[He
             ctx.print(f"{writes} write(s) planned; run `genesis heal --apply{_flags(args)}` to write them.")
         else:
             ctx.print("Nothing to write.")
+    if required_failed:
+        return EXIT_ERROR
     return EXIT_WORK if writes else EXIT_OK
 
 
@@ -183,6 +188,7 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
         _print_interrupted(ctx, interrupted, closed)
     documents: list[dict[str, object]] = []
     ok = True
+    required_failed = False
     for prepared in all_prepared:
         plan = prepared.plan
         assert plan is not None
@@ -193,8 +199,10 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
                 ctx.print("Nothing to write.")
             continue
         heal_id = new_heal_id()
-        await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"), role=ctx.role,
-                      policy=policy)
+        planned = await publish(bus, PLANNED, planned_payload(plan, heal_id=heal_id, trigger="cli"),
+                                role=ctx.role, policy=policy)
+        for failure in planned.failures:
+            required_failed = ctx.engine_failure(failure, PLANNED) or required_failed
         assert prepared.values is not None
         recorder = write_recorder(bus, plan, prepared.values, heal_id=heal_id, trigger="cli", role=ctx.role,
                                   policy=policy)
@@ -204,6 +212,8 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
                 published = await publish(bus, topic, payload, role=ctx.role, policy=policy)
                 if published.status != "delivered":
                     ctx.error(f"the Guardian blocked {topic}: {published.reason}")
+                for failure in published.failures:  # a required engine (Truth) that could not record it
+                    required_failed = ctx.engine_failure(failure, topic) or required_failed
         ok = ok and result.ok
         documents.append({"plan": plan.to_dict(), "result": result.to_dict()})
         if not args.json:
@@ -216,6 +226,8 @@ async def _apply(args: argparse.Namespace, ctx: CommandContext, all_prepared: li
             breaker.record_failure()
     if args.json:
         ctx.print_json(_json(documents, True, several, interrupted, closed))
+    if required_failed:
+        return EXIT_ERROR
     return EXIT_OK if ok else EXIT_WORK
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import ConfigError, Table
+from genesis_core.api import ConfigError, FileProblem, Table, read_bytes
 
 from .valuetypes import VALUE_TYPES, matches_type
 
@@ -155,13 +155,21 @@ def parse_schema(table: Table, *, instances: Collection[str] = ()) -> Schema:
     return Schema(min_keys, required, rules, platforms, table.file)
 
 
+#: The largest schema file read.
+SCHEMA_FILE_LIMIT = 4 * 1024 * 1024
+
+
 def read_toml(path: Path) -> dict[str, Any]:
-    """Return the parsed TOML file; ``ConfigError`` naming the file when it is unreadable or invalid."""
+    """Return the parsed TOML file; ``ConfigError`` naming the file when it is unreadable or invalid.
+
+    Only a regular file of at most ``SCHEMA_FILE_LIMIT`` bytes is read (never a FIFO, device or directory).
+    """
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read schema: {exc.strerror or exc}", file=str(path)) from None
+        return tomllib.loads(read_bytes(path, limit=SCHEMA_FILE_LIMIT, what="schema file").decode("utf-8"))
+    except FileProblem as exc:
+        raise ConfigError(exc.reason, file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
 
@@ -195,13 +203,13 @@ def load_schema(config: Config) -> Schema:
     if path is not None:
         if inline:
             raise table.error(inline[0], "rules go into the schema file when `schema` is set")
-        if not path.is_file():
+        if not path.exists():
             raise table.error("schema", f"schema file not found: {path}")
     elif inline:
         return parse_schema(table, instances=instances)
     else:
         candidate = config.project_dir / DEFAULT_SCHEMA_FILE
-        if not candidate.is_file():
+        if not candidate.exists():
             return Schema()
         path = candidate.resolve()
     rules = Table(read_toml(path), str(path), "")

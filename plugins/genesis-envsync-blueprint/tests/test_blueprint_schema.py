@@ -139,3 +139,26 @@ def test_invalid_toml_in_schema_file_names_the_file(tmp_path: Path) -> None:
         load_schema(config_from(tmp_path, "[engines.blueprint]\n"))
     assert caught.value.file == str(rules.resolve())
     assert "invalid TOML" in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("kind", ["fifo", "directory", "oversize", "default-directory"])
+def test_a_schema_file_that_is_not_a_small_regular_file_is_refused(tmp_path: Path, kind: str) -> None:
+    """Issue 19 item 4: never block on a FIFO, never read a directory or a huge file; name the file."""
+    import os
+
+    target = tmp_path / ("genesis.schema.toml" if kind == "default-directory" else "rules.toml")
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind in ("directory", "default-directory"):
+        target.mkdir()
+    else:
+        with target.open("wb") as fh:
+            fh.truncate(4 * 1024 * 1024 + 1)
+    body = "" if kind == "default-directory" else '[engines.blueprint]\nschema = "rules.toml"\n'
+    config = load_config(write_config(tmp_path, PLATFORMS + body))
+    with pytest.raises(ConfigError) as caught:
+        load_schema(config)
+    expected = {"fifo": "is a named pipe (FIFO)", "directory": "is a directory",
+                "default-directory": "is a directory", "oversize": "too large"}[kind]
+    assert str(caught.value).startswith(f"{target}: schema file ") and expected in str(caught.value)

@@ -75,16 +75,24 @@ def _mask(ctx: CommandContext) -> Any:
         return None
 
 
+#: The most ``genesis ledger`` reads of each file named on its command line.
+LIMITS = {"checkpoint": 64 * 1024, "public key": 64 * 1024, "proof": 64 * 1024 * 1024}
+
+
 def _read_text(path: str, what: str) -> str:
+    """Return the text of a file named on the command line (``-``: stdin), bounded by its kind's limit."""
+    from genesis_core.api import read_stream, read_text
+
     from .errors import LedgerError
 
+    limit = LIMITS[what]
+    if path != "-":
+        return read_text(path, limit=limit, what=what)
     try:
-        if path == "-":
-            return sys.stdin.read()
-        return Path(path).read_text(encoding="utf-8")
+        return read_stream(sys.stdin.buffer, limit=limit, what=what).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise LedgerError(f"{path}: cannot read {what}: {reason}") from None
+        raise LedgerError(f"<stdin>: cannot read {what}: {reason}") from None
 
 
 def _read_json(path: str, what: str) -> Any:

@@ -13,7 +13,9 @@ from genesis_core.api import Engine, EngineContext, Subscription
 #: across environments is its own event (``envsync.cross_drift``).
 DEFAULT_TOPICS = ("envsync.commit", "envsync.drift", "envsync.cross_drift", "autonomy.heal.applied",
                   "autonomy.heal.failed")
-KNOWN_KEYS = frozenset({"enabled", "topics", "fsync", "timeout"})
+#: ``required = true/false`` is read by the core and never reaches the engine; any other value does,
+#: and is refused here.
+KNOWN_KEYS = frozenset({"enabled", "required", "topics", "fsync", "timeout"})
 DESCRIPTION = "Signed, Merkle-anchored audit ledger of sync, drift and heal events"
 
 
@@ -39,10 +41,11 @@ def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
     """Return the Truth subscription configured by ``[engines.truth]``.
 
     Keys: ``topics`` (patterns), ``fsync`` (bool), ``timeout`` (seconds);
-    the core itself reads ``enabled``.
+    the core itself reads ``enabled`` and ``required``.
     """
     table = ctx.config
     table.check_known(KNOWN_KEYS)
+    table.bool("required", True)  # only a value that is not true/false gets here: a ConfigError
     topics = table.str_list("topics", DEFAULT_TOPICS)
     if not topics:
         raise table.error("topics", "must list at least one topic pattern")
@@ -62,4 +65,4 @@ def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
 
 def make_engine() -> Engine:
     """Return the registered Truth engine."""
-    return Engine(name="truth", subscriptions=subscriptions, description=DESCRIPTION)
+    return Engine(name="truth", subscriptions=subscriptions, description=DESCRIPTION, required_by_default=True)

@@ -53,6 +53,7 @@ from .proofs import (
 from .records import (
     Checkpoint,
     Entry,
+    line_hash,
     make_checkpoint,
     make_entry,
     parse_line,
@@ -301,7 +302,10 @@ class Ledger:
         return _Prepared(seq, name, timestamp, payload)
 
     def _write_checkpoint(self, meta: IndexMeta, signer: Signer) -> Checkpoint:
-        obj = make_checkpoint(signer, size=meta.size, root=meta.root, timestamp=utc_now())
+        size = file_size(self.checkpoints_path)
+        previous = last_line(self.checkpoints_path, size)[0] if size else None
+        obj = make_checkpoint(signer, size=meta.size, root=meta.root, timestamp=utc_now(),
+                              prev=line_hash(previous))
         append_durably(self.checkpoints_path, canonical_bytes(obj) + b"\n", fsync=self._fsync)
         return Checkpoint.from_json(obj)
 
@@ -610,6 +614,13 @@ class _Verifier:
             self.scan_ledger(ledger_size, wanted)
         except _Bad as bad:
             return bad.result
+        # A checkpoint kept elsewhere is checked first: it is the only witness when the
+        # ledger and its checkpoints were both deleted, emptied or cut back together.
+        for trusted in self.trusted:
+            if trusted["size"] > self.entries:
+                return VerifyResult(False, self.entries, self.entries + 1, None, (
+                    f"the ledger has {self.entries} entries but a trusted checkpoint covers "
+                    f"{trusted['size']}: entries were deleted or the file truncated"), LEDGER_FILE)
         if latest is None:
             if self.entries:
                 return VerifyResult(False, self.entries, reason=(
@@ -620,18 +631,19 @@ class _Verifier:
             return VerifyResult(False, self.entries, self.entries + 1, None, (
                 f"the ledger has {self.entries} entries but the latest checkpoint covers "
                 f"{latest.size}: entries were deleted or the file truncated"), LEDGER_FILE)
-        for trusted in self.trusted:
-            if trusted["size"] > self.entries:
-                return VerifyResult(False, self.entries, self.entries + 1, None, (
-                    f"the ledger has {self.entries} entries but a trusted checkpoint covers "
-                    f"{trusted['size']}: entries were deleted or the file truncated"), LEDGER_FILE)
         return VerifyResult(True, self.entries, checkpoint_size=latest.size, root=latest.root,
                             unanchored=self.entries - latest.size)
 
     def read_checkpoints(self, size: int) -> tuple[Checkpoint | None, dict[int, list[tuple[str, str]]]]:
-        """Parse every checkpoint line; return the latest and the roots to check by size."""
+        """Parse every checkpoint line; return the latest and the roots to check by size.
+
+        Each line's ``prev`` must be the hash of the line before it; anchored by
+        the signed latest line, that chain covers every line without checking
+        every signature.
+        """
         latest: Checkpoint | None = None
         latest_line = 0
+        previous: bytes | None = None
         wanted: dict[int, list[tuple[str, str]]] = {}
         path = self.ledger.checkpoints_path
         for line_no, (line, terminated) in enumerate(_iter_lines(path, size), start=1):
@@ -642,6 +654,8 @@ class _Verifier:
             if obj is None:
                 raise self.bad(f"{problem}", line=line_no, file=CHECKPOINTS_FILE)
             checkpoint = Checkpoint.from_json(obj)
+            self.check_link(checkpoint, latest, previous, line_no)
+            previous = line
             if latest is not None and checkpoint.size <= latest.size:
                 raise self.bad(f"checkpoint size {checkpoint.size} does not grow past {latest.size} "
                                f"(lines reordered, duplicated or rewritten)",
@@ -661,6 +675,18 @@ class _Verifier:
                 wanted.setdefault(latest.size, []).append(
                     (latest.root, f"latest checkpoint ({CHECKPOINTS_FILE} line {latest_line})"))
         return latest, wanted
+
+    def check_link(self, checkpoint: Checkpoint, latest: Checkpoint | None, previous: bytes | None,
+                   line_no: int) -> None:
+        """Raise unless ``checkpoint`` names the line before it (legacy lines only before linked ones)."""
+        if checkpoint.prev is None:
+            if latest is not None and latest.prev is not None:
+                raise self.bad("checkpoint has no prev after one that has (a line was replaced)",
+                               line=line_no, file=CHECKPOINTS_FILE)
+            return
+        if checkpoint.prev != line_hash(previous):
+            raise self.bad("checkpoint does not follow the line before it (a checkpoint line was "
+                           "deleted, inserted or replaced)", line=line_no, file=CHECKPOINTS_FILE)
 
     def check_trusted_shape(self, trusted: Mapping[str, Any],
                             wanted: dict[int, list[tuple[str, str]]]) -> None:

@@ -13,7 +13,8 @@ def genesis_register_engines(register: Callable[..., None]) -> None:
     from genesis_core.api import Engine
 
     register(Engine.lazy("truth", "genesis_truth.engine:make_engine",
-                         "Signed, Merkle-anchored audit ledger of sync, drift and heal events"))
+                         "Signed, Merkle-anchored audit ledger of sync, drift and heal events",
+                         required_by_default=True))
 
 
 @hookimpl

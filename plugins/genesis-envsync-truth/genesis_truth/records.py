@@ -2,14 +2,18 @@
 
 An entry line is the canonical JSON of
 ``{"event_id", "leaf_index", "payload", "signature", "timestamp", "topic"}``;
-a checkpoint line the canonical JSON of ``{"root", "signature", "size",
-"timestamp"}``.  Each signature is Ed25519 over the canonical JSON of the
-record without its ``signature`` key.  A line that is not exactly the
+a checkpoint line the canonical JSON of ``{"prev", "root", "signature",
+"size", "timestamp"}``, where ``prev`` is the SHA-256 of the checkpoint line
+before it (``NO_PREVIOUS`` for the first), so no line can be deleted from the
+middle of the file unnoticed (checkpoints written before ``prev`` existed have
+no such field and are still read).  Each signature is Ed25519 over the
+canonical JSON of the record without its ``signature`` key.  A line that is not exactly the
 canonical form of what it parses to is rejected, so every byte is covered.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -21,7 +25,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from .signing import Signer, canonical_bytes, verify_signature
 
 ENTRY_FIELDS = frozenset({"event_id", "leaf_index", "payload", "signature", "timestamp", "topic"})
-CHECKPOINT_FIELDS = frozenset({"root", "signature", "size", "timestamp"})
+LEGACY_CHECKPOINT_FIELDS = frozenset({"root", "signature", "size", "timestamp"})
+CHECKPOINT_FIELDS = LEGACY_CHECKPOINT_FIELDS | {"prev"}
+#: The ``prev`` of the first line of the checkpoints file.
+NO_PREVIOUS = "0" * 64
 _ROOT = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -54,22 +61,30 @@ class Entry:
 
 @attrs.frozen
 class Checkpoint:
-    """A signed statement: the first ``size`` entries have Merkle root ``root``."""
+    """A signed statement: the first ``size`` entries have Merkle root ``root``.
+
+    ``prev`` is the SHA-256 of the checkpoint line before this one (``None``
+    for a checkpoint written before the field existed).
+    """
 
     size: int
     root: str
     timestamp: str
     signature: str
+    prev: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Return the stored JSON form."""
-        return {"size": self.size, "root": self.root, "timestamp": self.timestamp,
-                "signature": self.signature}
+        obj = {"size": self.size, "root": self.root, "timestamp": self.timestamp,
+               "signature": self.signature}
+        if self.prev is not None:
+            obj["prev"] = self.prev
+        return obj
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Checkpoint:
         """Return the checkpoint of an already validated JSON object."""
-        return cls(obj["size"], obj["root"], obj["timestamp"], obj["signature"])
+        return cls(obj["size"], obj["root"], obj["timestamp"], obj["signature"], obj.get("prev"))
 
 
 def entry_problem(obj: object) -> str | None:
@@ -98,8 +113,10 @@ def checkpoint_problem(obj: object) -> str | None:
     """Return what is wrong with the shape of a checkpoint object, or ``None``."""
     if not isinstance(obj, dict):
         return "not a JSON object"
-    if set(obj) != CHECKPOINT_FIELDS:
-        return "malformed checkpoint (expected exactly root, signature, size, timestamp)"
+    if set(obj) not in (CHECKPOINT_FIELDS, LEGACY_CHECKPOINT_FIELDS):
+        return "malformed checkpoint (expected exactly prev, root, signature, size, timestamp)"
+    if "prev" in obj and (not isinstance(obj["prev"], str) or not _ROOT.match(obj["prev"])):
+        return "prev is not 64 lowercase hex digits"
     if not _is_count(obj["size"]):
         return "size is not a non-negative integer"
     if not isinstance(obj["root"], str) or not _ROOT.match(obj["root"]):
@@ -128,9 +145,15 @@ def make_entry(signer: Signer, *, event_id: int, leaf_index: int, topic: str, ti
     return entry
 
 
-def make_checkpoint(signer: Signer, *, size: int, root: str, timestamp: str) -> dict[str, Any]:
-    """Return a signed checkpoint object."""
-    checkpoint: dict[str, Any] = {"size": size, "root": root, "timestamp": timestamp}
+def line_hash(line: bytes | None) -> str:
+    """Return the ``prev`` that a checkpoint written after ``line`` (``None``: no line) holds."""
+    return NO_PREVIOUS if line is None else hashlib.sha256(line).hexdigest()
+
+
+def make_checkpoint(signer: Signer, *, size: int, root: str, timestamp: str,
+                    prev: str = NO_PREVIOUS) -> dict[str, Any]:
+    """Return a signed checkpoint object that follows the checkpoint line whose hash is ``prev``."""
+    checkpoint: dict[str, Any] = {"prev": prev, "size": size, "root": root, "timestamp": timestamp}
     checkpoint["signature"] = signer.sign_b64(signed_bytes(checkpoint))
     return checkpoint
 

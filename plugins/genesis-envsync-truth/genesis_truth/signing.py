@@ -244,24 +244,35 @@ def load_or_create_signer(state_dir: Path, environ: Mapping[str, str] | None = N
     return parse_private_key(_read_key_file(path), str(path))
 
 
+#: The largest key file read (a PEM private key is about 120 bytes).
+KEY_FILE_LIMIT = 64 * 1024
+
+
+def _private_mode(path: Path) -> Any:
+    def check(info: os.stat_result) -> None:
+        mode = info.st_mode & 0o777
+        if os.name == "posix" and mode & 0o077:
+            raise KeyProblem(f"{path}: key file is accessible by other users (mode {mode:04o}); "
+                             f"run chmod 600 on it")
+    return check
+
+
 def _read_key_file(path: Path) -> str:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    """Return the key file's text: a regular file (no symlink, FIFO or device), private, at most 64 KiB.
+
+    Raises ``FileNotFoundError`` when it does not exist.
+    """
+    from genesis_core.api import FileProblem, read_bytes
+
     try:
-        if os.name == "posix":
-            mode = os.fstat(fd).st_mode & 0o777
-            if mode & 0o077:
-                raise KeyProblem(f"{path}: key file is accessible by other users (mode {mode:04o}); "
-                                 f"run chmod 600 on it")
-        chunks = []
-        while True:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
+        data = read_bytes(path, limit=KEY_FILE_LIMIT, what="key file", follow_symlinks=False,
+                          check=_private_mode(path))
+    except FileProblem as exc:
+        if exc.missing:
+            raise FileNotFoundError(str(path)) from None
+        raise KeyProblem(str(exc)) from None
     try:
-        return b"".join(chunks).decode("ascii")
+        return data.decode("ascii")
     except UnicodeDecodeError:
         raise KeyProblem(f"{path}: not a PEM key file") from None
 

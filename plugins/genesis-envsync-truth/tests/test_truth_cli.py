@@ -155,6 +155,33 @@ def test_checkpoint_consistency_and_truncation(project: Path, tmp_path: Path) ->
     assert run.code == 1 and "trusted checkpoint" in run.out
 
 
+def test_a_saved_checkpoint_catches_a_deleted_ledger(project: Path, tmp_path: Path) -> None:
+    """Issue 19 item 1: `rm` of both ledger files is not `ledger ok: 0 entries` against a saved checkpoint."""
+    saved = tmp_path / "saved.json"
+    saved.write_text(ledger_cli("checkpoint").out)
+    ledger_path, cps = project / LEDGER_FILE, project / "truth_checkpoints.json"
+    ledger_path.unlink()
+    cps.unlink()
+    run = ledger_cli("verify", "--checkpoint", str(saved))
+    assert run.code == 1, run.out
+    assert run.out.strip() == (f"ledger BAD at {LEDGER_FILE} line 1: the ledger has 0 entries but a "
+                               "trusted checkpoint covers 6: entries were deleted or the file truncated")
+    ledger_path.write_bytes(b"")
+    cps.write_bytes(b"")
+    assert ledger_cli("verify", "--checkpoint", str(saved)).code == 1
+
+
+def test_all_checkpoints_catches_a_deleted_middle_checkpoint_line(project: Path) -> None:
+    cps = project / "truth_checkpoints.json"
+    raw = cps.read_bytes().splitlines(keepends=True)
+    del raw[3]
+    cps.write_bytes(b"".join(raw))
+    run = ledger_cli("verify", "--all-checkpoints")
+    assert run.code == 1
+    assert run.out.startswith("ledger BAD at truth_checkpoints.json line 4: ")
+    assert len(run.out.strip().splitlines()) == 1
+
+
 def test_repair(project: Path) -> None:
     with (project / LEDGER_FILE).open("ab") as fh:
         fh.write(b'{"event_id":99')

@@ -284,6 +284,74 @@ def test_truncation_with_rewound_checkpoints_needs_a_checkpoint_kept_elsewhere(t
     assert not result.ok and "trusted checkpoint" in result.reason  # ...unless you kept one
 
 
+@pytest.mark.parametrize("damage", ["delete both", "empty both", "delete the ledger",
+                                    "empty the ledger", "delete the checkpoints and empty the ledger"])
+def test_a_trusted_checkpoint_catches_a_deleted_or_emptied_ledger(tmp_path: Path, damage: str) -> None:
+    """Issue 19 item 1: a kept checkpoint of size N fails any ledger shorter than N, even an empty one."""
+    ledger = _materialise(tmp_path)
+    kept = ledger.latest_checkpoint().to_json()
+    assert kept["size"] == 7
+    if damage in ("delete both", "delete the ledger"):
+        ledger.path.unlink()
+    if damage in ("delete both", "delete the checkpoints and empty the ledger"):
+        ledger.checkpoints_path.unlink()
+    if damage in ("empty both", "empty the ledger", "delete the checkpoints and empty the ledger"):
+        ledger.path.write_bytes(b"")
+    if damage == "empty both":
+        ledger.checkpoints_path.write_bytes(b"")
+    result = ledger.verify(trusted_checkpoints=[kept])
+    assert not result.ok, result.describe()
+    assert result.entries == 0
+    assert "trusted checkpoint covers 7" in result.reason or "latest checkpoint covers 7" in result.reason
+
+
+def test_a_trusted_checkpoint_of_size_zero_accepts_an_empty_ledger(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, environ={})
+    ledger.signer()
+    ledger.repair()  # writes the checkpoint of the empty ledger
+    kept = ledger.latest_checkpoint().to_json()
+    assert kept["size"] == 0
+    assert ledger.verify(trusted_checkpoints=[kept]).ok
+
+
+@pytest.mark.parametrize("line", range(7))
+def test_a_deleted_checkpoint_line_is_caught(tmp_path: Path, line: int) -> None:
+    """Issue 19 item 1: every checkpoint names the line before it, so no line can vanish unnoticed."""
+    ledger = _materialise(tmp_path)
+    raw = lines(ledger.checkpoints_path)
+    assert len(raw) == 8  # the empty ledger's checkpoint, then one per append
+    del raw[line]
+    ledger.checkpoints_path.write_bytes(b"".join(raw))
+    result = ledger.verify(all_checkpoints=True)
+    assert not result.ok, result.describe()
+    assert result.file == CHECKPOINTS_FILE and result.first_bad == line + 1
+    assert "deleted" in result.reason
+    assert not ledger.verify().ok  # the chain is checked without --all-checkpoints too
+
+
+def test_checkpoints_written_before_prev_existed_are_still_read(state_dir: Path) -> None:
+    from genesis_truth.records import signed_bytes
+    from genesis_truth.signing import canonical_bytes
+
+    ledger = make_ledger(state_dir, 3)
+    signer = ledger.signer()
+    legacy = []
+    for line in lines(ledger.checkpoints_path):  # as an older Genesis wrote them: no prev
+        obj = {k: v for k, v in json.loads(line).items() if k not in ("prev", "signature")}
+        obj["signature"] = signer.sign_b64(signed_bytes(obj))
+        legacy.append(canonical_bytes(obj) + b"\n")
+    ledger.checkpoints_path.write_bytes(b"".join(legacy))
+    assert ledger.verify(all_checkpoints=True).ok
+    ledger.append(event(10))
+    ledger.append(event(11))
+    assert "prev" in json.loads(lines(ledger.checkpoints_path)[-2])
+    assert ledger.verify(all_checkpoints=True).ok
+    raw = lines(ledger.checkpoints_path)
+    del raw[-2]  # a linked line: caught
+    ledger.checkpoints_path.write_bytes(b"".join(raw))
+    assert "does not follow" in ledger.verify().reason
+
+
 def test_forged_trusted_checkpoint_is_rejected(tmp_path: Path) -> None:
     ledger = _materialise(tmp_path)
     kept = ledger.latest_checkpoint().to_json()
