@@ -54,7 +54,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "writeonly": ("WriteOnlyCheck", "check_write_only"),
     "writerecords": ("WriteRecord", "WriteRecords"),
     # the bus
-    "bus.core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus", "make_subscriber"),
+    "bus.core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus"),
     "bus.results": ("PublishResult", "RetryReport"),
     "bus.process": ("current_bus", "reset_bus"),
     "bus.setup": ("ENGINE_ROLE", "configure_bus"),
@@ -63,8 +63,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "bus.topics": ("REST_WILDCARDS", "compile_pattern", "topic_matches", "validate_pattern", "validate_topic"),
     "bus.guardian": ("Decision", "DefaultPolicy", "Guardian"),
     "bus.transport": ("DeadLetter", "DeadLetterStore", "Transport", "TransportKind"),
-    "bus.dispatcher": ("HandlerFailure", "Subscriber", "SubscriptionHandle", "call_handler", "copy_json",
-                       "encode_payload", "make_event"),
+    "bus.dispatcher": ("HandlerFailure", "SubscriptionHandle", "encode_payload", "make_event"),
+    "bus.standalone": ("Delivery", "Dispatcher"),
     "bus.store": ("SqliteTransport", "open_store"),
     "bus.memory": ("MemoryTransport",),
 }
@@ -78,12 +78,8 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .bus.core import BLOCKED_TOPIC as BLOCKED_TOPIC
     from .bus.core import BoundBus as BoundBus
     from .bus.core import GenesisBus as GenesisBus
-    from .bus.core import make_subscriber as make_subscriber
     from .bus.dispatcher import HandlerFailure as HandlerFailure
-    from .bus.dispatcher import Subscriber as Subscriber
     from .bus.dispatcher import SubscriptionHandle as SubscriptionHandle
-    from .bus.dispatcher import call_handler as call_handler
-    from .bus.dispatcher import copy_json as copy_json
     from .bus.dispatcher import encode_payload as encode_payload
     from .bus.dispatcher import make_event as make_event
     from .bus.envelope import ID_KEY as ID_KEY
@@ -104,6 +100,8 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .bus.results import RetryReport as RetryReport
     from .bus.setup import ENGINE_ROLE as ENGINE_ROLE
     from .bus.setup import configure_bus as configure_bus
+    from .bus.standalone import Delivery as Delivery
+    from .bus.standalone import Dispatcher as Dispatcher
     from .bus.store import SqliteTransport as SqliteTransport
     from .bus.store import open_store as open_store
     from .bus.topics import REST_WILDCARDS as REST_WILDCARDS
