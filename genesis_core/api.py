@@ -60,7 +60,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "bus.setup": ("ENGINE_ROLE", "configure_bus"),
     "bus.envelope": ("Envelope", "ID_KEY", "RESERVED_KEYS", "SEQ_KEY", "TIMESTAMP_KEY", "TOPIC_KEY",
                      "format_time", "utc_now"),
-    "bus.topics": ("REST_WILDCARDS", "compile_pattern", "topic_matches", "validate_pattern", "validate_topic"),
+    "bus.topics": ("COMMIT_TOPIC", "CROSS_TOPIC", "DRIFT_TOPIC", "ERROR_TOPIC", "INIT_TOPIC", "REST_WILDCARDS",
+                   "compile_pattern", "topic_matches", "validate_pattern", "validate_topic"),
     "bus.guardian": ("Decision", "DefaultPolicy", "Guardian"),
     "bus.transport": ("DeadLetter", "DeadLetterStore", "Transport", "TransportKind"),
     "bus.dispatcher": ("HandlerFailure", "SubscriptionHandle", "encode_payload", "make_event"),
@@ -104,6 +105,11 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .bus.standalone import Dispatcher as Dispatcher
     from .bus.store import SqliteTransport as SqliteTransport
     from .bus.store import open_store as open_store
+    from .bus.topics import COMMIT_TOPIC as COMMIT_TOPIC
+    from .bus.topics import CROSS_TOPIC as CROSS_TOPIC
+    from .bus.topics import DRIFT_TOPIC as DRIFT_TOPIC
+    from .bus.topics import ERROR_TOPIC as ERROR_TOPIC
+    from .bus.topics import INIT_TOPIC as INIT_TOPIC
     from .bus.topics import REST_WILDCARDS as REST_WILDCARDS
     from .bus.topics import compile_pattern as compile_pattern
     from .bus.topics import topic_matches as topic_matches

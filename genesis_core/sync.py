@@ -17,6 +17,7 @@ import attrs
 
 from . import first_party
 from .bus.envelope import utc_now
+from .bus.topics import CROSS_TOPIC, ERROR_TOPIC, INIT_TOPIC
 from .errors import ConfigError, GenesisError, PlatformError, UsageError
 from .platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
 from .reconciliation import validate_instance_name
@@ -321,8 +322,6 @@ class EnvironmentResult:
         return self.report.topic
 
 
-CROSS_TOPIC = "envsync.cross_drift"
-
 
 async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_policy: SecretPolicy | None,
                    only: Iterable[str] | None = None, env: Mapping[str, str] | None = None,
@@ -358,7 +357,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
             "instances": names, "timestamp": utc_now(), "initiated_by": initiated_by(env)}
     if envs.configured:
         init["environments"] = [e.name for e in selected if any(n in e.platforms for n in names)]
-    result = await bus.publish("envsync.init", init, role=role)
+    result = await bus.publish(INIT_TOPIC, init, role=role)
     if result.status != "delivered":
         raise GenesisError(f"the Guardian blocked envsync.init: {result.reason}")
     if on_start is not None:
@@ -372,7 +371,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
                    "instances": names, "platforms": statuses}
         if envs.configured:
             payload["environments"] = {name: envs.of(name) for name in results.failed}
-        return await _publish_one(bus, "envsync.error", payload, None, results, role, EXIT_ERROR)
+        return await _publish_one(bus, ERROR_TOPIC, payload, None, results, role, EXIT_ERROR)
     if not envs.configured:
         from .environments import reference_for
         from .reconciliation import reconcile

@@ -166,7 +166,7 @@ class FetchContext:
 
     env: Mapping[str, str]
     http_factory: Callable[[], httpx.AsyncClient] | None = None
-    _http: httpx.AsyncClient | None = attrs.field(default=None, alias="_http")
+    _http: httpx.AsyncClient | None = attrs.field(default=None, init=False)
 
     @property
     def http(self) -> httpx.AsyncClient:
