@@ -29,7 +29,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "platforms.model": ("FetchContext", "InstanceConfig", "PlatformAdapter", "PlatformKind", "REDEPLOY", "RESTART",
                         "STAGED", "Snapshot", "Variable", "VariableWrite", "WRITE_EFFECT_KINDS", "WriteEffect"),
     "platforms.http_adapter": ("COMMON_KEYS", "HttpPlatformAdapter"),
-    "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "http_request",
+    "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "error_detail", "http_request",
              "install_log_redaction", "redact_url", "scrub_detail"),
     "platforms.dotenv": ("parse_dotenv",),
     # configuration and errors
@@ -145,6 +145,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .http import USER_AGENT as _USER_AGENT
     from .http import Endpoint as Endpoint
     from .http import RetryPolicy as RetryPolicy
+    from .http import error_detail as error_detail
     from .http import install_log_redaction as install_log_redaction
     from .http import redact_url as redact_url
     from .http import request as _request

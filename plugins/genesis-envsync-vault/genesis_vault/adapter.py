@@ -36,6 +36,7 @@ from genesis_core.api import (
     InstanceConfig,
     PlatformError,
     Snapshot,
+    error_detail,
     scrub_detail,
 )
 
@@ -268,7 +269,7 @@ class VaultAdapter(HttpPlatformAdapter):
         return f"{_quoted(self.mount)}/{_quoted(self.path)}"
 
     def _denied(self, body: Any, capability: str) -> PlatformError:
-        detail = _first_error(body)
+        detail = error_detail(body)
         why = f" ({scrub_detail(detail)})" if detail and detail != "permission denied" else ""
         return PlatformError(self.name, f"permission denied (HTTP 403){why}: the token in {self.token_env} is invalid "
                                         f"or expired, or its policies do not allow {capability} on "
@@ -305,7 +306,7 @@ class VaultAdapter(HttpPlatformAdapter):
         if status == 405:
             raise PlatformError(self.name, "this server does not support PATCH on KV version 2 secrets "
                                            "(Vault 1.9 or later, or OpenBao, is needed)", status=405)
-        detail = _first_error(body)
+        detail = error_detail(body)
         if status == 404:
             raise PlatformError(self.name, f"conflict: {self.describe()} was deleted since Genesis read it; "
                                            "nothing was written (run genesis sync again)", status=404)
@@ -348,13 +349,6 @@ class VaultAdapter(HttpPlatformAdapter):
         """Return what ``genesis doctor`` suggests for a failed read."""
         return (f"check address (or VAULT_ADDR), namespace, mount and path in [platforms.{self.name}] and that "
                 f"the token's policy allows read and patch on {self.mount}/data/{self.path}")
-
-
-def _first_error(body: Any) -> str:
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if isinstance(errors, list) and errors and isinstance(errors[0], str):
-        return " ".join(errors[0].replace("*", " ").split())
-    return ""
 
 
 def _json_type(value: Any) -> str:
