@@ -277,7 +277,7 @@ _ROW_MEMO = 8192
 #: ``[plain row, fingerprinted row]`` (indexed by "is the key secret"; the second made on first
 #: need); the strongest value verdict; the holders and their values.
 _Row = tuple[dict[str, str], bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
-_FIXED, _OPEN, _PLAIN_SECRET, _VERDICT = (operator.itemgetter(i) for i in range(4))
+_FIXED, _OPEN, _PLAIN_SECRET = (operator.itemgetter(i) for i in range(3))
 
 
 class _Rows(dict):  # type: ignore[type-arg]

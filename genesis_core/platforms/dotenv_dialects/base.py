@@ -130,10 +130,6 @@ class Lookup:
             return self._environ[name]
         return self.known.get(name)
 
-    def has(self, name: str) -> bool:
-        """Return whether ``name`` is set (possibly to an empty string)."""
-        return self.get(name) is not None
-
     def merged(self) -> dict[str, str]:
         """Return every consulted name with its value (environment over file keys)."""
         merged = dict(self.known)
