@@ -239,7 +239,7 @@ async def consume(settings: Any, transport: Any, count: int, *, backlog: bool
     The CPU time covers every thread of this process (the publishing bus, the
     transport's loop thread and the worker), not the server.
     """
-    from genesis_core.bus.core import make_subscriber
+    from genesis_core.api import Dispatcher
     from genesis_core.bus.memory import MemoryDeadLetters
     from genesis_nats.worker import EngineBinding, Worker
 
@@ -253,16 +253,16 @@ async def consume(settings: Any, transport: Any, count: int, *, backlog: bool
             all_handled.set()
 
     bus = make_bus(transport)
-    sub = make_subscriber((TOPIC,), handler, "bench:count", None, None)
-    binding = EngineBinding("bench", settings.worker.durable("bench"), (sub,),
+    handlers = Dispatcher(handler_timeout=None)
+    handlers.subscribe(TOPIC, handler, "bench:count")
+    binding = EngineBinding("bench", settings.worker.durable("bench"), handlers,
                             (settings.subject(TOPIC),))
 
     def report(line: str) -> None:
         if line.startswith("ready:"):
             ready.set()
 
-    worker = Worker(settings, [binding], dead_letters=MemoryDeadLetters(), handler_timeout=None,
-                    report=report)
+    worker = Worker(settings, [binding], dead_letters=MemoryDeadLetters(), report=report)
     try:
         if backlog:
             await publish_gather(bus, count)

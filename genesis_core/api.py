@@ -30,7 +30,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                         "RESTART", "STAGED", "Snapshot", "Variable", "VariableWrite", "WRITE_EFFECT_KINDS",
                         "WriteEffect"),
     "platforms.http_adapter": ("COMMON_KEYS", "HttpPlatformAdapter"),
-    "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "http_request",
+    "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "error_detail", "http_request",
              "install_log_redaction", "redact_url", "scrub_detail"),
     "platforms.dotenv": ("parse_dotenv",),
     # configuration and errors
@@ -57,17 +57,18 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "writeonly": ("WriteOnlyCheck", "check_write_only"),
     "writerecords": ("WriteRecord", "WriteRecords"),
     # the bus
-    "bus.core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus", "make_subscriber"),
+    "bus.core": ("BLOCKED_TOPIC", "BoundBus", "GenesisBus"),
     "bus.results": ("PublishResult", "RetryReport"),
     "bus.process": ("current_bus", "reset_bus"),
     "bus.setup": ("ENGINE_ROLE", "configure_bus"),
     "bus.envelope": ("Envelope", "ID_KEY", "RESERVED_KEYS", "SEQ_KEY", "TIMESTAMP_KEY", "TOPIC_KEY",
                      "format_time", "utc_now"),
-    "bus.topics": ("REST_WILDCARDS", "compile_pattern", "topic_matches", "validate_pattern", "validate_topic"),
+    "bus.topics": ("COMMIT_TOPIC", "CROSS_TOPIC", "DRIFT_TOPIC", "ERROR_TOPIC", "INIT_TOPIC", "REST_WILDCARDS",
+                   "compile_pattern", "topic_matches", "validate_pattern", "validate_topic"),
     "bus.guardian": ("Decision", "DefaultPolicy", "Guardian"),
     "bus.transport": ("DeadLetter", "DeadLetterStore", "Transport", "TransportKind"),
-    "bus.dispatcher": ("HandlerFailure", "Subscriber", "SubscriptionHandle", "call_handler", "copy_json",
-                       "encode_payload", "make_event"),
+    "bus.dispatcher": ("HandlerFailure", "SubscriptionHandle", "encode_payload", "make_event"),
+    "bus.standalone": ("Delivery", "Dispatcher"),
     "bus.store": ("SqliteTransport", "open_store"),
     "bus.memory": ("MemoryTransport",),
 }
@@ -81,12 +82,8 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .bus.core import BLOCKED_TOPIC as BLOCKED_TOPIC
     from .bus.core import BoundBus as BoundBus
     from .bus.core import GenesisBus as GenesisBus
-    from .bus.core import make_subscriber as make_subscriber
     from .bus.dispatcher import HandlerFailure as HandlerFailure
-    from .bus.dispatcher import Subscriber as Subscriber
     from .bus.dispatcher import SubscriptionHandle as SubscriptionHandle
-    from .bus.dispatcher import call_handler as call_handler
-    from .bus.dispatcher import copy_json as copy_json
     from .bus.dispatcher import encode_payload as encode_payload
     from .bus.dispatcher import make_event as make_event
     from .bus.envelope import ID_KEY as ID_KEY
@@ -107,8 +104,15 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .bus.results import RetryReport as RetryReport
     from .bus.setup import ENGINE_ROLE as ENGINE_ROLE
     from .bus.setup import configure_bus as configure_bus
+    from .bus.standalone import Delivery as Delivery
+    from .bus.standalone import Dispatcher as Dispatcher
     from .bus.store import SqliteTransport as SqliteTransport
     from .bus.store import open_store as open_store
+    from .bus.topics import COMMIT_TOPIC as COMMIT_TOPIC
+    from .bus.topics import CROSS_TOPIC as CROSS_TOPIC
+    from .bus.topics import DRIFT_TOPIC as DRIFT_TOPIC
+    from .bus.topics import ERROR_TOPIC as ERROR_TOPIC
+    from .bus.topics import INIT_TOPIC as INIT_TOPIC
     from .bus.topics import REST_WILDCARDS as REST_WILDCARDS
     from .bus.topics import compile_pattern as compile_pattern
     from .bus.topics import topic_matches as topic_matches
@@ -149,6 +153,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .http import USER_AGENT as _USER_AGENT
     from .http import Endpoint as Endpoint
     from .http import RetryPolicy as RetryPolicy
+    from .http import error_detail as error_detail
     from .http import install_log_redaction as install_log_redaction
     from .http import redact_url as redact_url
     from .http import request as _request

@@ -163,6 +163,16 @@ def _short_detail(response: httpx.Response, content: bytes | None = None) -> str
         body = json.loads(content[:4096].decode("utf-8", "replace"))
     except ValueError:
         return ""
+    return error_detail(body)
+
+
+def error_detail(body: Any) -> str:
+    """Return the platform's own one-line error message from a decoded JSON error body, or ``""``.
+
+    Reads ``message``, ``error``, ``error_description``, ``detail`` (a string, or an object
+    with a ``message``), then the first of ``errors`` (Vault's strings, JSON:API's objects).
+    Not scrubbed: pass it through ``scrub_detail`` before showing it.
+    """
     if isinstance(body, dict):
         for field in ("message", "error", "error_description", "detail"):
             value = body.get(field)

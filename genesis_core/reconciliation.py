@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from .bus.topics import COMMIT_TOPIC, DRIFT_TOPIC
 from .secrets import CERTAIN, GUESSED, MASKED_UNREADABLE, PUBLIC, SecretPolicy, compile_patterns, value_verdict
 
 __all__ = ["DriftReport", "ReconcileOptions", "reconcile", "validate_instance_name"]
@@ -114,7 +115,7 @@ class DriftReport:
     @property
     def topic(self) -> str:
         """Return ``envsync.drift`` when there is drift, else ``envsync.commit``."""
-        return "envsync.drift" if self.has_drift else "envsync.commit"
+        return DRIFT_TOPIC if self.has_drift else COMMIT_TOPIC
 
     def to_dict(self) -> dict[str, Any]:
         """Return the seed payload: verified_at, has_drift, missing_in_<name>..., conflicts, summary."""
@@ -276,7 +277,7 @@ _ROW_MEMO = 8192
 #: ``[plain row, fingerprinted row]`` (indexed by "is the key secret"; the second made on first
 #: need); the strongest value verdict; the holders and their values.
 _Row = tuple[dict[str, str], bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
-_FIXED, _OPEN, _PLAIN_SECRET, _VERDICT = (operator.itemgetter(i) for i in range(4))
+_FIXED, _OPEN, _PLAIN_SECRET = (operator.itemgetter(i) for i in range(3))
 
 
 class _Rows(dict):  # type: ignore[type-arg]

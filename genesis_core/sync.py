@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from . import first_party
 from .bus.envelope import utc_now
+from .bus.topics import CROSS_TOPIC, ERROR_TOPIC, INIT_TOPIC
 from .errors import ConfigError, GenesisError, PlatformError, UsageError
-from .first_party import KINDS as FIRST_PARTY_KINDS
 from .platforms.model import FetchContext, InstanceConfig, PlatformAdapter, Snapshot
 from .reconciliation import validate_instance_name
 
@@ -128,54 +129,62 @@ def build_adapters(config: Config, host: PluginHost, *, only: Iterable[str] | No
         kind_name = table.str("kind", name)
         kind = kinds.get(kind_name)
         if kind is None:
-            broken = host.broken()
-            _show_traceback(kind_name, broken)
-            raise table.error("kind", unknown_kind_message(kind_name, kinds, broken))
+            infos = host.plugin_infos()
+            _show_traceback(kind_name, infos)
+            raise table.error("kind", unknown_kind_message(kind_name, kinds, infos))
         for key in ("include", "exclude"):
             check_patterns(table, key)
         adapters.append(kind.factory(InstanceConfig(name, kind_name, table, config.project_dir)))
     return adapters
 
 
-#: Platform kinds this project publishes as plugins (only these are suggested for ``pip install``).
-OFFICIAL_KINDS = tuple(FIRST_PARTY_KINDS)
+def _not_loaded(kind_name: str, infos: Sequence[PluginInfo]) -> list[PluginInfo]:
+    """Return the plugins that could have provided ``kind_name`` but did not load.
+
+    For a first-party kind, the broken or disabled plugins of its distribution
+    (``first_party.KINDS``); for any other kind, every broken or disabled plugin, since
+    nothing says which one would have registered it.
+    """
+    distribution = first_party.KINDS.get(kind_name)
+    return [info for info in infos if (info.broken or info.disabled)
+            and (distribution is None or info.distribution == distribution)]
 
 
-def _failed_provider(kind_name: str, broken: Sequence[PluginInfo]) -> PluginInfo | None:
-    """Return the broken plugin that would have registered ``kind_name`` (same name or distribution)."""
-    for info in broken:
-        if info.name == kind_name or info.distribution == f"genesis-envsync-{kind_name}":
-            return info
-    return None
+def _show_traceback(kind_name: str, infos: Sequence[PluginInfo]) -> None:
+    """Under ``GENESIS_DEBUG=1``, print the traceback of each plugin that failed and could provide ``kind_name``."""
+    if not os.environ.get("GENESIS_DEBUG"):
+        return
+    import sys
+
+    for info in _not_loaded(kind_name, infos):
+        if info.traceback:
+            sys.stderr.write(f"genesis: plugin {info.name} ({info.distribution}) failed to load:\n"
+                             f"{info.traceback.rstrip()}\n")
 
 
-def _show_traceback(kind_name: str, broken: Sequence[PluginInfo]) -> None:
-    """Under ``GENESIS_DEBUG=1``, print the traceback of the plugin that failed to provide ``kind_name``."""
-    info = _failed_provider(kind_name, broken)
-    if info is not None and info.traceback and os.environ.get("GENESIS_DEBUG"):
-        import sys
+def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any], infos: Sequence[PluginInfo] = ()) -> str:
+    """Return one line on a platform kind that is not registered.
 
-        sys.stderr.write(f"genesis: plugin {info.name} ({info.distribution}) failed to load:\n"
-                         f"{info.traceback.rstrip()}\n")
-
-
-def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any], broken: Sequence[PluginInfo] = ()) -> str:
-    """Return what to say about an unknown platform kind: its plugin failed to load, a near miss,
-    or which plugin to install.  ``broken`` are the plugins that failed to load (``host.broken()``)."""
+    A first-party kind gets ``first_party.missing``: installed but broken, disabled, or which
+    distribution to install.  Any other kind gets a near miss if there is one, else the kinds
+    installed and the plugins that did not load.  ``infos`` are every plugin the host saw
+    (``host.plugin_infos()``).
+    """
     import difflib
 
-    failed = _failed_provider(kind_name, broken)
-    if failed is not None:
-        return (f"platform kind {kind_name!r} is installed but failed to load: {failed.distribution}: "
-                f"{failed.error}; see `genesis plugins`")
+    if kind_name in first_party.KINDS:
+        return first_party.missing(f"platform kind {kind_name!r}", first_party.KINDS[kind_name], infos)
     installed = ", ".join(sorted(kinds)) or "none"
-    close = difflib.get_close_matches(kind_name, [*kinds, *OFFICIAL_KINDS], n=1, cutoff=0.75)
-    if close and close[0] != kind_name:
+    close = difflib.get_close_matches(kind_name, [*kinds, *first_party.KINDS], n=1, cutoff=0.75)
+    if close:
         return f"unknown platform kind {kind_name!r}: did you mean {close[0]!r}? (installed: {installed})"
-    if kind_name in OFFICIAL_KINDS:
-        return (f"platform kind {kind_name!r} is not installed (installed: {installed}); "
-                f"install {FIRST_PARTY_KINDS[kind_name]}: pip install {FIRST_PARTY_KINDS[kind_name]}")
-    return f"unknown platform kind {kind_name!r} (installed: {installed})"
+    message = f"unknown platform kind {kind_name!r} (installed: {installed})"
+    not_loaded = _not_loaded(kind_name, infos)
+    if not_loaded:
+        message += "; plugins that did not load: " + ", ".join(
+            f"{info.name} ({info.distribution}): " + ("disabled" if info.disabled else f"{info.error}")
+            for info in not_loaded) + "; see `genesis plugins`"
+    return message
 
 
 def check_patterns(table: Any, key: str) -> tuple[str, ...]:
@@ -331,8 +340,6 @@ class EnvironmentResult:
         return self.report.topic
 
 
-CROSS_TOPIC = "envsync.cross_drift"
-
 
 async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_policy: SecretPolicy | None,
                    only: Iterable[str] | None = None, env: Mapping[str, str] | None = None,
@@ -368,7 +375,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
             "instances": names, "timestamp": utc_now(), "initiated_by": initiated_by(env)}
     if envs.configured:
         init["environments"] = [e.name for e in selected if any(n in e.platforms for n in names)]
-    result = await bus.publish("envsync.init", init, role=role)
+    result = await bus.publish(INIT_TOPIC, init, role=role)
     if result.status != "delivered":
         raise GenesisError(f"the Guardian blocked envsync.init: {result.reason}")
     if on_start is not None:
@@ -382,7 +389,7 @@ async def run_sync(config: Config, host: PluginHost, bus: GenesisBus, *, secret_
                    "instances": names, "platforms": statuses}
         if envs.configured:
             payload["environments"] = {name: envs.of(name) for name in results.failed}
-        return await _publish_one(bus, "envsync.error", payload, None, results, role, EXIT_ERROR)
+        return await _publish_one(bus, ERROR_TOPIC, payload, None, results, role, EXIT_ERROR)
     if not envs.configured:
         from .environments import reference_for
         from .reconciliation import reconcile

@@ -17,6 +17,7 @@ The functions here do no I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,15 @@ UNVERIFIED = "unverified"
 NO_RECORD = "no write record"
 NO_STAMP = "the platform gives no change stamp"
 
+#: A change stamp that may be shown: an RFC 3339 date-time.  A stamp is the platform's own
+#: text (compared for equality only), so anything else is never shown, in case it holds a value.
+_SHOWN_STAMP = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)")
+
+
+def shown_stamp(stamp: str | None) -> str | None:
+    """Return ``stamp`` if it is an RFC 3339 date-time, else ``None`` (shown as unknown)."""
+    return stamp if stamp is not None and _SHOWN_STAMP.fullmatch(stamp) else None
+
 
 @attrs.frozen
 class WriteOnlyCheck:
@@ -49,7 +59,8 @@ class WriteOnlyCheck:
     key: str
     status: str
     written_at: str | None = None
-    #: ``stale``: when a sync first saw the reference differ; ``changed_outside``: the platform's stamp.
+    #: ``stale``: when a sync first saw the reference differ; ``changed_outside``: the platform's stamp
+    #: (compared only; shown only when it is a time, see ``shown_stamp``).
     since: str | None = None
     #: ``unverified``: why (no record, recorded under another key or for another target, no stamps).
     reason: str = ""
@@ -76,7 +87,7 @@ class WriteOnlyCheck:
         if self.status == STALE:
             return stale_mark(self.since)
         if self.status == CHANGED:
-            return changed_mark(self.since)
+            return changed_mark(shown_stamp(self.since))
         return MASKED_UNREADABLE
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,7 +99,7 @@ class WriteOnlyCheck:
         elif self.status == STALE:
             data["stale_since"] = self.since
         elif self.status == CHANGED:
-            data["changed_at"] = self.since
+            data["changed_at"] = shown_stamp(self.since)
         else:
             data["reason"] = self.reason
         return data

@@ -107,10 +107,6 @@ class WriteRecords:
             with self._connect():
                 pass
 
-    def record(self, record: WriteRecord) -> None:
-        """Store ``record`` in place of any earlier one for its instance and key; committed on return."""
-        self.record_many([record])
-
     def record_many(self, records: Iterable[WriteRecord]) -> None:
         """Store every record of ``records`` in one transaction; committed on return."""
         rows = [(r.instance, r.key, r.target, r.fingerprint, r.key_id, r.stamp, r.written_at, r.stale_since)
@@ -132,10 +128,6 @@ class WriteRecords:
                               names).fetchall()
         return {(row[0], row[1]): WriteRecord(*row) for row in rows}
 
-    def get(self, instance: str, key: str) -> WriteRecord | None:
-        """Return the record of ``instance``/``key``, or ``None``."""
-        return self.lookup([instance]).get((instance, key))
-
     def set_stale_since(self, changes: Mapping[tuple[str, str], str | None]) -> None:
         """Set (a time) or clear (``None``) ``stale_since`` of each ``(instance, key)``."""
         if not changes or not self.path.exists():
@@ -143,11 +135,3 @@ class WriteRecords:
         with self._connect() as db, db:
             db.executemany("UPDATE write_records SET stale_since = ? WHERE instance = ? AND key = ?",
                            [(since, instance, key) for (instance, key), since in changes.items()])
-
-    def forget(self, instance: str, key: str) -> bool:
-        """Remove the record of ``instance``/``key``; return whether there was one."""
-        if not self.path.exists():
-            return False
-        with self._connect() as db, db:
-            return db.execute("DELETE FROM write_records WHERE instance = ? AND key = ?",
-                              (instance, key)).rowcount > 0

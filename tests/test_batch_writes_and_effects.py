@@ -196,3 +196,30 @@ def test_project_access_token_header_is_scrubbed_from_error_details() -> None:
         error = asyncio.run(main(f"{server.base_url}/graphql"))
     assert token not in str(error)
 
+
+
+def test_a_fetch_context_keeps_one_extra_client_per_key_and_closes_them_all() -> None:
+    """``FetchContext.client``: an adapter's own client (another CA) is made once per run, closed with it."""
+    import httpx
+
+    from genesis_core.api import FetchContext
+
+    async def run() -> None:
+        ctx = FetchContext(env={})
+        made: list[httpx.AsyncClient] = []
+
+        def make() -> httpx.AsyncClient:
+            made.append(httpx.AsyncClient())
+            return made[-1]
+
+        first = ctx.client(("acme", "/ca.pem"), make)
+        assert ctx.client(("acme", "/ca.pem"), make) is first
+        other = ctx.client(("acme", "/other.pem"), make)
+        shared = ctx.http
+        assert len(made) == 2 and other is not first and shared not in made
+        await ctx.aclose()
+        assert first.is_closed and other.is_closed and shared.is_closed
+        assert ctx.client(("acme", "/ca.pem"), make) is not first  # a closed run starts afresh
+        await ctx.aclose()
+
+    asyncio.run(run())

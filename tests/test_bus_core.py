@@ -481,7 +481,7 @@ def test_history_limit_and_topic_pattern(bus: GenesisBus) -> None:
     assert [e["i"] for e in bus.get_event_history(limit=1, topic="truth.entry")] == [4]
     assert bus.get_event_history(limit=10, topic="nothing.*") == []
     assert bus.stats() == {"envsync.drift": 2, "truth.entry": 3}
-    assert [e.seq for e in bus.history_envelopes(after_seq=everything[2][SEQ_KEY])] == [
+    assert [e.seq for e in bus.history(after_seq=everything[2][SEQ_KEY])] == [
         everything[3][SEQ_KEY], everything[4][SEQ_KEY]]
     assert [e.to_event() for e in bus.history(limit=2)] == everything[-2:]
 

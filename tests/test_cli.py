@@ -169,10 +169,9 @@ def test_doctor_flags_placeholders_left_by_init(run_cli, tmp_path: Path, monkeyp
 
 
 def test_token_env_must_name_a_variable(tmp_path: Path) -> None:
-    from genesis_core.config import Table
     from genesis_core.errors import ConfigError
     from genesis_core.platforms.http_adapter import HttpPlatformAdapter
-    from genesis_core.platforms.model import InstanceConfig
+    from genesis_core.testing import instance_config
 
     class Probe(HttpPlatformAdapter):
         kind = "probe"
@@ -183,7 +182,7 @@ def test_token_env_must_name_a_variable(tmp_path: Path) -> None:
 
     token = "rnd_AbCdEfGhIjKlMnOpQrStUv"
     with pytest.raises(ConfigError) as err:
-        Probe(InstanceConfig("p", "probe", Table({"token_env": token}, "g.toml", "platforms.p"), tmp_path))
+        Probe(instance_config("probe", {"token_env": token}, name="p", base_dir=tmp_path))
     assert "platforms.p.token_env: expected the NAME of an environment variable" in str(err.value)
     assert token not in str(err.value)
 

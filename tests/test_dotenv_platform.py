@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from genesis_core.config import Table
 from genesis_core.errors import ConfigError, PlatformError
 from genesis_core.platforms.dotenv import DotenvAdapter
-from genesis_core.platforms.model import FetchContext, InstanceConfig
+from genesis_core.platforms.model import FetchContext
+from genesis_core.testing import instance_config
 
 
 def adapter(tmp_path: Path, **table) -> DotenvAdapter:
-    return DotenvAdapter(InstanceConfig("local", "dotenv", Table(table, "genesis.toml", "platforms.local"), tmp_path))
+    return DotenvAdapter(instance_config("dotenv", table, name="local", base_dir=tmp_path))
 
 
 def fetch(a: DotenvAdapter):
@@ -95,7 +95,7 @@ def test_the_registered_dotenv_kind_builds_a_working_adapter(tmp_path: Path) -> 
     kind = build_plugin_host(entry_points=False).platform_kinds()["dotenv"]
     assert kind.supports_write and kind.credential_env is None and 'paths = [".env"]' in kind.config_example
     (tmp_path / ".env").write_text("A=1\n")
-    built = kind.factory(InstanceConfig("local", "dotenv", Table({}, "genesis.toml", "platforms.local"), tmp_path))
+    built = kind.factory(instance_config("dotenv", name="local", base_dir=tmp_path))
     assert isinstance(built, DotenvAdapter)
     assert fetch(built).values() == {"A": "1"}
 

@@ -147,15 +147,16 @@ def test_a_render_instance_without_the_render_plugin(core_only: None, run_cli, t
     code, out, err = run_cli("--config", str(tmp_path / "genesis.toml"), "sync")
     assert code == 2
     line = _one_line(err)
-    assert "genesis.toml: platforms.web.kind: platform kind 'render' is not installed" in line
-    assert line.endswith("pip install genesis-envsync-render"), line
+    assert line.endswith("genesis.toml: platforms.web.kind: platform kind 'render' needs genesis-envsync-render, "
+                         "which is not installed: pip install genesis-envsync-render"), line
 
 
 def test_init_with_a_kind_that_is_not_installed(core_only: None, run_cli, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli("init", "vault")
-    assert code == 2 and _one_line(err).endswith("install genesis-envsync-vault: pip install genesis-envsync-vault")
+    assert code == 2 and _one_line(err).endswith(
+        "platform kind 'vault' needs genesis-envsync-vault, which is not installed: pip install genesis-envsync-vault")
     assert not (tmp_path / "genesis.toml").exists()
 
 
@@ -225,3 +226,67 @@ def test_doctor_without_a_clash_says_which_genesis_is_installed(run_cli, tmp_pat
     assert code == 0, out
     assert out.startswith("install\n  ok    genesis-envsync 0.1.0\nconfig\n")
     assert first_party.clashing_distributions() == []
+
+
+# -- a platform kind whose plugin is not there, as `genesis sync` (a real process) says it -----
+
+AWS_CONFIG = '[platforms.local]\nkind = "dotenv"\n[platforms.params]\nkind = "aws-ssm"\nregion = "eu-west-1"\n'
+
+
+def _sync_process(tmp_path: Path, *, env: dict[str, str] | None = None,
+                  python_args: tuple[str, ...] = ("-m", "genesis_core")) -> tuple[int, str, str]:
+    """Run ``genesis sync`` in a subprocess on a project with an ``aws-ssm`` platform."""
+    import os
+    import subprocess
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "genesis.toml").write_text(AWS_CONFIG)
+    (project / ".env").write_text("A=1\n")
+    run_env = dict(os.environ, GENESIS_HOME=str(tmp_path / "home"), GENESIS_CACHE_DIR=str(tmp_path / "cache"),
+                   **(env or {}))
+    run_env.pop("GENESIS_DEBUG", None)
+    done = subprocess.run([sys.executable, *python_args, "sync"], capture_output=True, text=True,
+                          env=run_env, cwd=project, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_sync_with_the_aws_plugin_broken_says_it_failed_to_load(fake_dist, tmp_path: Path) -> None:
+    """The aws plugin is named ``aws`` but registers ``aws-ssm``: still named as broken, not as missing."""
+    site = fake_dist("genesis-envsync-aws", {"aws": "broken_aws"},
+                     {"broken_aws": "raise ImportError('no module named boto_kaput')\n"},
+                     version="0.1.0")  # found before the real one
+    code, out, err = _sync_process(tmp_path, env={"PYTHONPATH": str(site)})
+    assert (code, out) == (2, "")
+    line = _one_line(err)
+    assert line.endswith("platforms.params.kind: platform kind 'aws-ssm' comes with genesis-envsync-aws, which is "
+                         "installed but failed to load (ImportError: no module named boto_kaput); "
+                         "`genesis plugins` shows every plugin's state"), line
+    assert "not installed" not in line and "pip install" not in line
+
+
+def test_sync_with_the_aws_plugin_disabled_says_so(tmp_path: Path) -> None:
+    code, out, err = _sync_process(tmp_path, env={"GENESIS_DISABLE_PLUGINS": "aws"})
+    assert (code, out) == (2, "")
+    line = _one_line(err)
+    assert line.endswith("platforms.params.kind: platform kind 'aws-ssm' comes with genesis-envsync-aws, whose "
+                         "plugin 'aws' is disabled: remove aws from GENESIS_DISABLE_PLUGINS"), line
+    assert "None" not in line and "pip install" not in line
+
+
+def test_sync_without_the_aws_plugin_says_what_to_install(tmp_path: Path) -> None:
+    """A process whose site-packages really lacks genesis-envsync-aws (every other entry linked in)."""
+    import sysconfig
+
+    site = tmp_path / "site"
+    site.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.startswith(("genesis_envsync_aws-", "_editable_impl_genesis_envsync_aws.")):
+            (site / entry.name).symlink_to(entry)
+    code, out, err = _sync_process(tmp_path, python_args=(
+        "-S", "-c", f"import site, sys; site.addsitedir({str(site)!r}); "
+        "from genesis_core.cli.main import main; sys.exit(main())"))
+    assert (code, out) == (2, "")
+    line = _one_line(err)
+    assert line.endswith("platforms.params.kind: platform kind 'aws-ssm' needs genesis-envsync-aws, which is not "
+                         "installed: pip install genesis-envsync-aws"), line

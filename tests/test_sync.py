@@ -222,14 +222,15 @@ def test_a_kind_whose_plugin_failed_to_load_says_so(tmp_path: Path, run_cli, fak
     cfg = project(tmp_path, '[platforms.shop]\nkind = "acme"\n', {})
     code, out, err = run_cli("--config", str(cfg), "sync")
     assert (code, out) == (2, "")
-    assert err == (f"genesis: {cfg}: platforms.shop.kind: platform kind 'acme' is installed but failed to load: "
-                   "genesis-envsync-acme: ImportError: No module named 'acme_sdk'; see `genesis plugins`\n")
+    assert err.startswith(f"genesis: {cfg}: platforms.shop.kind: unknown platform kind 'acme' (installed: ")
+    assert err.endswith("); plugins that did not load: acme (genesis-envsync-acme): ImportError: No module named "
+                        "'acme_sdk'; see `genesis plugins`\n") and err.count("\n") == 1
     monkeypatch.setenv("GENESIS_DEBUG", "1")
     code, _, err = run_cli("--config", str(cfg), "sync")
     assert code == 2
     assert "genesis: plugin acme (genesis-envsync-acme) failed to load:\nTraceback (most recent call last)" in err
     assert 'acme_broken_mod.py", line 3, in _load' in err
-    assert err.endswith("is installed but failed to load: genesis-envsync-acme: ImportError: No module named "
+    assert err.endswith("plugins that did not load: acme (genesis-envsync-acme): ImportError: No module named "
                         "'acme_sdk'; see `genesis plugins`\n")
 
 
@@ -300,10 +301,27 @@ def test_an_engine_failing_on_the_result_is_reported_and_kept_for_retry(tmp_path
     assert any(d["subscriber"] == "fragile:record" and d["topic"] == "envsync.commit" for d in json.loads(out))
 
 
-def test_an_official_kind_that_is_not_installed_names_its_distribution() -> None:
+def test_an_official_kind_that_is_not_registered_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Broken, disabled or not installed: told apart through the plugins seen (first_party.missing)."""
+    import importlib.metadata
+
+    from genesis_core.plugins import PluginInfo
     from genesis_core.sync import unknown_kind_message
 
+    broken = PluginInfo("aws", "genesis-envsync-aws", "0.1.0", error="ImportError: kaput")
+    assert unknown_kind_message("aws-secrets-manager", {"dotenv": None}, [broken]).endswith(
+        "genesis-envsync-aws, which is installed but failed to load (ImportError: kaput); "
+        "`genesis plugins` shows every plugin's state")
+    disabled = PluginInfo("vault", "genesis-envsync-vault", "0.1.0", disabled=True)
+    assert unknown_kind_message("vault", {"dotenv": None}, [broken, disabled]).endswith(
+        "whose plugin 'vault' is disabled: remove vault from GENESIS_DISABLE_PLUGINS")
+
+    def version(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
     for kind, dist in (("aws-ssm", "aws"), ("vault", "vault"), ("render", "render")):
-        assert unknown_kind_message(kind, {"dotenv": None}).endswith(
-            f"install genesis-envsync-{dist}: pip install genesis-envsync-{dist}")
+        assert unknown_kind_message(kind, {"dotenv": None}) == (
+            f"platform kind {kind!r} needs genesis-envsync-{dist}, which is not installed: "
+            f"pip install genesis-envsync-{dist}")
     assert "did you mean 'aws-ssm'?" in unknown_kind_message("aws-sms", {"dotenv": None})

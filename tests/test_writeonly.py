@@ -113,16 +113,15 @@ def test_drift_becomes_a_conflict_with_its_mark_and_a_verified_value_shows_a_tic
 def test_records_round_trip_replace_and_hold_no_value(tmp_path: Path) -> None:
     store = WriteRecords(tmp_path)
     assert store.lookup(["github"]) == {} and not store.path.exists()
-    store.record(record("token-v1"))
-    store.record(record("token-v2", stamp="2026-12-01T00:00:00Z"))
+    store.record_many([record("token-v1")])
+    store.record_many([record("token-v2", stamp="2026-12-01T00:00:00Z")])
     [(where, kept)] = WriteRecords(tmp_path).lookup(["github", "vercel"]).items()
     assert where == ("github", "API_TOKEN") and kept.stamp == "2026-12-01T00:00:00Z"
     assert kept.fingerprint == POLICY.record_fingerprint("token-v2") and "fingerprint" not in repr(kept)
     store.set_stale_since({("github", "API_TOKEN"): NOW})
-    assert store.get("github", "API_TOKEN").stale_since == NOW
+    assert store.lookup(["github"])[("github", "API_TOKEN")].stale_since == NOW
     store.set_stale_since({("github", "API_TOKEN"): None})
-    assert store.get("github", "API_TOKEN").stale_since is None
-    assert store.forget("github", "API_TOKEN") and store.get("github", "API_TOKEN") is None
+    assert store.lookup(["github"])[("github", "API_TOKEN")].stale_since is None
     assert b"token-v" not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
 
 
@@ -146,3 +145,31 @@ def test_a_value_on_a_platform_without_stamps_is_not_worth_adopting() -> None:
     report = apply_checks(reconcile({n: s.values() for n, s in snaps.items()}, OPTIONS, now=NOW), [check],
                           {n: s.values() for n, s in snaps.items()}, OPTIONS)
     assert report.unverified_count == 0
+
+
+@pytest.mark.parametrize("stamp", ["token-v1", "sk-live-4f9a8b7c6d5e", "2026-12-01T08:00:00Z\nINJECTED", "x" * 500,
+                                   "2026-12-01 08:00:00 secret"])
+def test_a_changed_stamp_that_is_not_a_time_is_never_shown(stamp: str) -> None:
+    """The platform's stamp is its own text: only an RFC 3339 time reaches the JSON, the event or the mark."""
+    import json
+
+    snaps = snapshots(LOCAL, stamp)
+    [check] = [c for c in check_write_only(snaps, {("github", "API_TOKEN"): record("token-v1")}, policy=POLICY,
+                                           options=OPTIONS, targets=TARGETS, reference="local", now=NOW)
+               if c.key == "API_TOKEN"]
+    assert check.status == "changed_outside"  # the stamp moved: still drift
+    assert check.to_dict()["changed_at"] is None
+    assert check.mark == "<secret, changed outside Genesis unknown>"
+    report = apply_checks(reconcile({name: s.values() for name, s in snaps.items()}, OPTIONS), [check],
+                          {name: s.values() for name, s in snaps.items()}, OPTIONS)
+    assert stamp not in json.dumps(report.to_dict()) and "token-v1" not in json.dumps(report.to_dict())
+
+
+@pytest.mark.parametrize("stamp", ["2026-12-01T08:00:00Z", "2026-12-01T08:00:00.123456+02:00",
+                                   "2026-12-01T08:00:00.5Z"])
+def test_a_changed_stamp_that_is_a_time_is_shown(stamp: str) -> None:
+    [check] = [c for c in check_write_only(snapshots(LOCAL, stamp), {("github", "API_TOKEN"): record("token-v1")},
+                                           policy=POLICY, options=OPTIONS, targets=TARGETS, reference="local", now=NOW)
+               if c.key == "API_TOKEN"]
+    assert check.to_dict()["changed_at"] == stamp
+    assert check.mark == f"<secret, changed outside Genesis {stamp}>"

@@ -43,13 +43,13 @@ from .dispatcher import (
     call_handler,
     call_inline,
     check_topic,
-    default_name,
     delivery_loop,
     event_template,
     handler_chain,
     make_event,
     warn_slow,
 )
+from .dispatcher import make_subscriber as make_subscriber  # bus/process.py imports it from here
 from .envelope import (
     DEFAULT_SOURCE,
     RESERVED_KEYS,
@@ -59,6 +59,7 @@ from .envelope import (
 )
 from .guardian import Decision, Guardian
 from .results import PublishResult, RetryReport
+from .standalone import redeliver
 from .topics import validate_pattern, validate_topic
 from .transport import DeadLetter, DeadLetterStore, Transport
 
@@ -483,29 +484,12 @@ class GenesisBus:
         Letters that reached ``max_attempts``, whose subscriber is gone or
         whose event is no longer stored are skipped (and kept).
         """
-        succeeded: list[DeadLetter] = []
-        failed: list[DeadLetter] = []
-        skipped: list[tuple[DeadLetter, str]] = []
-        for letter in self.dead_letter_store.entries(subscriber):
-            if letter.attempts >= self.max_attempts:
-                skipped.append((letter, f"gave up after {letter.attempts} attempts"))
-                continue
-            sub = self._registry.by_name(letter.subscriber)
-            if sub is None:
-                skipped.append((letter, f"no current subscriber named {letter.subscriber!r}"))
-                continue
-            envelope = self.transport.get(letter.seq)
-            if envelope is None:
-                skipped.append((letter, f"event #{letter.seq} is no longer stored"))
-                continue
-            failure = await call_handler(sub, make_event(envelope), self.handler_timeout)
-            if failure is None:
-                await self.dead_letter_store.remove(letter.id)
-                succeeded.append(letter)
-            else:
-                failed.append(await self.dead_letter_store.record(
-                    letter.subscriber, letter.seq, letter.topic, self._mask_text(failure.error)))
-        return RetryReport(tuple(succeeded), tuple(failed), tuple(skipped))
+        async def get(seq: int) -> Envelope | None:
+            return self.transport.get(seq)
+
+        return await redeliver(self.dead_letter_store.entries(subscriber), self._registry.by_name, get,
+                               self.dead_letter_store, max_attempts=self.max_attempts,
+                               handler_timeout=self.handler_timeout, mask=self._mask_text)
 
     def dead_letters(self, subscriber: str | None = None) -> list[DeadLetter]:
         """Return the stored dead letters, oldest first, optionally for one subscriber."""
@@ -583,8 +567,6 @@ class GenesisBus:
         if topic is not None:
             validate_pattern(topic)
         return self.transport.history(limit=limit, topic=topic, after_seq=after_seq)
-
-    history_envelopes = history
 
     def stats(self) -> dict[str, int]:
         """Return ``{topic: number of events published}`` (persisted, so it survives restarts)."""
@@ -681,21 +663,6 @@ class GenesisBus:
             if not loop.is_running() and not loop.is_closed():
                 loop.close()
         self._all_private_loops.clear()
-
-
-def make_subscriber(topics: str | Iterable[str], handler: Handler, name: str | None,
-                    timeout: float | None, thread: bool | None, *,
-                    unique: Callable[[str], str] | None = None) -> Subscriber:
-    """Return a validated ``Subscriber`` (default name: the handler's ``module.qualname``)."""
-    patterns = (topics,) if isinstance(topics, str) else tuple(topics)
-    for pattern in patterns:
-        validate_pattern(pattern)
-    if name is None:
-        base = default_name(handler)
-        name = unique(base) if unique is not None else base
-    elif not isinstance(name, str) or not name:
-        raise BusError(f"subscriber name must be a non-empty string, got {name!r}")
-    return Subscriber(patterns, handler, name=name, timeout=timeout, thread=thread)
 
 
 class BoundBus:

@@ -26,7 +26,7 @@ import attrs
 
 from ..errors import BusError, one_line
 from .envelope import ID_KEY, SEQ_KEY, TIMESTAMP_KEY, TOPIC_KEY, Envelope
-from .topics import TopicPattern, compile_pattern, validate_topic
+from .topics import TopicPattern, compile_pattern, validate_pattern, validate_topic
 
 log = logging.getLogger("genesis.bus")
 
@@ -246,6 +246,23 @@ class Subscriber:
 
     def __repr__(self) -> str:
         return f"<Subscriber {self.name} {list(self.patterns)}>"
+
+
+def make_subscriber(topics: str | Iterable[str], handler: Handler, name: str | None,
+                    timeout: float | None, thread: bool | None, *,
+                    unique: Callable[[str], str] | None = None) -> Subscriber:
+    """Return a validated ``Subscriber`` (default name: the handler's ``module.qualname``, made
+    unique by ``unique`` if given)."""
+    patterns = (topics,) if isinstance(topics, str) else tuple(topics)
+    for pattern in patterns:
+        validate_pattern(pattern)
+    if name is None:
+        base = default_name(handler)
+        name = unique(base) if unique is not None else base
+    elif not isinstance(name, str) or not name:
+        raise BusError(f"subscriber name must be a non-empty string, got {name!r}")
+    return Subscriber(patterns, handler, name=name, timeout=timeout, thread=thread)
+
 
 
 # ---------------------------------------------------------------- registry

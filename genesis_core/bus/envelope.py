@@ -1,8 +1,8 @@
 """The stored form of one event, its delivered and CloudEvents views, and its id and time stamp.
 
-``utc_now``/``new_event_id`` are the plain versions; ``fast_utc_now``/``fast_event_id``
-give the same formats at a fraction of the cost (a cached millisecond string, UUIDs from
-one ``os.urandom`` call per batch) for the bus's publish path.
+``utc_now`` is the plain clock; ``fast_utc_now`` gives the same format at a fraction of
+the cost (a cached millisecond string) and ``fast_event_id`` random UUID4s from one
+``os.urandom`` call per batch, for the bus's publish path.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import copy
 import datetime as _dt
 import os
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -32,11 +31,6 @@ def format_time(moment: _dt.datetime) -> str:
     """Return ``moment`` as RFC 3339 UTC with a ``Z`` suffix."""
     moment = moment.astimezone(_dt.UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def new_event_id() -> str:
-    """Return a fresh, globally unique event id."""
-    return uuid.uuid4().hex
 
 
 _millisecond: tuple[int, str] = (-1, "")
@@ -78,17 +72,12 @@ os.register_at_fork(after_in_child=_forget_ids)
 
 
 def fast_event_id() -> str:
-    """Return a random UUID4 as 32 hex digits (what ``envelope.new_event_id`` returns)."""
+    """Return a fresh random UUID4 as 32 hex digits (a globally unique event id)."""
     global _ids
     for event_id in _ids:
         return event_id
     _ids = _new_ids()
     return next(_ids)
-
-
-def strip_reserved(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Return ``payload`` without the ``_genesis_*`` keys a re-published event carries."""
-    return {k: v for k, v in payload.items() if k not in RESERVED_KEYS}
 
 
 class Envelope(NamedTuple):

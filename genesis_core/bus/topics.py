@@ -25,6 +25,18 @@ ONE = "*"
 #: The wildcards that match the rest of a topic (one or more segments) in a last segment.
 REST_WILDCARDS = (">", "**")
 
+# The topics ``genesis sync`` publishes, which engines subscribe to (``docs/bus.md``).
+#: A sync started (the platforms it compares).
+INIT_TOPIC = "envsync.init"
+#: A comparison found every platform in step.
+COMMIT_TOPIC = "envsync.commit"
+#: A comparison found drift.
+DRIFT_TOPIC = "envsync.drift"
+#: The comparison across environments (``[environments]``).
+CROSS_TOPIC = "envsync.cross_drift"
+#: A sync could not complete (a platform could not be read).
+ERROR_TOPIC = "envsync.error"
+
 
 def _check(text: object, what: str) -> list[str]:
     if not isinstance(text, str) or not text:

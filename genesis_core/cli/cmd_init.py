@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from .commands import Command
 from .context import CommandContext
+
+if TYPE_CHECKING:
+    from ..plugins import PluginInfo
 
 HEADER = """\
 # Genesis configuration (reference: docs/configuration.md in the Genesis repository).
@@ -53,8 +57,12 @@ def _table(name: str, kind: Any) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_config(requested: list[str], kinds: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
-    """Return the config text and ``[(instance, credential env var)]`` for ``requested`` kinds."""
+def render_config(requested: list[str], kinds: dict[str, Any], infos: Sequence[PluginInfo] = ()
+                  ) -> tuple[str, list[tuple[str, str]]]:
+    """Return the config text and ``[(instance, credential env var)]`` for ``requested`` kinds.
+
+    ``infos`` (every plugin seen) let a kind whose plugin is broken or disabled say so.
+    """
     from ..reconciliation import validate_instance_name
 
     entries: list[tuple[str, str]] = [("local", "dotenv")]
@@ -64,7 +72,7 @@ def render_config(requested: list[str], kinds: dict[str, Any]) -> tuple[str, lis
         if kind_name not in kinds:
             from ..sync import unknown_kind_message
 
-            raise UsageError(unknown_kind_message(kind_name, kinds))
+            raise UsageError(unknown_kind_message(kind_name, kinds, infos))
         try:
             validate_instance_name(name)
         except ValueError as exc:
@@ -88,7 +96,8 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     if output.exists() and not args.force:
         ctx.error(f"{output} already exists; use --force to overwrite it")
         return 2
-    text, credentials = render_config(list(args.platforms), ctx.host.platform_kinds())
+    text, credentials = render_config(list(args.platforms), ctx.host.platform_kinds(),
+                                       ctx.host.plugin_infos())
     output.write_text(text, encoding="utf-8")
     ctx.print(f"wrote {output}")
     if credentials:

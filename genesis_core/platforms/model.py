@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -210,7 +210,8 @@ class FetchContext:
 
     env: Mapping[str, str]
     http_factory: Callable[[], httpx.AsyncClient] | None = None
-    _http: httpx.AsyncClient | None = attrs.field(default=None, alias="_http")
+    _http: httpx.AsyncClient | None = attrs.field(default=None, init=False)
+    _clients: dict[Hashable, httpx.AsyncClient] = attrs.field(factory=dict, init=False)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -224,11 +225,24 @@ class FetchContext:
                 self._http = default_client()
         return self._http
 
+    def client(self, key: Hashable, make: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
+        """Return the run's client for ``key``, made by ``make`` on first use and closed by ``aclose``.
+
+        For an adapter that cannot use the shared client (one trusting another CA): one
+        client per run, reused by every request of it, instead of one per operation.
+        """
+        made = self._clients.get(key)
+        if made is None:
+            made = self._clients[key] = make()
+        return made
+
     async def aclose(self) -> None:
-        """Close the shared client if one was made."""
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        """Close the shared client and every ``client(...)`` made for this run."""
+        clients = [*self._clients.values(), *([self._http] if self._http is not None else [])]
+        self._http = None
+        self._clients.clear()
+        for made in clients:
+            await made.aclose()
 
 
 class PlatformAdapter(abc.ABC):

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from ..bus.envelope import RESERVED_KEYS
+from ..bus.topics import CROSS_TOPIC, DRIFT_TOPIC, ERROR_TOPIC
 from ..platforms.model import Expansion
 
 _COUNT_SUFFIX = "_count"
@@ -125,8 +126,6 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-CROSS_TOPIC = "envsync.cross_drift"
-
 
 def _across_view(event: Mapping[str, Any], payload: dict[str, Any]) -> DriftView:
     """Return the view of an ``envsync.cross_drift`` event: one row per environment."""
@@ -182,7 +181,7 @@ def build_view(event: Mapping[str, Any]) -> DriftView:
             if isinstance(shown, Mapping):
                 conflicts[str(key)] = {str(n): "" if v is None else str(v) for n, v in shown.items()}
     topic = _str(event.get("_genesis_topic")) or (
-        "envsync.error" if payload.get("type") == "sync_error" else "envsync.drift")
+        ERROR_TOPIC if payload.get("type") == "sync_error" else DRIFT_TOPIC)
     raw_errors = payload.get("errors")
     errors = ({str(n): "" if e is None else str(e) for n, e in raw_errors.items()}
               if isinstance(raw_errors, Mapping) else {})
@@ -193,7 +192,7 @@ def build_view(event: Mapping[str, Any]) -> DriftView:
         event_id=_str(event.get("_genesis_id")),
         timestamp=_str(event.get("_genesis_timestamp")),
         verified_at=_str(payload.get("verified_at")),
-        has_drift=has_drift if isinstance(has_drift, bool) else topic == "envsync.drift",
+        has_drift=has_drift if isinstance(has_drift, bool) else topic == DRIFT_TOPIC,
         errors=errors,
         drift_count=_int(summary.get("drift_count")),
         total_keys=_int(summary.get("total_keys")),

@@ -34,11 +34,13 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "testing.proxy": ("FaultProxy",),
     "testing.servers": ("ServerProcess", "ServerStartError", "free_port", "missing_server"),
     "testing.running": ("build_plugin_host", "genesis_main", "reset_plugin_host"),
+    "testing.builders": ("instance_config",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported on first use
+    from .builders import instance_config as instance_config
     from .contract import CASED_VALUES as CASED_VALUES
     from .contract import FAULT_CASES as FAULT_CASES
     from .contract import TRICKY_VALUES as TRICKY_VALUES

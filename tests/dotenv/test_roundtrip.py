@@ -101,13 +101,11 @@ def test_written_values_read_back_identically(dialect: str, tmp_path: Path, pyth
 def test_adapter_writes_read_back_by_every_vouching_reader(dialect: str, tmp_path: Path, python_reader,
                                                            node_readers) -> None:
     """The same through ``DotenvAdapter.write_now`` (the path ``genesis heal`` takes), one key at a time."""
-    from genesis_core.config import Table
-    from genesis_core.platforms.model import InstanceConfig
+    from genesis_core.testing import instance_config
 
     env = tmp_path / ".env"
     env.write_bytes(b"# header\r\nexport KEEP=1\r\n")
-    adapter = DotenvAdapter(InstanceConfig("local", "dotenv", Table({"dialect": dialect}, "genesis.toml",
-                                                                     "platforms.local"), tmp_path))
+    adapter = DotenvAdapter(instance_config("dotenv", {"dialect": dialect}, name="local", base_dir=tmp_path))
     written = {}
     for i, value in enumerate(FIXED):
         key = f"K{i:03d}"

@@ -159,10 +159,6 @@ class Lookup:
         """Return each of ``names`` once, in order, with where it is found now (call before setting the key)."""
         return tuple(Reference(name, self.source(name)) for name in dict.fromkeys(names))
 
-    def has(self, name: str) -> bool:
-        """Return whether ``name`` is set (possibly to an empty string)."""
-        return self.get(name) is not None
-
     def merged(self) -> dict[str, str]:
         """Return every consulted name with its value (environment over file keys)."""
         merged = dict(self.known)

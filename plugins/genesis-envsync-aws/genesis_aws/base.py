@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 import attrs
 from botocore import exceptions as boto
 
+from genesis_core.api import COMMON_KEYS, InstanceConfig, PlatformAdapter, PlatformError
+
 from . import session as sessions
-from ._core import COMMON_KEYS, InstanceConfig, PlatformAdapter, PlatformError
 from .errors import CallContext, error_parts, translate
 
 #: Table keys both AWS kinds read.

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 from botocore import exceptions as boto
 
-from ._core import PlatformError, scrub_detail
+from genesis_core.api import PlatformError, scrub_detail
 
 #: Error codes that mean AWS did not accept the credentials themselves.
 REJECTED_CODES = frozenset({

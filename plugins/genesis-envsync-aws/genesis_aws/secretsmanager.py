@@ -23,7 +23,8 @@ from typing import Any
 
 from botocore import exceptions as boto
 
-from ._core import InstanceConfig, PlatformError, Snapshot
+from genesis_core.api import InstanceConfig, PlatformError, Snapshot
+
 from .base import AwsAdapter, Connection
 from .jsonedit import NotAnObject, parse_object, set_member
 

@@ -22,7 +22,8 @@ from typing import Any
 
 from botocore import exceptions as boto
 
-from ._core import InstanceConfig, PlatformError, Snapshot
+from genesis_core.api import InstanceConfig, PlatformError, Snapshot
+
 from .base import AwsAdapter, Connection
 
 #: Parameters per ``GetParametersByPath`` page: the API's maximum.

@@ -42,13 +42,10 @@ import attrs
 
 from genesis_core.api import (
     BusError,
+    Dispatcher,
     GenesisError,
     PluginError,
-    Subscriber,
     UsageError,
-    call_handler,
-    copy_json,
-    make_event,
     one_line,
 )
 
@@ -58,7 +55,7 @@ from .pull import Puller
 from .settings import NatsSettings, cover_subject
 
 if TYPE_CHECKING:
-    from genesis_core.api import Config, DeadLetterStore, GenesisBus
+    from genesis_core.api import Config, DeadLetterStore, GenesisBus, RetryReport
 
 Report = Callable[[str], None]
 _MIN_BACKOFF = 0.2
@@ -66,16 +63,12 @@ _MIN_BACKOFF = 0.2
 
 @attrs.frozen
 class EngineBinding:
-    """One engine as the worker runs it: its durable, its handlers and their subjects."""
+    """One engine as the worker runs it: its durable, its handlers (a ``Dispatcher``) and their subjects."""
 
     engine: str
     durable: str
-    subscribers: tuple[Subscriber, ...]
+    handlers: Dispatcher
     subjects: tuple[str, ...]
-
-    def matching(self, topic: str) -> list[Subscriber]:
-        """Return the handlers whose patterns match ``topic``."""
-        return [sub for sub in self.subscribers if sub.matches(topic)]
 
 
 @attrs.define
@@ -145,7 +138,7 @@ def bind_engines(config: Config, host: Any, bus: GenesisBus, names: Sequence[str
     ``engine`` role; their handlers are *not* subscribed on ``bus``: the
     worker calls them for events pulled from the stream.
     """
-    from genesis_core.api import ENGINE_ROLE, EngineContext, make_subscriber, mask_text
+    from genesis_core.api import ENGINE_ROLE, EngineContext, mask_text
 
     engines = host.engines()
     engine_bus = bus.with_role(ENGINE_ROLE)
@@ -154,22 +147,21 @@ def bind_engines(config: Config, host: Any, bus: GenesisBus, names: Sequence[str
         table = config.engine(name)
         context = EngineContext(name, table, config, config.state_dir, engine_bus,  # type: ignore[arg-type]
                                 bus.secret_policy)  # type: ignore[arg-type]
+        handlers = Dispatcher(handler_timeout=bus.handler_timeout)
         try:
-            subscriptions = list(engines[name].subscriptions(context))
-            subscribers = tuple(make_subscriber(s.topics, s.handler, f"{name}:{s.name}",
-                                                s.timeout, None) for s in subscriptions)
+            for s in engines[name].subscriptions(context):
+                handlers.subscribe(s.topics, s.handler, f"{name}:{s.name}", s.timeout)
         except GenesisError:
             raise
         except Exception as exc:
             detail = mask_text(one_line(exc), bus.secret_policy)
             raise PluginError(f"engine {name!r} failed to start: {detail}") from exc
-        if not subscribers:
+        if not handlers.patterns:
             continue
-        patterns = dict.fromkeys(p for sub in subscribers for p in sub.patterns)
-        subjects = tuple(dict.fromkeys(settings.subject_filter(p) for p in patterns))
+        subjects = tuple(dict.fromkeys(settings.subject_filter(p) for p in handlers.patterns))
         if settings.stream_subject in subjects:
             subjects = (settings.stream_subject,)
-        bindings.append(EngineBinding(name, settings.worker.durable(name), subscribers, subjects))
+        bindings.append(EngineBinding(name, settings.worker.durable(name), handlers, subjects))
     return bindings
 
 
@@ -179,7 +171,7 @@ class Worker:
     """Consumes the stream for ``bindings`` until stopped (or idle, with ``until_idle``)."""
 
     def __init__(self, settings: NatsSettings, bindings: Sequence[EngineBinding], *,
-                 dead_letters: DeadLetterStore, handler_timeout: float | None = 30.0,
+                 dead_letters: DeadLetterStore,
                  secret_policy: Any = None, until_idle: bool = False,
                  report: Report | None = None, verbose: bool = False) -> None:
         if not bindings:
@@ -187,7 +179,6 @@ class Worker:
         self.settings = settings
         self.bindings = tuple(bindings)
         self.dead_letters = dead_letters
-        self.handler_timeout = handler_timeout
         self.secret_policy = secret_policy
         self.until_idle = until_idle
         self.report: Report = report or (lambda _line: None)
@@ -432,7 +423,7 @@ class Worker:
 
     async def _handle(self, binding: EngineBinding, msg: Any) -> None:
         envelope = decode_msg(msg, self.settings.stream, self.settings.topic_of)
-        handlers = binding.matching(envelope.topic)
+        handlers = binding.handlers.matching(envelope.topic)
         if not handlers:  # outside this engine's topics (a covering filter): not ours
             await msg.ack()
             self.counts.skipped += 1
@@ -443,19 +434,13 @@ class Worker:
         if deliveries > max_deliver:  # the last attempt never reported back
             reason = (f"not acknowledged after {max_deliver} deliveries (a worker stopped or "
                       "lost its connection while handling it)")
-            for sub in handlers:
-                await self.dead_letters.record(sub.name, envelope.seq, envelope.topic, reason)
+            for handler in handlers:
+                await self.dead_letters.record(handler, envelope.seq, envelope.topic, reason)
             await msg.term()
             self.counts.dead_lettered += 1
             self.report(f"dead-lettered {where}: {reason}")
             return
-        event = make_event(envelope)
-        failures = []
-        for position, sub in enumerate(handlers):
-            copy = event if position == len(handlers) - 1 else copy_json(event)
-            failure = await call_handler(sub, copy, self.handler_timeout)
-            if failure is not None:
-                failures.append(failure)
+        failures = (await binding.handlers.deliver(envelope)).failures
         if not failures:
             await msg.ack()
             self.counts.processed += 1
@@ -486,37 +471,26 @@ class Worker:
 
 # ---------------------------------------------------------------- dead letters
 
-async def retry_dead_letters(bindings: Sequence[EngineBinding], bus: GenesisBus) -> Any:
+async def retry_dead_letters(bindings: Sequence[EngineBinding], bus: GenesisBus) -> RetryReport:
     """Re-deliver this host's dead letters of ``bindings``' handlers; return a ``RetryReport``.
 
-    Same rules as ``GenesisBus.retry_dead_letters``: success removes the
-    letter, failure counts an attempt, letters at ``max_attempts`` or whose
-    event the stream no longer holds are skipped.  Letters of handlers not in
+    Same rules as ``GenesisBus.retry_dead_letters`` (``Dispatcher.retry_dead_letters``):
+    success removes the letter, failure counts an attempt, letters at ``max_attempts`` or
+    whose event the stream no longer holds are skipped.  Letters of handlers not in
     ``bindings`` are left alone.
     """
-    from genesis_core.api import RetryReport, mask_text
+    from genesis_core.api import RetryReport
 
-    handlers = {sub.name: sub for binding in bindings for sub in binding.subscribers}
-    store = bus.dead_letter_store
-    succeeded, failed, skipped = [], [], []
-    for letter in store.entries():
-        sub = handlers.get(letter.subscriber)
-        if sub is None:
-            continue
-        if letter.attempts >= bus.max_attempts:
-            skipped.append((letter, f"gave up after {letter.attempts} attempts"))
-            continue
-        envelope = await asyncio.to_thread(bus.transport.get, letter.seq)
-        if envelope is None:
-            skipped.append((letter, f"event #{letter.seq} is no longer in the stream"))
-            continue
-        failure = await call_handler(sub, make_event(envelope), bus.handler_timeout)
-        if failure is None:
-            await store.remove(letter.id)
-            succeeded.append(letter)
-        else:
-            failed.append(await store.record(letter.subscriber, letter.seq, letter.topic,
-                                             mask_text(failure.error, bus.secret_policy)))
+    succeeded: list[Any] = []
+    failed: list[Any] = []
+    skipped: list[Any] = []
+    for binding in bindings:
+        report = await binding.handlers.retry_dead_letters(
+            bus.dead_letter_store, bus.transport, max_attempts=bus.max_attempts,
+            secret_policy=bus.secret_policy)
+        succeeded += report.succeeded
+        failed += report.failed
+        skipped += report.skipped
     return RetryReport(tuple(succeeded), tuple(failed), tuple(skipped))
 
 
@@ -553,7 +527,7 @@ def run_worker(config: Config, host: Any, *, engines: Sequence[str] | None = Non
                     report(line)
             return 1 if outcome.failed else 0
         worker = Worker(settings, bindings, dead_letters=bus.dead_letter_store,
-                        handler_timeout=bus.handler_timeout, secret_policy=bus.secret_policy,
+                        secret_policy=bus.secret_policy,
                         until_idle=until_idle, report=report, verbose=verbose)
         try:
             asyncio.run(worker.serve())

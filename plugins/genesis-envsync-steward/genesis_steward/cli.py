@@ -43,12 +43,12 @@ def _latest(ctx: CommandContext, topic: str, environment: str | None = None) -> 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     """Render the latest drift event; return 0 (also when there is none yet) or 2 on error."""
-    from genesis_core.api import RENDERERS, GenesisError, build_view
+    from genesis_core.api import COMMIT_TOPIC, CROSS_TOPIC, DRIFT_TOPIC, RENDERERS, GenesisError, build_view
 
     from .engine import mask_event
     from .reports import write_atomic
 
-    topic = "envsync.cross_drift" if args.across else "envsync.drift"
+    topic = CROSS_TOPIC if args.across else DRIFT_TOPIC
     event = _latest(ctx, topic, args.env)
     if event is None:
         what = "comparison across environments" if args.across else (
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         ctx.print(f"no {what} recorded yet (run `genesis sync`)")
         return 0
     text = RENDERERS[args.format](build_view(mask_event(event, ctx.secret_policy)))
-    commit = None if args.across else _latest(ctx, "envsync.commit", args.env)
+    commit = None if args.across else _latest(ctx, COMMIT_TOPIC, args.env)
     seq = event.get("_genesis_seq")
     if commit is not None and isinstance(seq, int) and isinstance(commit.get("_genesis_seq"), int) \
             and commit["_genesis_seq"] > seq:

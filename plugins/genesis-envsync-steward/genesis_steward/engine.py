@@ -19,8 +19,9 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from genesis_core.api import RESERVED_KEYS as RESERVED
 from genesis_core.api import (
+    CROSS_TOPIC,
+    DRIFT_TOPIC,
     Engine,
     EngineContext,
     ProcessedEvents,
@@ -30,14 +31,14 @@ from genesis_core.api import (
     render_markdown,
     report_document,
 )
+from genesis_core.api import RESERVED_KEYS as RESERVED
 
 from .reports import append_step_summary, write_reports
 from .settings import StewardSettings, load_settings
 
 log = logging.getLogger("genesis.steward")
 
-TOPICS = ("envsync.drift", "envsync.cross_drift")
-CROSS_TOPIC = "envsync.cross_drift"
+TOPICS = (DRIFT_TOPIC, CROSS_TOPIC)
 FAILED_TOPIC = "steward.webhook_failed"
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 

@@ -23,22 +23,25 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ._core import (
-    DEFAULT_TIMEOUT,
-    USER_AGENT,
+from genesis_core.api import (
+    HTTP_DEFAULT_TIMEOUT,
+    HTTP_USER_AGENT,
     FetchContext,
     HttpPlatformAdapter,
     InstanceConfig,
     PlatformError,
     Snapshot,
+    error_detail,
     scrub_detail,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 #: The Vault CLI's address when neither ``address`` nor ``VAULT_ADDR`` is set.
 DEFAULT_ADDRESS = "https://127.0.0.1:8200"
@@ -126,12 +129,14 @@ class VaultAdapter(HttpPlatformAdapter):
             headers["X-Vault-Namespace"] = namespace
         return headers
 
-    def _tls(self, env: Mapping[str, str]) -> ssl.SSLContext | None:
-        """Return a TLS context trusting ``ca_cert``/``VAULT_CACERT``/``VAULT_CAPATH``, or ``None`` for the defaults."""
+    def _ca(self, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+        """Return ``(cafile, capath)`` to trust: ``ca_cert``, else ``VAULT_CACERT``, else ``VAULT_CAPATH``."""
         cafile = str(self.ca_cert) if self.ca_cert else env.get("VAULT_CACERT", "").strip() or None
         capath = None if cafile else env.get("VAULT_CAPATH", "").strip() or None
-        if cafile is None and capath is None:
-            return None
+        return cafile, capath
+
+    def _tls(self, cafile: str | None, capath: str | None) -> ssl.SSLContext:
+        """Return a TLS context trusting ``cafile``/``capath``; a ``PlatformError`` if they cannot be loaded."""
         try:
             return ssl.create_default_context(cafile=cafile, capath=capath)
         except (OSError, ssl.SSLError):
@@ -139,22 +144,24 @@ class VaultAdapter(HttpPlatformAdapter):
             raise PlatformError(self.name, f"cannot load the CA certificate(s) from {which} "
                                            "(check the file exists and holds PEM certificates)") from None
 
-    @asynccontextmanager
-    async def _session(self, ctx: FetchContext) -> AsyncIterator[FetchContext]:
-        """Yield the context to send requests with: the run's shared client, or one trusting a custom CA."""
-        tls = self._tls(ctx.env)
-        if tls is None:
-            yield ctx
-            return
+    def _session(self, ctx: FetchContext) -> FetchContext:
+        """Return the context to send requests with: ``ctx``, or one whose client trusts a custom CA.
+
+        That client is the run's (``ctx.client``): made on first use, reused by every fetch
+        and write with ``ctx``, closed with it.
+        """
+        cafile, capath = self._ca(ctx.env)
+        if cafile is None and capath is None:
+            return ctx
         import httpx
 
-        client = httpx.AsyncClient(verify=tls, follow_redirects=False, headers={"User-Agent": USER_AGENT},
-                                   timeout=httpx.Timeout(DEFAULT_TIMEOUT, connect=10.0))
-        own = FetchContext(env=ctx.env, http_factory=lambda: client)
-        try:
-            yield own
-        finally:
-            await client.aclose()
+        def make() -> httpx.AsyncClient:
+            return httpx.AsyncClient(verify=self._tls(cafile, capath), follow_redirects=False,
+                                     headers={"User-Agent": HTTP_USER_AGENT},
+                                     timeout=httpx.Timeout(HTTP_DEFAULT_TIMEOUT, connect=10.0))
+
+        client = ctx.client(("genesis-vault", cafile, capath), make)
+        return FetchContext(env=ctx.env, http_factory=lambda: client)
 
     def _url(self, env: Mapping[str, str], api_path: str) -> str:
         return f"{self.resolve_address(env)}/v1/{api_path}"
@@ -178,8 +185,7 @@ class VaultAdapter(HttpPlatformAdapter):
     # -- reading ----------------------------------------------------------------------------
     async def fetch(self, ctx: FetchContext) -> Snapshot:
         """Return the secret's keys (all secret); raise ``PlatformError`` when it cannot be read."""
-        async with self._session(ctx) as session:
-            version, values = await self._read(session)
+        version, values = await self._read(self._session(ctx))
         self._version = version
         return Snapshot.from_values(self.name, self.kind, values, secret_keys=set(values))
 
@@ -265,7 +271,7 @@ class VaultAdapter(HttpPlatformAdapter):
         return f"{_quoted(self.mount)}/{_quoted(self.path)}"
 
     def _denied(self, body: Any, capability: str) -> PlatformError:
-        detail = _first_error(body)
+        detail = error_detail(body)
         why = f" ({scrub_detail(detail)})" if detail and detail != "permission denied" else ""
         return PlatformError(self.name, f"permission denied (HTTP 403){why}: the token in {self.token_env} is invalid "
                                         f"or expired, or its policies do not allow {capability} on "
@@ -278,21 +284,21 @@ class VaultAdapter(HttpPlatformAdapter):
             raise PlatformError(self.name, "cannot write a key with an empty name")
         if not isinstance(value, str):
             raise PlatformError(self.name, f"the value for {key!r} must be a string")
-        async with self._session(ctx) as session:
-            expected = self._version
-            if expected is None:
-                expected, _ = await self._read(session)
-            if expected == 0:
-                status, body = await self._send(session, "POST", self._data_path(),
-                                                json_body={"data": {key: value}, "options": {"cas": 0}},
-                                                ok=(200, 400, 403))
-                capability = "create"
-            else:
-                status, body = await self._send(session, "PATCH", self._data_path(),
-                                                json_body={"data": {key: value}, "options": {"cas": expected}},
-                                                headers={"Content-Type": "application/merge-patch+json"},
-                                                ok=(200, 400, 403, 404, 405))
-                capability = "patch"
+        session = self._session(ctx)
+        expected = self._version
+        if expected is None:
+            expected, _ = await self._read(session)
+        if expected == 0:
+            status, body = await self._send(session, "POST", self._data_path(),
+                                            json_body={"data": {key: value}, "options": {"cas": 0}},
+                                            ok=(200, 400, 403))
+            capability = "create"
+        else:
+            status, body = await self._send(session, "PATCH", self._data_path(),
+                                            json_body={"data": {key: value}, "options": {"cas": expected}},
+                                            headers={"Content-Type": "application/merge-patch+json"},
+                                            ok=(200, 400, 403, 404, 405))
+            capability = "patch"
         self._version = self._written_version(status, body, capability, key, value, expected)
 
     def _written_version(self, status: int, body: Any, capability: str, key: str, value: str, expected: int) -> int:
@@ -302,7 +308,7 @@ class VaultAdapter(HttpPlatformAdapter):
         if status == 405:
             raise PlatformError(self.name, "this server does not support PATCH on KV version 2 secrets "
                                            "(Vault 1.9 or later, or OpenBao, is needed)", status=405)
-        detail = _first_error(body)
+        detail = error_detail(body)
         if status == 404:
             raise PlatformError(self.name, f"conflict: {self.describe()} was deleted since Genesis read it; "
                                            "nothing was written (run genesis sync again)", status=404)
@@ -325,8 +331,7 @@ class VaultAdapter(HttpPlatformAdapter):
         """Return ``(ok, what was found, how to fix it)``: the token looked up on the server (``genesis doctor``)."""
         ctx = FetchContext(env=env)
         try:
-            async with self._session(ctx) as session:
-                status, body = await self._send(session, "GET", "auth/token/lookup-self", ok=(200, 403))
+            status, body = await self._send(self._session(ctx), "GET", "auth/token/lookup-self", ok=(200, 403))
         except PlatformError as exc:
             return False, exc.reason, (f"check address/VAULT_ADDR and {self.token_env} for [platforms.{self.name}]")
         finally:
@@ -346,13 +351,6 @@ class VaultAdapter(HttpPlatformAdapter):
         """Return what ``genesis doctor`` suggests for a failed read."""
         return (f"check address (or VAULT_ADDR), namespace, mount and path in [platforms.{self.name}] and that "
                 f"the token's policy allows read and patch on {self.mount}/data/{self.path}")
-
-
-def _first_error(body: Any) -> str:
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if isinstance(errors, list) and errors and isinstance(errors[0], str):
-        return " ".join(errors[0].replace("*", " ").split())
-    return ""
 
 
 def _json_type(value: Any) -> str:

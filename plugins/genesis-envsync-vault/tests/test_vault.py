@@ -352,6 +352,45 @@ def test_tls_with_ca_cert_or_vault_cacert(tmp_path: Any, secret_path: str) -> No
         server.stop()
 
 
+def test_a_custom_ca_client_is_made_once_per_session_and_closed_with_it(secret_path: str,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetch and two writes on one context share one client trusting the CA; closing the context closes it."""
+    import asyncio
+
+    import httpx
+
+    from genesis_core.api import FetchContext
+
+    made: list[httpx.AsyncClient] = []
+
+    class Counted(httpx.AsyncClient):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    server = start_bao(tls=True)
+    try:
+        server.kv_put(secret_path, {"A": "1"})
+        target = make_adapter("vault", address=server.url, path=secret_path, ca_cert=str(server.ca_cert))
+        monkeypatch.setattr(httpx, "AsyncClient", Counted)
+
+        async def session() -> dict[str, str]:
+            ctx = FetchContext(env={"VAULT_TOKEN": server.token})
+            try:
+                await target.fetch(ctx)
+                await target.write(ctx, "B", "2", secret=True)
+                await target.write(ctx, "C", "3", secret=True)
+                assert len(made) == 1 and not made[0].is_closed
+                return (await target.fetch(ctx)).values()
+            finally:
+                await ctx.aclose()
+
+        assert asyncio.run(session()) == {"A": "1", "B": "2", "C": "3"}
+        assert len(made) == 1 and made[0].is_closed
+    finally:
+        server.stop()
+
+
 # -- configuration -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("table", "message"), [
