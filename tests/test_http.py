@@ -434,7 +434,7 @@ def test_unknown_fault_kind_is_refused(emulator: ItemsEmulator) -> None:
     with pytest.raises(ValueError, match="unknown fault kind 'explode'; known: timeout, reset"):
         emulator.inject(Fault("explode"))
     assert set(FAULT_KINDS) == {"timeout", "reset", "status", "html502", "malformed_json", "wrong_shape",
-                                "huge", "rate_limit"}
+                                "huge", "rate_limit", "item_without_name", "non_string_value"}
 
 
 def test_requests_are_recorded_with_query_and_matching(emulator: ItemsEmulator) -> None:
