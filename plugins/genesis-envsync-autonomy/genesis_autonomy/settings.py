@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import UsageError, compile_patterns
+from genesis_core.api import UsageError, compile_patterns, patterns_setting
 
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
-    import re
-
-    from genesis_core.api import Table
+    from genesis_core.api import KeyPatterns, Table
 
 KNOWN_KEYS = frozenset({
     "enabled", "reference", "overwrite_conflicts", "auto_heal", "role", "targets", "instances",
@@ -32,15 +30,15 @@ class KeyRules:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     where: str = "engines.autonomy.instances"
-    _allow_rx: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
-    _deny_rx: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
+    _allow_rx: KeyPatterns | None = attrs.field(init=False, eq=False, repr=False)
+    _deny_rx: KeyPatterns | None = attrs.field(init=False, eq=False, repr=False)
 
     @_allow_rx.default
-    def _compile_allow(self) -> re.Pattern[str] | None:
+    def _compile_allow(self) -> KeyPatterns | None:
         return compile_patterns(self.allow)
 
     @_deny_rx.default
-    def _compile_deny(self) -> re.Pattern[str] | None:
+    def _compile_deny(self) -> KeyPatterns | None:
         return compile_patterns(self.deny)
 
     def refusal(self, key: str) -> str | None:
@@ -109,13 +107,7 @@ class AutonomySettings:
 
 
 def _patterns(table: Table, key: str) -> tuple[str, ...]:
-    patterns = table.str_list(key, ())
-    for index, pattern in enumerate(patterns):
-        try:
-            compile_patterns((pattern,))
-        except ValueError as exc:
-            raise table.error(f"{key}[{index}]", str(exc)) from None
-    return tuple(patterns)
+    return patterns_setting(table, key)
 
 
 def load_settings(table: Table, instances: Iterable[str]) -> AutonomySettings:
