@@ -163,6 +163,10 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read schema: {exc.strerror or exc}", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("invalid TOML: arrays or inline tables nested too deeply", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
 
 
 def schema_path(config: Config) -> Path | None:
