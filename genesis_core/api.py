@@ -30,7 +30,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                         "STAGED", "Snapshot", "Variable", "VariableWrite", "WRITE_EFFECT_KINDS", "WriteEffect"),
     "platforms.http_adapter": ("COMMON_KEYS", "HttpPlatformAdapter"),
     "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "http_request",
-             "install_log_redaction", "redact_url", "scrub_detail"),
+             "install_log_redaction", "redact_url", "scrub_detail", "url_problem"),
     "platforms.dotenv": ("parse_dotenv",),
     # configuration and errors
     "config": ("Config", "Table", "load_config"),
@@ -147,6 +147,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .http import redact_url as redact_url
     from .http import request as _request
     from .http import scrub_detail as scrub_detail
+    from .http import url_problem as url_problem
     from .patterns import KeyPatterns as KeyPatterns
     from .patterns import Regex as Regex
     from .patterns import compile_patterns as compile_patterns

@@ -61,6 +61,45 @@ def test_an_out_of_range_number_is_a_config_error_before_any_fetch(tmp_path: Pat
     assert f"{config}: {setting}: must be {bound}" in line, line
 
 
+TWO = DOTENV + '[platforms.copy]\nkind = "dotenv"\npath = ".env"\n'
+
+
+@pytest.mark.parametrize(("table", "setting", "message"), [
+    (TWO + "[engines.cascade]\npoll_interval = 1e300\n", "engines.cascade.poll_interval", "must be at most 3600"),
+    (TWO + "[engines.cascade]\nping_interval = 1e300\n", "engines.cascade.ping_interval", "must be at most 3600"),
+    (TWO + "[engines.autonomy]\nwindow_seconds = 1e300\n", "engines.autonomy.window_seconds",
+     "must be at most 2592000"),
+    (TWO + "[engines.autonomy]\ntimeout = 1e300\n", "engines.autonomy.timeout", "must be at most 3600"),
+    (TWO + "[engines.truth]\ntimeout = 1e300\n", "engines.truth.timeout", "must be at most 3600"),
+    (TWO + '[engines.steward]\nwebhook_url = "https://hooks.example/x"\nwebhook_timeout = 1e300\n',
+     "engines.steward.webhook_timeout", "must be at most 300"),
+    (TWO + '[platforms.ssm]\nkind = "aws-ssm"\npath = "/app"\nretries = 9223372036854775807\n',
+     "platforms.ssm.retries", "must be at most 10"),
+    (TWO + '[platforms.ssm]\nkind = "aws-ssm"\npath = "/app"\nendpoint_url = "http://[::1"\n',
+     "platforms.ssm.endpoint_url", "not a valid URL"),
+    (TWO + '[platforms.vault]\nkind = "vault"\npath = "app"\naddress = "http://[::1"\n',
+     "platforms.vault.address", "not a valid URL"),
+], ids=["cascade-poll", "cascade-ping", "autonomy-window", "autonomy-timeout", "truth-timeout", "steward-timeout",
+        "aws-retries", "aws-endpoint", "vault-address"])
+def test_plugin_settings_out_of_range_are_config_errors(tmp_path: Path, table: str, setting: str,
+                                                        message: str) -> None:
+    config = _config(tmp_path, table)
+    line = _one_line_error(_genesis(tmp_path, "sync"))
+    assert f"{config}: {setting}: {message}" in line, line
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["events", "history", "--limit", "99999999999999999999999"], "--limit must be from 1 to 1,000,000"),
+    (["events", "tail", "--interval", "1e300"], "--interval must be from 0.01 to 60 seconds"),
+    (["ledger", "show", "--limit", "99999999999999999999999"], "--limit must be from 1 to 1,000,000"),
+])
+def test_huge_command_line_numbers_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    _config(tmp_path, TWO)
+    assert _genesis(tmp_path, "sync").returncode == 0
+    line = _one_line_error(_genesis(tmp_path, *args))
+    assert message in line, line
+
+
 @pytest.mark.parametrize("url", ["http://[::1", "https://[::1]:99999", "http://", "https://exa mple.com"])
 def test_a_base_url_httpx_cannot_use_is_a_config_error(tmp_path: Path, url: str) -> None:
     config = _config(tmp_path, RENDER + f'base_url = "{url}"\n')

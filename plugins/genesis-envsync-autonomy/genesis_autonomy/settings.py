@@ -21,6 +21,7 @@ KNOWN_KEYS = frozenset({
 RULE_KEYS = frozenset({"allow", "deny"})
 DEFAULT_ROLE = "engine"
 DEFAULT_TIMEOUT = 300.0
+MAX_WINDOW_SECONDS = 30 * 86400  # a month
 
 
 @attrs.frozen
@@ -142,10 +143,10 @@ def load_settings(table: Table, instances: Iterable[str]) -> AutonomySettings:
         rules[name] = KeyRules(_patterns(sub, "allow"), _patterns(sub, "deny"), where=sub.path or name)
     role = table.str("role", DEFAULT_ROLE)
     thresholds = Thresholds(
-        alert_threshold=table.int("alert_threshold", 10, minimum=0),
-        frequency_limit=table.int("frequency_limit", 5, minimum=0),
-        window_seconds=table.float("window_seconds", 3600.0, minimum=1.0),
-        max_consecutive_failures=table.int("max_consecutive_failures", 3, minimum=1),
+        alert_threshold=table.int("alert_threshold", 10, minimum=0, maximum=1_000_000),
+        frequency_limit=table.int("frequency_limit", 5, minimum=0, maximum=1_000_000),
+        window_seconds=table.float("window_seconds", 3600.0, minimum=1.0, maximum=MAX_WINDOW_SECONDS),
+        max_consecutive_failures=table.int("max_consecutive_failures", 3, minimum=1, maximum=1000),
     )
     return AutonomySettings(
         reference=reference,
@@ -155,7 +156,7 @@ def load_settings(table: Table, instances: Iterable[str]) -> AutonomySettings:
         targets=targets,
         rules=rules,
         thresholds=thresholds,
-        timeout=table.float("timeout", DEFAULT_TIMEOUT, minimum=1.0),
+        timeout=table.float("timeout", DEFAULT_TIMEOUT, minimum=1.0, maximum=3600),
         table=table,
     )
 

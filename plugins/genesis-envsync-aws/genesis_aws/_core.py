@@ -12,7 +12,8 @@ from genesis_core.api import (
            Snapshot,
            Table,
            scrub_detail,
+           url_problem,
 )
 
 __all__ = ["COMMON_KEYS", "ConfigError", "FetchContext", "InstanceConfig", "PlatformAdapter", "PlatformError",
-           "Snapshot", "Table", "scrub_detail"]
+           "Snapshot", "Table", "scrub_detail", "url_problem"]

@@ -15,7 +15,8 @@ from genesis_core.api import (
     PlatformError,
     Snapshot,
     scrub_detail,
+    url_problem,
 )
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "FetchContext", "HttpPlatformAdapter", "InstanceConfig",
-           "PlatformError", "Snapshot", "scrub_detail"]
+           "PlatformError", "Snapshot", "scrub_detail", "url_problem"]
