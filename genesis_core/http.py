@@ -217,7 +217,7 @@ def _short_detail(response: httpx.Response, content: bytes | None = None) -> str
             return ""
     try:
         body = json.loads(content[:4096].decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return ""
     if isinstance(body, dict):
         for field in ("message", "error", "error_description", "detail"):
@@ -456,6 +456,8 @@ def parse_json(endpoint: Endpoint, body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise PlatformError(endpoint.platform, "malformed JSON in the response") from None
+    except RecursionError:
+        raise PlatformError(endpoint.platform, "malformed JSON in the response (nested too deeply)") from None
 
 
 def shape_error(endpoint: Endpoint, what: str) -> PlatformError:
