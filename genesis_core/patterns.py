@@ -64,6 +64,11 @@ def _re2_compile(source: str, *, ignore_case: bool) -> Any:
         raise ValueError(detail or "RE2 cannot compile it") from None
 
 
+def _utf8(text: str) -> bytes:
+    """Return ``text`` as RE2 reads it: UTF-8 (faster to match than a ``str``, and a lone surrogate cannot fail)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
 def _check_length(pattern: str, what: str) -> None:
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise ValueError(f"{what} of {len(pattern)} characters is too long (at most {MAX_PATTERN_LENGTH})")
@@ -78,11 +83,11 @@ class Regex:
 
     def search(self, text: str) -> bool:
         """Return whether the expression matches anywhere in ``text``."""
-        return self._compiled.search(text) is not None
+        return self._compiled.search(_utf8(text)) is not None
 
     def fullmatch(self, text: str) -> bool:
         """Return whether the expression matches the whole of ``text``."""
-        return self._compiled.fullmatch(text) is not None
+        return self._compiled.fullmatch(_utf8(text)) is not None
 
 
 def compile_regex(source: str, *, ignore_case: bool = False) -> Regex:
@@ -116,7 +121,7 @@ class KeyPatterns:
             if found is not None:
                 return found
         for regex in self._regexes:
-            hit: object | None = regex.search(name)
+            hit: object | None = regex.search(_utf8(name))
             if hit is not None:
                 return hit
         return None

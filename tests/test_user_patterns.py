@@ -91,6 +91,8 @@ def test_globs_keep_their_meaning_and_re_searches_anywhere() -> None:
     assert compile_patterns([]) is None
     folded = compile_patterns(["re:^token"], ignore_case=True)
     assert folded is not None and folded.match("token_x") and not folded.match("X_TOKEN")
+    unicode = compile_patterns(["re:^é.$"])
+    assert unicode is not None and unicode.match("éä") and not unicode.match("x\udcff")  # no UnicodeEncodeError
 
 
 def test_compile_patterns_refuses_without_repeating_a_huge_pattern() -> None:
