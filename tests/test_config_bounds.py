@@ -50,10 +50,12 @@ def _config(tmp_path: Path, text: str) -> Path:
     (RENDER + f'base_url = "{REFUSED}"\nretries = 9223372036854775807\n', "platforms.render.retries", "at most 10"),
     (RENDER + f'base_url = "{REFUSED}"\nretries = 11\n', "platforms.render.retries", "at most 10"),
     (RENDER + f'base_url = "{REFUSED}"\ntimeout = 1e300\n', "platforms.render.timeout", "at most 300"),
+    (RENDER + f'base_url = "{REFUSED}"\ntimeout = 1{"0" * 400}\n', "platforms.render.timeout", "at most 300"),
     (DOTENV + "[bus]\nbusy_timeout = 1e300\n", "bus.busy_timeout", "at most 3600"),
     (DOTENV + "[bus]\nhandler_timeout = 1e300\n", "bus.handler_timeout", "at most 3600"),
     (DOTENV + "[bus]\nmax_attempts = 9223372036854775807\n", "bus.max_attempts", "at most 100"),
-], ids=["huge-retries", "eleven-retries", "huge-timeout", "busy-timeout", "handler-timeout", "max-attempts"])
+], ids=["huge-retries", "eleven-retries", "huge-timeout", "int-beyond-float", "busy-timeout", "handler-timeout",
+        "max-attempts"])
 def test_an_out_of_range_number_is_a_config_error_before_any_fetch(tmp_path: Path, table: str, setting: str,
                                                                    bound: str) -> None:
     config = _config(tmp_path, table)
