@@ -31,7 +31,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                         "WriteEffect"),
     "platforms.http_adapter": ("COMMON_KEYS", "HttpPlatformAdapter"),
     "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "error_detail", "http_request",
-             "install_log_redaction", "redact_url", "scrub_detail"),
+             "install_log_redaction", "redact_url", "scrub_detail", "url_problem"),
     "platforms.dotenv": ("parse_dotenv",),
     # configuration and errors
     "config": ("Config", "Table", "load_config"),
@@ -40,7 +40,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # files a user names: regular files only, within a size limit
     "files": ("FileProblem", "check_regular", "read_bytes", "read_stream", "read_text"),
     # secrets
-    "secrets": ("SecretPolicy", "compile_patterns", "mask_text", "policy_from_config"),
+    "secrets": ("SecretPolicy", "mask_text", "policy_from_config"),
+    # patterns users write: globs and RE2 regular expressions
+    "patterns": ("KeyPatterns", "Regex", "compile_patterns", "compile_regex", "patterns_setting"),
     # engines and commands
     "engines": ("Engine", "EngineContext", "Subscription"),
     "cli.commands": ("Command",),
@@ -158,6 +160,12 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .http import redact_url as redact_url
     from .http import request as _request
     from .http import scrub_detail as scrub_detail
+    from .http import url_problem as url_problem
+    from .patterns import KeyPatterns as KeyPatterns
+    from .patterns import Regex as Regex
+    from .patterns import compile_patterns as compile_patterns
+    from .patterns import compile_regex as compile_regex
+    from .patterns import patterns_setting as patterns_setting
     from .platforms.dotenv import parse_dotenv as parse_dotenv
     from .platforms.http_adapter import COMMON_KEYS as COMMON_KEYS
     from .platforms.http_adapter import HttpPlatformAdapter as HttpPlatformAdapter
@@ -189,7 +197,6 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .report.view import build_view as build_view
     from .scope import Scope as Scope
     from .secrets import SecretPolicy as SecretPolicy
-    from .secrets import compile_patterns as compile_patterns
     from .secrets import mask_text as mask_text
     from .secrets import policy_from_config as policy_from_config
     from .sync import FetchResults as FetchResults

@@ -85,33 +85,50 @@ class Table(Mapping[str, Any]):
         return value
 
     @overload
-    def int(self, key: builtins.str, *, minimum: builtins.int | None = None) -> builtins.int: ...
+    def int(self, key: builtins.str, *, minimum: builtins.int | None = None,
+            maximum: builtins.int | None = None) -> builtins.int: ...
     @overload
-    def int(self, key: builtins.str, default: T, *, minimum: builtins.int | None = None) -> builtins.int | T: ...
+    def int(self, key: builtins.str, default: T, *, minimum: builtins.int | None = None,
+            maximum: builtins.int | None = None) -> builtins.int | T: ...
 
-    def int(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.int | None = None) -> Any:
-        """Return an integer value, optionally bounded below."""
+    def int(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.int | None = None,
+            maximum: builtins.int | None = None) -> Any:
+        """Return an integer value, optionally bounded below and above."""
         value = self._get(key, (builtins.int,), "an integer", default)
-        if minimum is not None and isinstance(value, builtins.int) and value < minimum:
-            raise self.error(key, f"must be at least {minimum}, got {value}")
+        if isinstance(value, builtins.int):
+            self._check_range(key, value, minimum, maximum)
         return value
 
     @overload
-    def float(self, key: builtins.str, *, minimum: builtins.float | None = None) -> builtins.float: ...
+    def float(self, key: builtins.str, *, minimum: builtins.float | None = None,
+              maximum: builtins.float | None = None) -> builtins.float: ...
     @overload
-    def float(self, key: builtins.str, default: T, *,
-              minimum: builtins.float | None = None) -> builtins.float | T: ...
+    def float(self, key: builtins.str, default: T, *, minimum: builtins.float | None = None,
+              maximum: builtins.float | None = None) -> builtins.float | T: ...
 
-    def float(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.float | None = None) -> Any:
-        """Return a number as float (an integer default too), optionally bounded below."""
+    def float(self, key: builtins.str, default: Any = _MISSING, *, minimum: builtins.float | None = None,
+              maximum: builtins.float | None = None) -> Any:
+        """Return a number as float (an integer default too), optionally bounded below and above."""
         value = self._get(key, (builtins.int, builtins.float), "a number", default)
         if value is not None and not isinstance(value, builtins.bool):
-            value = builtins.float(value)
+            try:
+                value = builtins.float(value)
+            except OverflowError:  # an integer beyond any float
+                raise self.error(key, f"must be at most {maximum}" if maximum is not None
+                                 else "expected a finite number") from None
             if value != value or value in (builtins.float("inf"), builtins.float("-inf")):
                 raise self.error(key, "expected a finite number")
-            if minimum is not None and value < minimum:
-                raise self.error(key, f"must be at least {minimum}, got {value}")
+            self._check_range(key, value, minimum, maximum)
         return value
+
+    def _check_range(self, key: builtins.str, value: builtins.float, minimum: builtins.float | None,
+                     maximum: builtins.float | None) -> None:
+        shown = value if len(builtins.str(value)) <= 24 else "a larger number"
+        if minimum is not None and value < minimum:
+            shown = shown if value > -1e24 else "a smaller number"
+            raise self.error(key, f"must be at least {minimum}, got {shown}")
+        if maximum is not None and value > maximum:
+            raise self.error(key, f"must be at most {maximum}, got {shown}")
 
     @overload
     def bool(self, key: builtins.str) -> builtins.bool: ...
@@ -248,6 +265,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(exc.reason, file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    except RecursionError:  # tomllib parses nested arrays and inline tables recursively
+        raise ConfigError("invalid TOML: arrays or inline tables nested too deeply", file=str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
 

@@ -90,15 +90,9 @@ class Environments:
 
 def _check_patterns(table: Table, key: str) -> tuple[str, ...]:
     """Return the key patterns in ``table[key]``; a bad one is a ``ConfigError`` naming its position."""
-    from .secrets import compile_patterns
+    from .patterns import patterns_setting
 
-    patterns: tuple[str, ...] = table.str_list(key, ())
-    for index, pattern in enumerate(patterns):
-        try:
-            compile_patterns((pattern,))
-        except ValueError as exc:
-            raise table.error(f"{key}[{index}]", f"invalid pattern {pattern!r}: {exc}") from None
-    return patterns
+    return patterns_setting(table, key)
 
 
 def environments_from_config(config: Config) -> Environments:

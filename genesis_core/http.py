@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -24,6 +26,9 @@ from .errors import PlatformError
 USER_AGENT = "genesis-envsync"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+#: The most seconds one request may spend on failed attempts and the waits between them.
+DEFAULT_MAX_RETRY_SECONDS = 300.0
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 
 
 class RedactURLs(logging.Filter):
@@ -76,11 +81,62 @@ class RetryPolicy:
     #: A 429 that says nothing about when to retry (no ``Retry-After``, no reset header: Heroku sends
     #: only ``RateLimit-Remaining``) waits :meth:`backoff` (exponential, with jitter) instead of 1 s.
     rate_limit_backoff: bool = False
+    #: The retry budget of one request: its failed attempts and the waits between them together
+    #: stop retrying once the next wait would take them past this many seconds.
+    max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
 
     def backoff(self, attempt: int) -> float:
         """Return the delay before retry number ``attempt`` (1-based), with jitter."""
-        delay = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
+        delay = min(self.backoff_max, self.backoff_base * 2.0 ** min(max(attempt - 1, 0), 64))
         return delay * (0.5 + random.random() / 2)
+
+
+class _RetryBudget:
+    """What one request has spent on failed attempts and waits, against ``max_retry_seconds``.
+
+    Waits count as asked for (a test's instant ``sleep`` still spends them), attempts as measured.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self.spent = 0.0
+
+    def allows(self, attempt_began: float, wait: float) -> bool:
+        """Record the failed attempt that began at ``attempt_began``; return whether ``wait`` fits the rest."""
+        self.spent += max(0.0, time.monotonic() - attempt_began)
+        if self.spent + wait > self.limit:
+            return False
+        self.spent += wait
+        return True
+
+
+def url_problem(url: str) -> str | None:
+    """Return why ``url`` cannot be an http(s) base URL, or ``None`` when it can.
+
+    The URL must parse as httpx parses it, with a host name or an IP address and a port from
+    1 to 65535 when one is given, so a bad URL is a configuration error, not a failed fetch.
+    """
+    if not url.startswith(("https://", "http://")):
+        return "expected an http(s) URL"
+    try:
+        parsed = httpx.URL(url)
+        port = parsed.port
+    except (httpx.InvalidURL, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        return f"not a valid URL ({reason[:80]})" if reason else "not a valid URL"
+    host = parsed.raw_host.decode("ascii", "replace")
+    if not host:
+        return "expected a host after the scheme"
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            return "not a valid IPv6 address in the URL"
+    elif not _HOST_NAME.fullmatch(host):
+        return "not a valid host name in the URL"
+    if port is not None and not 1 <= port <= 65535:
+        return f"port {port} is out of range (1 to 65535)"
+    return None
 
 
 @attrs.frozen
@@ -161,7 +217,7 @@ def _short_detail(response: httpx.Response, content: bytes | None = None) -> str
             return ""
     try:
         body = json.loads(content[:4096].decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         return ""
     return error_detail(body)
 
@@ -335,7 +391,8 @@ async def request(
     """Send one request with retries and return ``(response, body)`` for a status in ``ok``.
 
     Retries network errors, 5xx and rate limits (``Retry-After`` / reset headers)
-    with bounded exponential backoff; raises ``PlatformError`` for everything else.
+    with bounded exponential backoff, within ``retry.attempts`` and the retry budget
+    ``retry.max_retry_seconds``; raises ``PlatformError`` for everything else.
     ``sleep`` waits between attempts (default: the one ``set_retry_sleep`` chose,
     ``asyncio.sleep`` unless a test changed it).
     """
@@ -344,15 +401,18 @@ async def request(
         sleep = _retry_sleep
     last_error: PlatformError | None = None
     secrets = _header_secrets(headers)
+    budget = _RetryBudget(retry.max_retry_seconds)
     for attempt in range(1, retry.attempts + 1):
+        began = time.monotonic()
         req = client.build_request(method, url, headers=headers, params=params, json=json_body,
                                    timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT)
         try:
             response = await client.send(req, stream=True)
         except httpx.HTTPError as exc:
             last_error = PlatformError(endpoint.platform, _network_message(exc, req.url), retryable=True)
-            if attempt < retry.attempts:
-                await sleep(retry.backoff(attempt))
+            delay = retry.backoff(attempt)
+            if attempt < retry.attempts and budget.allows(began, delay):
+                await sleep(delay)
                 continue
             raise last_error from None
         try:
@@ -361,8 +421,9 @@ async def request(
                     body = await _read_limited(response, endpoint, retry.max_bytes)
                 except httpx.HTTPError as exc:
                     last_error = PlatformError(endpoint.platform, _network_message(exc, req.url), retryable=True)
-                    if attempt < retry.attempts:
-                        await sleep(retry.backoff(attempt))
+                    delay = retry.backoff(attempt)
+                    if attempt < retry.attempts and budget.allows(began, delay):
+                        await sleep(delay)
                         continue
                     raise last_error from None
                 return response, body
@@ -384,14 +445,15 @@ async def request(
                                     f"rate limited (HTTP {response.status_code}): the limit resets in "
                                     f"{wait:.0f}s, longer than the {retry.max_rate_limit_wait:.0f}s Genesis waits",
                                     status=response.status_code)
-            if attempt < retry.attempts:
+            if attempt < retry.attempts and budget.allows(began, wait):
                 await sleep(wait)
                 continue
             raise last_error
         if response.status_code >= 500:
             last_error = status_error(endpoint, response, error_body, json_body, secrets=secrets)
-            if attempt < retry.attempts:
-                await sleep(retry.backoff(attempt))
+            delay = retry.backoff(attempt)
+            if attempt < retry.attempts and budget.allows(began, delay):
+                await sleep(delay)
                 continue
         raise status_error(endpoint, response, error_body, json_body, secrets=secrets)
     assert last_error is not None  # the loop always returns or raises
@@ -404,6 +466,8 @@ def parse_json(endpoint: Endpoint, body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise PlatformError(endpoint.platform, "malformed JSON in the response") from None
+    except RecursionError:
+        raise PlatformError(endpoint.platform, "malformed JSON in the response (nested too deeply)") from None
 
 
 def shape_error(endpoint: Endpoint, what: str) -> PlatformError:

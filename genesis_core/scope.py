@@ -8,11 +8,10 @@ the keys the per-environment reconciliation looked at.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
+from .patterns import KeyPatterns, compile_patterns
 from .reconciliation import ReconcileOptions
-from .secrets import compile_patterns
 
 __all__ = ["Scope"]
 
@@ -23,9 +22,9 @@ class Scope:
     def __init__(self, options: ReconcileOptions | None = None) -> None:
         self.options = options or ReconcileOptions()
         self._ignore = compile_patterns(self.options.ignore)
-        self._rules: dict[str, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = {}
+        self._rules: dict[str, tuple[KeyPatterns | None, KeyPatterns | None]] = {}
 
-    def _rules_of(self, name: str) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    def _rules_of(self, name: str) -> tuple[KeyPatterns | None, KeyPatterns | None]:
         rules = self._rules.get(name)
         if rules is None:
             rules = (compile_patterns(self.options.include.get(name, ())),

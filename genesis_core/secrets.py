@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import fnmatch
 import functools
 import hashlib
 import hmac
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import ConfigError
+from .patterns import REGEX_PREFIX, compile_patterns, patterns_setting
 
 if TYPE_CHECKING:
     from .config import Config
@@ -71,7 +71,6 @@ _WHEN = r"[0-9A-Za-z:.+\-]{1,40}"
 _MASKED = re.compile(rf"<secret(?: fp:[0-9a-f]{{{_FP_HEX_DIGITS}}}| \u2713|, stale since {_WHEN}"
                      rf"|, changed outside Genesis {_WHEN})?>")
 _SAFE_WHEN = re.compile(_WHEN)
-REGEX_PREFIX = "re:"
 
 # Case-insensitive globs over key names.  ``KEY`` is matched as a word at the
 # end or between underscores so KEYBOARD_LAYOUT or KEYCLOAK_URL stay visible,
@@ -290,35 +289,6 @@ def stale_mark(since: str | None) -> str:
 def changed_mark(when: str | None) -> str:
     """Return ``<secret, changed outside Genesis WHEN>``: the platform's change stamp moved since Genesis wrote."""
     return f"<secret, changed outside Genesis {_when(when)}>"
-
-
-def _pattern_regex(pattern: str) -> str:
-    if pattern.startswith(REGEX_PREFIX):
-        return f"(?s:.*?(?:{pattern[len(REGEX_PREFIX):]}))"
-    return fnmatch.translate(pattern)
-
-
-def compile_patterns(patterns: Iterable[str], *, ignore_case: bool = False) -> re.Pattern[str] | None:
-    """Return one regex matching any of ``patterns`` (use ``.match``), or ``None`` when empty.
-
-    A pattern is an fnmatch-style glob matched against the whole name
-    (``VITE_*``, ``*_TOKEN``, ``DB_?``); a pattern starting with ``re:`` is a
-    regular expression searched anywhere in the name.  Raises ``ValueError``
-    naming the pattern when one is empty or not a valid regular expression.
-    """
-    parts = []
-    for pattern in patterns:
-        if not isinstance(pattern, str) or not pattern:
-            raise ValueError(f"invalid key pattern {pattern!r}: expected a non-empty string")
-        regex = _pattern_regex(pattern)
-        try:
-            re.compile(regex)
-        except re.error as exc:
-            raise ValueError(f"invalid key pattern {pattern!r}: {exc}") from None
-        parts.append(f"(?:{regex})")
-    if not parts:
-        return None
-    return re.compile("|".join(parts), re.IGNORECASE if ignore_case else 0)
 
 
 _GLOB_SPECIALS = frozenset("*?[")
@@ -721,15 +691,7 @@ def policy_from_config(config: Config, state_dir: Path, *, mask_all: bool | None
     """
     table = config.section("secrets")
     table.check_known({"patterns", "not_secret", "mask_all"})
-    lists: dict[str, tuple[str, ...]] = {}
-    for name in ("patterns", "not_secret"):
-        patterns = table.str_list(name, ())
-        for index, pattern in enumerate(patterns):
-            try:
-                compile_patterns((pattern,))
-            except ValueError as exc:
-                raise table.error(f"{name}[{index}]", str(exc)) from None
-        lists[name] = patterns
+    lists = {name: patterns_setting(table, name) for name in ("patterns", "not_secret")}
     configured_mask_all = table.bool("mask_all", False)
     return SecretPolicy(
         fingerprint_key=load_or_create_fingerprint_key(state_dir),

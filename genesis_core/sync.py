@@ -189,15 +189,9 @@ def unknown_kind_message(kind_name: str, kinds: Mapping[str, Any], infos: Sequen
 
 def check_patterns(table: Any, key: str) -> tuple[str, ...]:
     """Return the key patterns in ``table[key]``; a bad pattern is a ``ConfigError`` naming it."""
-    from .secrets import compile_patterns
+    from .patterns import patterns_setting
 
-    patterns: tuple[str, ...] = table.str_list(key, ())
-    for i, pattern in enumerate(patterns):
-        try:
-            compile_patterns((pattern,))
-        except ValueError as exc:
-            raise table.error(f"{key}[{i}]", f"invalid pattern {pattern!r}: {exc}") from None
-    return patterns
+    return patterns_setting(table, key)
 
 
 def usable_key(key: str) -> bool:

@@ -75,7 +75,7 @@ def history(run_cli, cfg: Path) -> list[dict]:
     (PLATFORMS + '[environments."9lives"]\nplatforms = ["local_prod"]\n', "invalid environment name '9lives'"),
     (PLATFORMS + '[sync]\nsame_everywhere = ["FEATURE_*"]\n',
      "sync.same_everywhere: needs [environments.NAME] tables"),
-    (PLATFORMS + ENVIRONMENTS.replace('"LOG_FORMAT"]', '"re:("]'), "sync.same_everywhere[1]: invalid pattern"),
+    (PLATFORMS + ENVIRONMENTS.replace('"LOG_FORMAT"]', '"re:("]'), "sync.same_everywhere[1]: invalid key pattern"),
 ])
 def test_configuration_errors_name_the_file_and_key(tmp_path: Path, run_cli, config: str, expected: str) -> None:
     cfg = project(tmp_path, config)

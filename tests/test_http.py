@@ -522,3 +522,14 @@ def test_an_errors_list_gives_the_detail_and_a_vault_token_is_scrubbed() -> None
     echoed = status_error(endpoint, answer(400, {"errors": ["bad token hvs.abcdefgh"]}),
                           secrets=_header_secrets({"X-Vault-Token": "hvs.abcdefgh"}))
     assert "hvs.abcdefgh" not in str(echoed)
+
+
+# -- answers nested too deeply for the JSON parser (issue 19, item 6) -------------------------------
+
+def test_a_deeply_nested_answer_is_a_platform_error_not_a_crash(emulator: ItemsEmulator) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(PlatformError, match="malformed JSON"):
+        parse_json(ENDPOINT, nested)
+    emulator.route("GET", "/deep", lambda req, m: Response(400, raw=nested[:4096] + nested[-4096:]))
+    err = call_error(f"{emulator.base_url}/deep")
+    assert (err.status, str(err)) == (400, "render-prod: unexpected HTTP 400")

@@ -52,8 +52,8 @@ def configure_bus(config: Config, *, host: HostLike, role: str | None = None,
     table = config.section("bus")
     for key in ("state_dir", "source"):
         table.str(key, None)
-    handler_timeout = table.float("handler_timeout", 30.0, minimum=0.0) or None
-    max_attempts = table.int("max_attempts", 5, minimum=1)
+    handler_timeout = table.float("handler_timeout", 30.0, minimum=0.0, maximum=3600) or None
+    max_attempts = table.int("max_attempts", 5, minimum=1, maximum=100)
     kind_name = table.str("transport", "embedded")
     kinds = dict(host.transports())
     kind = kinds.get(kind_name)

@@ -148,7 +148,7 @@ class SqliteTransport(Transport):
     def from_config(cls, table: Table, state_dir: Path) -> SqliteTransport:
         """Return the store configured by ``[bus]`` (``durability``, ``busy_timeout``)."""
         durability = table.choice("durability", tuple(DURABILITY), "full")
-        busy_timeout = table.float("busy_timeout", 30.0, minimum=0.0)
+        busy_timeout = table.float("busy_timeout", 30.0, minimum=0.0, maximum=3600)
         return cls(Path(state_dir) / DB_NAME, durability=durability, busy_timeout=busy_timeout)
 
     def _fail(self, action: str, exc: BaseException) -> BusError:

@@ -6,6 +6,7 @@ Render, Netlify, GitHub, Heroku, Fly.io and Railway; each needs its plugin distr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 from pathlib import Path
@@ -29,11 +30,28 @@ def _configure(parser: argparse.ArgumentParser) -> None:
                         help=f"which emulators to start: {', '.join(KINDS)} "
                              f"(default: {' '.join(DEFAULT_KINDS)}, the demo's)")
     parser.add_argument("--port", type=int, default=0,
-                        help="first port to use (default: free ports chosen by the system)")
+                        help="first port to use, the next kinds on the ports after it (default: free ports "
+                             "chosen by the system)")
     parser.add_argument("--env", metavar="PATH", type=Path,
                         help="also write the demo app's .env here: the values these emulators are seeded "
                              "with (secrets are new every run); replaces only a file an earlier run wrote")
     parser.add_argument("--seconds", type=float, default=None, help=argparse.SUPPRESS)
+
+
+#: The longest ``--seconds`` (a test hook): a day.
+MAX_SECONDS = 86400.0
+
+
+def check_ports(port: int, count: int) -> None:
+    """Raise ``UsageError`` unless ``count`` emulators fit on the ports from ``port`` (0: free ports)."""
+    if port == 0:
+        return
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port: expected a port from 1 to 65535 (or 0 for free ports), got {port}")
+    last = port + count - 1
+    if last > 65535:
+        raise UsageError(f"--port {port}: {count} emulators need ports {port} to {last}, "
+                         "past the last port (65535); choose a lower one")
 
 
 def check_env_path(path: Path) -> None:
@@ -81,14 +99,23 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     unknown = [kind for kind in args.kinds if kind not in KINDS]
     if unknown:
         raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(KINDS)})")
+    kinds = tuple(dict.fromkeys(args.kinds or DEFAULT_KINDS))
+    check_ports(args.port, len(kinds))
+    if args.seconds is not None and not 0 <= args.seconds <= MAX_SECONDS:  # also refuses nan
+        raise UsageError(f"--seconds: expected 0 to {MAX_SECONDS:.0f}, got {args.seconds}")
     if args.env is not None:
         check_env_path(args.env)
-    kinds = tuple(dict.fromkeys(args.kinds or DEFAULT_KINDS))
     app = drifted_app()
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        with running_emulators(app, kinds, port=args.port) as emulators:
+        with contextlib.ExitStack() as stack:
+            try:
+                emulators = stack.enter_context(running_emulators(app, kinds, port=args.port))
+            except OSError as exc:  # the port is taken, or not ours to use
+                where = f"ports {args.port} to {args.port + len(kinds) - 1}" if args.port else "free ports"
+                raise UsageError(f"--port: cannot listen on 127.0.0.1 {where} "
+                                 f"({exc.strerror or type(exc).__name__})") from None
             ctx.print("Emulators running on 127.0.0.1 (seeded with the demo app); Ctrl-C to stop.")
             for running in emulators.values():
                 ctx.print(f"  {running.kind:<8} base_url = \"{running.base_url}\"   "

@@ -11,6 +11,9 @@ from ..errors import GenesisError
 from .commands import Command
 from .context import CommandContext
 
+#: The most events ``events history --limit`` shows.
+MAX_LIMIT = 1_000_000
+
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="events_command", metavar="ACTION", required=True)
@@ -50,8 +53,8 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     action = args.events_command
     bus = ctx.bus
     if action == "history":
-        if args.limit is not None and args.limit < 1:
-            ctx.error("--limit must be at least 1")
+        if args.limit is not None and not 1 <= args.limit <= MAX_LIMIT:
+            ctx.error(f"--limit must be from 1 to {MAX_LIMIT:,}, got {args.limit}"[:200])
             return 2
         if args.cloudevents:
             for envelope in bus.history(limit=args.limit, topic=args.topic):
@@ -109,6 +112,9 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def _tail(args: argparse.Namespace, ctx: CommandContext) -> int:
+    if not 0.01 <= args.interval <= 60:  # also refuses nan
+        ctx.error(f"--interval must be from 0.01 to 60 seconds, got {args.interval}")
+        return 2
     shown = 0
     try:
         for envelope in ctx.bus.tail(topic=args.topic, poll_interval=args.interval):

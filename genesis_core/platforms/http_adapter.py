@@ -24,6 +24,9 @@ COMMON_KEYS = frozenset({"kind", "include", "exclude"})
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 #: Keys :class:`HttpPlatformAdapter` reads.
 HTTP_KEYS = frozenset({"base_url", "timeout", "retries", "token_env"})
+#: The bounds of ``timeout`` (seconds per attempt) and ``retries`` (attempts after the first).
+TIMEOUT_RANGE = (0.05, 300)
+MAX_RETRIES = 10
 
 
 def _looks_like_credential(text: str) -> bool:
@@ -46,8 +49,13 @@ class HttpPlatformAdapter(PlatformAdapter):
         self.base_url: str = table.str("base_url", self.default_base_url).rstrip("/")
         if not self.base_url.startswith(("https://", "http://")):
             raise table.error("base_url", f"expected an http(s) URL, got {self.base_url!r}")
-        self.timeout: float = table.float("timeout", 30.0, minimum=0.05)
-        self.retries: int = table.int("retries", 3, minimum=0)
+        from ..http import url_problem
+
+        problem = url_problem(self.base_url)
+        if problem is not None:
+            raise table.error("base_url", problem)
+        self.timeout: float = table.float("timeout", 30.0, minimum=TIMEOUT_RANGE[0], maximum=TIMEOUT_RANGE[1])
+        self.retries: int = table.int("retries", 3, minimum=0, maximum=MAX_RETRIES)
         self.token_env: str | None = table.str("token_env", self.credential_env)
         if self.token_env is not None and (not ENV_NAME.fullmatch(self.token_env)
                                            or _looks_like_credential(self.token_env)):

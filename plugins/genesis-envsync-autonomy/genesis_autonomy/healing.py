@@ -12,7 +12,6 @@ environment's reference only.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,15 @@ from .plan import HealPlan, ReferenceValues, Skipped, make_plan, reference_value
 if TYPE_CHECKING:
     import httpx
 
-    from genesis_core.api import Config, FetchResults, PlatformAdapter, SecretPolicy, Snapshot, WriteRecords
+    from genesis_core.api import (
+        Config,
+        FetchResults,
+        KeyPatterns,
+        PlatformAdapter,
+        SecretPolicy,
+        Snapshot,
+        WriteRecords,
+    )
 
     from .apply import HealResult, WriteRecorder
     from .settings import AutonomySettings
@@ -196,7 +203,7 @@ def _make(snapshots: Mapping[str, Snapshot], reference: str, targets: Sequence[s
 
 # -- across environments (genesis heal --across) -------------------------------------------------
 
-def _shared_keys(config: Config) -> re.Pattern[str]:
+def _shared_keys(config: Config) -> KeyPatterns:
     from genesis_core.api import compile_patterns, environments_from_config
 
     shared = compile_patterns(environments_from_config(config).same_everywhere)
@@ -226,7 +233,7 @@ def _across_group(config: Config, settings: AutonomySettings, groups: list[HealG
     return HealGroup(f"across from {name}", reference, targets, (reference, *targets))
 
 
-def _filtered(snapshot: Snapshot, shared: re.Pattern[str]) -> Snapshot:
+def _filtered(snapshot: Snapshot, shared: KeyPatterns) -> Snapshot:
     from genesis_core.api import Snapshot as _Snapshot
 
     return _Snapshot(snapshot.platform, snapshot.kind,
@@ -234,7 +241,7 @@ def _filtered(snapshot: Snapshot, shared: re.Pattern[str]) -> Snapshot:
 
 
 def _prepare_across(config: Config, group: HealGroup, fetched: FetchResults, adapters: Mapping[str, PlatformAdapter],
-                    settings: AutonomySettings, policy: SecretPolicy, shared: re.Pattern[str]) -> Prepared:
+                    settings: AutonomySettings, policy: SecretPolicy, shared: KeyPatterns) -> Prepared:
     from genesis_core.api import reconcile_options
 
     snapshots = {name: _filtered(fetched.snapshots[name], shared) for name in group.instances}
@@ -245,7 +252,7 @@ def _prepare_across(config: Config, group: HealGroup, fetched: FetchResults, ada
                     policy=policy)
 
 
-def _without_shared(prepared: Prepared, shared: re.Pattern[str]) -> Prepared:
+def _without_shared(prepared: Prepared, shared: KeyPatterns) -> Prepared:
     """Return ``prepared`` without writes of ``same_everywhere`` keys: with ``--across`` those come from the
     source environment only, never from this environment's own reference."""
     if prepared.plan is None:

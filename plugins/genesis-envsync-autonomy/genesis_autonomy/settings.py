@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import UsageError, compile_patterns
+from genesis_core.api import UsageError, compile_patterns, patterns_setting
 
 from .thresholds import Thresholds
 
 if TYPE_CHECKING:
-    import re
-
-    from genesis_core.api import Table
+    from genesis_core.api import KeyPatterns, Table
 
 KNOWN_KEYS = frozenset({
     "enabled", "reference", "overwrite_conflicts", "auto_heal", "role", "targets", "instances",
@@ -23,6 +21,7 @@ KNOWN_KEYS = frozenset({
 RULE_KEYS = frozenset({"allow", "deny"})
 DEFAULT_ROLE = "engine"
 DEFAULT_TIMEOUT = 300.0
+MAX_WINDOW_SECONDS = 30 * 86400  # a month
 
 
 @attrs.frozen
@@ -32,15 +31,15 @@ class KeyRules:
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
     where: str = "engines.autonomy.instances"
-    _allow_rx: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
-    _deny_rx: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
+    _allow_rx: KeyPatterns | None = attrs.field(init=False, eq=False, repr=False)
+    _deny_rx: KeyPatterns | None = attrs.field(init=False, eq=False, repr=False)
 
     @_allow_rx.default
-    def _compile_allow(self) -> re.Pattern[str] | None:
+    def _compile_allow(self) -> KeyPatterns | None:
         return compile_patterns(self.allow)
 
     @_deny_rx.default
-    def _compile_deny(self) -> re.Pattern[str] | None:
+    def _compile_deny(self) -> KeyPatterns | None:
         return compile_patterns(self.deny)
 
     def refusal(self, key: str) -> str | None:
@@ -109,13 +108,7 @@ class AutonomySettings:
 
 
 def _patterns(table: Table, key: str) -> tuple[str, ...]:
-    patterns = table.str_list(key, ())
-    for index, pattern in enumerate(patterns):
-        try:
-            compile_patterns((pattern,))
-        except ValueError as exc:
-            raise table.error(f"{key}[{index}]", str(exc)) from None
-    return tuple(patterns)
+    return patterns_setting(table, key)
 
 
 def load_settings(table: Table, instances: Iterable[str]) -> AutonomySettings:
@@ -150,10 +143,10 @@ def load_settings(table: Table, instances: Iterable[str]) -> AutonomySettings:
         rules[name] = KeyRules(_patterns(sub, "allow"), _patterns(sub, "deny"), where=sub.path or name)
     role = table.str("role", DEFAULT_ROLE)
     thresholds = Thresholds(
-        alert_threshold=table.int("alert_threshold", 10, minimum=0),
-        frequency_limit=table.int("frequency_limit", 5, minimum=0),
-        window_seconds=table.float("window_seconds", 3600.0, minimum=1.0),
-        max_consecutive_failures=table.int("max_consecutive_failures", 3, minimum=1),
+        alert_threshold=table.int("alert_threshold", 10, minimum=0, maximum=1_000_000),
+        frequency_limit=table.int("frequency_limit", 5, minimum=0, maximum=1_000_000),
+        window_seconds=table.float("window_seconds", 3600.0, minimum=1.0, maximum=MAX_WINDOW_SECONDS),
+        max_consecutive_failures=table.int("max_consecutive_failures", 3, minimum=1, maximum=1000),
     )
     return AutonomySettings(
         reference=reference,
@@ -163,7 +156,7 @@ def load_settings(table: Table, instances: Iterable[str]) -> AutonomySettings:
         targets=targets,
         rules=rules,
         thresholds=thresholds,
-        timeout=table.float("timeout", DEFAULT_TIMEOUT, minimum=1.0),
+        timeout=table.float("timeout", DEFAULT_TIMEOUT, minimum=1.0, maximum=3600),
         table=table,
     )
 

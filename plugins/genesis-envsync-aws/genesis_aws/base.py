@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import attrs
 from botocore import exceptions as boto
 
-from genesis_core.api import COMMON_KEYS, InstanceConfig, PlatformAdapter, PlatformError
+from genesis_core.api import COMMON_KEYS, InstanceConfig, PlatformAdapter, PlatformError, url_problem
 
 from . import session as sessions
 from .errors import CallContext, error_parts, translate
@@ -92,8 +92,11 @@ class AwsAdapter(PlatformAdapter):
             self.endpoint_url = self.endpoint_url.rstrip("/")
             if not re.match(r"^https?://[^/\s]+", self.endpoint_url):
                 raise table.error("endpoint_url", f"expected an http(s) URL, got {self.endpoint_url!r}")
-        self.timeout: float = table.float("timeout", 30.0, minimum=0.05)
-        self.retries: int = table.int("retries", 3, minimum=0)
+            problem = url_problem(self.endpoint_url)
+            if problem is not None:
+                raise table.error("endpoint_url", problem)
+        self.timeout: float = table.float("timeout", 30.0, minimum=0.05, maximum=300)
+        self.retries: int = table.int("retries", 3, minimum=0, maximum=10)
 
     # -- connecting -----------------------------------------------------------------------
     def connect(self, env: Mapping[str, str]) -> Connection:

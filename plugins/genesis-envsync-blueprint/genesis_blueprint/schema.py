@@ -8,7 +8,6 @@ Every mistake raises ``ConfigError`` naming the file and the dotted key.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import ConfigError, FileProblem, Table, read_bytes
+from genesis_core.api import ConfigError, FileProblem, Regex, Table, compile_regex, read_bytes
 
 from .valuetypes import VALUE_TYPES, matches_type
 
@@ -40,11 +39,11 @@ class KeyRule:
     one_of: tuple[str, ...] | None = None
     required: bool = False
     secret: bool = False
-    compiled: re.Pattern[str] | None = attrs.field(init=False, eq=False, repr=False)
+    compiled: Regex | None = attrs.field(init=False, eq=False, repr=False)
 
     @compiled.default
-    def _compile(self) -> re.Pattern[str] | None:
-        return re.compile(self.pattern) if self.pattern is not None else None
+    def _compile(self) -> Regex | None:
+        return compile_regex(self.pattern) if self.pattern is not None else None
 
     @property
     def has_value_rule(self) -> bool:
@@ -110,9 +109,9 @@ def _parse_key_rule(table: Table, key: str) -> KeyRule:
     compiled = None
     if pattern is not None:
         try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise table.error("pattern", f"invalid regular expression: {exc}") from None
+            compiled = compile_regex(pattern)
+        except ValueError as exc:
+            raise table.error("pattern", str(exc)) from None
     one_of: tuple[str, ...] | None = None
     if "one_of" in table:
         one_of = table.str_list("one_of")
@@ -172,6 +171,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"not UTF-8 text (byte {exc.start})", file=str(path)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise ConfigError("invalid TOML: arrays or inline tables nested too deeply", file=str(path)) from None
 
 
 def schema_path(config: Config) -> Path | None:

@@ -6,24 +6,19 @@ key excluded from the backend is not "missing" there for Blueprint either.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from genesis_core.api import compile_patterns
+from genesis_core.api import compile_patterns, patterns_setting
 
 if TYPE_CHECKING:
-    from genesis_core.api import Config, Snapshot, Table, Variable
+    from genesis_core.api import Config, KeyPatterns, Snapshot, Table, Variable
 
 InScope = Callable[[str, str], bool]
 
 
-def _patterns(table: Table, key: str) -> re.Pattern[str] | None:
-    patterns = table.str_list(key, ())
-    try:
-        return compile_patterns(patterns)
-    except ValueError as exc:
-        raise table.error(key, str(exc)) from None
+def _patterns(table: Table, key: str) -> KeyPatterns | None:
+    return compile_patterns(patterns_setting(table, key))
 
 
 def scope_rule(config: Config) -> InScope:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from genesis_core.api import Regex
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
@@ -48,10 +52,10 @@ CHECKERS: dict[str, Callable[[str], bool]] = {
 VALUE_TYPES = ("int", "bool", "url", "email", "regex")
 
 
-def matches_type(type_name: str, value: str, pattern: re.Pattern[str] | None = None) -> bool:
+def matches_type(type_name: str, value: str, pattern: Regex | None = None) -> bool:
     """Return whether ``value`` is of ``type_name`` (``regex`` needs ``pattern``, matched in full)."""
     if type_name == "regex":
-        return pattern is not None and pattern.fullmatch(value) is not None
+        return pattern is not None and pattern.fullmatch(value)
     return CHECKERS[type_name](value)
 
 

@@ -51,7 +51,7 @@ class CascadeSettings:
 
 def _optional_seconds(table: Table, key: str, default: float) -> float | None:
     """Return a positive number of seconds, or ``None`` when the key is ``0`` (disabled)."""
-    value = table.float(key, default, minimum=0.0)
+    value = table.float(key, default, minimum=0.0, maximum=3600)
     return None if value == 0 else value
 
 
@@ -59,9 +59,7 @@ def settings_from_table(table: Table) -> CascadeSettings:
     """Return the settings in ``[engines.cascade]`` (raises ``ConfigError`` naming file and key)."""
     table.check_known(KNOWN_KEYS)
     table.bool("enabled", True)
-    port = table.int("port", DEFAULT_PORT, minimum=0)
-    if port > 65535:
-        raise table.error("port", f"must be at most 65535, got {port}")
+    port = table.int("port", DEFAULT_PORT, minimum=0, maximum=65535)
     origins = table.str_list("origins", None)
     return CascadeSettings(
         host=table.str("host", DEFAULT_HOST),
@@ -71,11 +69,11 @@ def settings_from_table(table: Table) -> CascadeSettings:
         origins=tuple(origins) if origins is not None else None,
         ping_interval=_optional_seconds(table, "ping_interval", 20.0),
         ping_timeout=_optional_seconds(table, "ping_timeout", 20.0),
-        close_timeout=table.float("close_timeout", 5.0, minimum=0.1),
-        send_timeout=table.float("send_timeout", 10.0, minimum=0.1),
-        client_queue=table.int("client_queue", 32, minimum=1),
-        max_clients=table.int("max_clients", 1000, minimum=1),
-        poll_interval=table.float("poll_interval", 1.0, minimum=0.05),
+        close_timeout=table.float("close_timeout", 5.0, minimum=0.1, maximum=300),
+        send_timeout=table.float("send_timeout", 10.0, minimum=0.1, maximum=300),
+        client_queue=table.int("client_queue", 32, minimum=1, maximum=10_000),
+        max_clients=table.int("max_clients", 1000, minimum=1, maximum=100_000),
+        poll_interval=table.float("poll_interval", 1.0, minimum=0.05, maximum=3600),
     )
 
 

@@ -57,8 +57,15 @@ def redact_url(url: str) -> str:
     return parts._replace(netloc=f"***@{host}").geturl()
 
 
-def duration(table: Table, key: str, default: float, *, minimum: float = 0.0) -> float:
-    """Return ``key`` as seconds: a number, or a string like ``"90s"``, ``"12h"``, ``"30d"``."""
+#: The longest duration any setting takes: about ten years (NATS counts them in int64 nanoseconds).
+MAX_DURATION = 3650 * 86400.0
+#: NATS's limits are int64.
+MAX_INT64 = 2**63 - 1
+
+
+def duration(table: Table, key: str, default: float, *, minimum: float = 0.0,
+             maximum: float = MAX_DURATION) -> float:
+    """Return ``key`` as seconds: a number, or a string like ``"90s"``, ``"12h"``, ``"30d"``, at most ``maximum``."""
     if key not in table:
         return default
     value = table[key]
@@ -72,6 +79,8 @@ def duration(table: Table, key: str, default: float, *, minimum: float = 0.0) ->
         seconds = table.float(key, default)
     if seconds < minimum:
         raise table.error(key, f"must be at least {minimum:g} seconds, got {seconds:g}")
+    if not seconds <= maximum:  # also refuses inf, from a string of many digits
+        raise table.error(key, f"must be at most {maximum:g} seconds")
     return seconds
 
 
@@ -124,10 +133,10 @@ class WorkerSettings:
                                                 f"consumer name), got {prefix!r}")
         return cls(
             ack_wait=duration(table, "ack_wait", 30.0, minimum=0.5),
-            max_deliver=table.int("max_deliver", 5, minimum=1),
+            max_deliver=table.int("max_deliver", 5, minimum=1, maximum=10_000),
             retry_delay=duration(table, "retry_delay", 1.0),
-            batch=table.int("batch", 16, minimum=1),
-            max_ack_pending=table.int("max_ack_pending", 1000, minimum=1),
+            batch=table.int("batch", 16, minimum=1, maximum=10_000),
+            max_ack_pending=table.int("max_ack_pending", 1000, minimum=1, maximum=1_000_000),
             deliver_policy=table.choice("deliver_policy", DELIVER_POLICIES, "all"),
             durable_prefix=prefix,
             poll_interval=duration(table, "poll_interval", 1.0, minimum=0.05),
@@ -204,8 +213,8 @@ class NatsSettings:
             subject_prefix=prefix,
             retention=retention,
             max_age=max_age,
-            max_msgs=table.int("max_msgs", 0, minimum=0),
-            max_bytes=table.int("max_bytes", 0, minimum=0),
+            max_msgs=table.int("max_msgs", 0, minimum=0, maximum=MAX_INT64),
+            max_bytes=table.int("max_bytes", 0, minimum=0, maximum=MAX_INT64),
             storage=table.choice("storage", STORAGES, "file"),
             replicas=replicas,
             duplicate_window=duplicate_window,

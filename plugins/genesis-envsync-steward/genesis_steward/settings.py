@@ -78,11 +78,9 @@ def load_settings(table: Table) -> StewardSettings:
             if key in table:
                 raise table.error(key, "has no effect without webhook_url or webhook_url_env")
         return StewardSettings(step_summary=step_summary)
-    attempts = table.int("webhook_attempts", 4, minimum=1)
-    if attempts > 10:
-        raise table.error("webhook_attempts", f"must be at most 10, got {attempts}")
-    timeout = table.float("webhook_timeout", 10.0, minimum=0.1)
-    backoff = table.float("webhook_backoff", 0.5, minimum=0.0)
+    attempts = table.int("webhook_attempts", 4, minimum=1, maximum=10)
+    timeout = table.float("webhook_timeout", 10.0, minimum=0.1, maximum=300)
+    backoff = table.float("webhook_backoff", 0.5, minimum=0.0, maximum=60)
     return StewardSettings(step_summary=step_summary, webhook=WebhookSettings(
         url=url, url_env=url_env, secret_env=secret_env, attempts=attempts, timeout=timeout,
         backoff=backoff, max_backoff=max(8.0, backoff)))

@@ -166,8 +166,8 @@ def _matcher(pattern: str | None) -> Any:
 
 
 def _run_show(args: argparse.Namespace, ctx: CommandContext) -> int:
-    if args.limit < 1:
-        ctx.error("--limit must be at least 1")
+    if not 1 <= args.limit <= 1_000_000:
+        ctx.error(f"--limit must be from 1 to 1,000,000, got {args.limit}"[:200])
         return EXIT_ERROR
     matches = _matcher(args.topic)
     mask = _mask(ctx)

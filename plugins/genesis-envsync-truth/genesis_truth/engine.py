@@ -57,7 +57,7 @@ def subscriptions(ctx: EngineContext) -> Iterable[Subscription]:
         except BusError as exc:
             raise table.error(f"topics[{i}]", str(exc)) from None
     fsync = table.bool("fsync", True)
-    timeout = table.float("timeout", None, minimum=0.001)
+    timeout = table.float("timeout", None, minimum=0.001, maximum=3600)
     recorder = TruthRecorder(ctx.state_dir, ctx.secret_policy, fsync=fsync)
     return [Subscription(topics=tuple(topics), handler=recorder.handle, name="truth.record",
                          timeout=timeout)]

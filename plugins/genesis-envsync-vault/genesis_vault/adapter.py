@@ -38,6 +38,7 @@ from genesis_core.api import (
     Snapshot,
     error_detail,
     scrub_detail,
+    url_problem,
 )
 
 if TYPE_CHECKING:
@@ -81,6 +82,9 @@ class VaultAdapter(HttpPlatformAdapter):
         address = table.str("address", None) or (table.str("base_url") if "base_url" in table else None)
         if address is not None and not address.startswith(("https://", "http://")):
             raise table.error("address", f"expected an http(s) URL like https://vault.example:8200, got {address!r}")
+        problem = url_problem(address) if address is not None else None
+        if problem is not None:
+            raise table.error("address" if "address" in table else "base_url", problem)
         self.address: str | None = address.rstrip("/") if address else None
         self.mount = _segments(instance, "mount", "secret")
         self.path = _segments(instance, "path")
@@ -108,6 +112,9 @@ class VaultAdapter(HttpPlatformAdapter):
         address = self.address or env.get("VAULT_ADDR", "").strip() or DEFAULT_ADDRESS
         if not address.startswith(("https://", "http://")):
             raise PlatformError(self.name, "VAULT_ADDR is not an http(s) URL (like https://vault.example:8200)")
+        problem = url_problem(address)
+        if problem is not None:
+            raise PlatformError(self.name, f"VAULT_ADDR: {problem}")
         return address.rstrip("/")
 
     def resolve_namespace(self, env: Mapping[str, str]) -> str | None:
