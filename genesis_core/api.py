@@ -30,8 +30,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                         "RESTART", "STAGED", "Snapshot", "Variable", "VariableWrite", "WRITE_EFFECT_KINDS",
                         "WriteEffect"),
     "platforms.http_adapter": ("COMMON_KEYS", "HttpPlatformAdapter"),
-    "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryPolicy", "error_detail", "http_request",
-             "install_log_redaction", "redact_url", "scrub_detail", "url_problem"),
+    "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryBudget", "RetryPolicy", "error_detail",
+             "http_request", "install_log_redaction", "redact_url", "scrub_detail", "url_problem"),
     "platforms.dotenv": ("parse_dotenv",),
     # configuration and errors
     "config": ("Config", "Table", "load_config"),

@@ -81,8 +81,9 @@ class RetryPolicy:
     #: A 429 that says nothing about when to retry (no ``Retry-After``, no reset header: Heroku sends
     #: only ``RateLimit-Remaining``) waits :meth:`backoff` (exponential, with jitter) instead of 1 s.
     rate_limit_backoff: bool = False
-    #: The retry budget of one request: its failed attempts and the waits between them together
-    #: stop retrying once the next wait would take them past this many seconds.
+    #: The retry budget: failed attempts and the waits between them together stop retrying once
+    #: the next wait would take them past this many seconds. It applies to one request, and,
+    #: through :meth:`FetchContext.retry_budget`, to all of one platform instance's requests in a run.
     max_retry_seconds: float = DEFAULT_MAX_RETRY_SECONDS
 
     def backoff(self, attempt: int) -> float:
@@ -91,9 +92,11 @@ class RetryPolicy:
         return delay * (0.5 + random.random() / 2)
 
 
-class _RetryBudget:
-    """What one request has spent on failed attempts and waits, against ``max_retry_seconds``.
+class RetryBudget:
+    """Seconds spent on failed attempts and the waits between them, against ``limit``.
 
+    ``request`` keeps one per request; pass a shared one (``FetchContext.retry_budget``) to
+    bound all the requests of one platform instance in a run, however many pages they are.
     Waits count as asked for (a test's instant ``sleep`` still spends them), attempts as measured.
     """
 
@@ -101,13 +104,17 @@ class _RetryBudget:
         self.limit = limit
         self.spent = 0.0
 
-    def allows(self, attempt_began: float, wait: float) -> bool:
-        """Record the failed attempt that began at ``attempt_began``; return whether ``wait`` fits the rest."""
-        self.spent += max(0.0, time.monotonic() - attempt_began)
-        if self.spent + wait > self.limit:
-            return False
-        self.spent += wait
-        return True
+
+def _retry_fits(budgets: tuple[RetryBudget, ...], attempt_began: float, wait: float) -> bool:
+    """Spend the failed attempt that began at ``attempt_began`` from each budget; return whether ``wait`` fits all.
+
+    The wait is spent too when it fits (the caller then takes it).
+    """
+    attempt = max(0.0, time.monotonic() - attempt_began)
+    fits = all(budget.spent + attempt + wait <= budget.limit for budget in budgets)
+    for budget in budgets:
+        budget.spent += attempt + (wait if fits else 0.0)
+    return fits
 
 
 def url_problem(url: str) -> str | None:
@@ -387,12 +394,14 @@ async def request(
     retry: RetryPolicy | None = None,
     timeout: httpx.Timeout | None = None,
     sleep: Sleep | None = None,
+    budget: RetryBudget | None = None,
 ) -> tuple[httpx.Response, bytes]:
     """Send one request with retries and return ``(response, body)`` for a status in ``ok``.
 
     Retries network errors, 5xx and rate limits (``Retry-After`` / reset headers)
-    with bounded exponential backoff, within ``retry.attempts`` and the retry budget
-    ``retry.max_retry_seconds``; raises ``PlatformError`` for everything else.
+    with bounded exponential backoff, within ``retry.attempts``, the request's own retry budget
+    ``retry.max_retry_seconds`` and ``budget`` (shared by a platform instance's requests, when
+    given); raises ``PlatformError`` for everything else.
     ``sleep`` waits between attempts (default: the one ``set_retry_sleep`` chose,
     ``asyncio.sleep`` unless a test changed it).
     """
@@ -401,7 +410,7 @@ async def request(
         sleep = _retry_sleep
     last_error: PlatformError | None = None
     secrets = _header_secrets(headers)
-    budget = _RetryBudget(retry.max_retry_seconds)
+    budgets = (RetryBudget(retry.max_retry_seconds), *([budget] if budget is not None else []))
     for attempt in range(1, retry.attempts + 1):
         began = time.monotonic()
         req = client.build_request(method, url, headers=headers, params=params, json=json_body,
@@ -411,7 +420,7 @@ async def request(
         except httpx.HTTPError as exc:
             last_error = PlatformError(endpoint.platform, _network_message(exc, req.url), retryable=True)
             delay = retry.backoff(attempt)
-            if attempt < retry.attempts and budget.allows(began, delay):
+            if attempt < retry.attempts and _retry_fits(budgets, began, delay):
                 await sleep(delay)
                 continue
             raise last_error from None
@@ -422,7 +431,7 @@ async def request(
                 except httpx.HTTPError as exc:
                     last_error = PlatformError(endpoint.platform, _network_message(exc, req.url), retryable=True)
                     delay = retry.backoff(attempt)
-                    if attempt < retry.attempts and budget.allows(began, delay):
+                    if attempt < retry.attempts and _retry_fits(budgets, began, delay):
                         await sleep(delay)
                         continue
                     raise last_error from None
@@ -445,14 +454,14 @@ async def request(
                                     f"rate limited (HTTP {response.status_code}): the limit resets in "
                                     f"{wait:.0f}s, longer than the {retry.max_rate_limit_wait:.0f}s Genesis waits",
                                     status=response.status_code)
-            if attempt < retry.attempts and budget.allows(began, wait):
+            if attempt < retry.attempts and _retry_fits(budgets, began, wait):
                 await sleep(wait)
                 continue
             raise last_error
         if response.status_code >= 500:
             last_error = status_error(endpoint, response, error_body, json_body, secrets=secrets)
             delay = retry.backoff(attempt)
-            if attempt < retry.attempts and budget.allows(began, delay):
+            if attempt < retry.attempts and _retry_fits(budgets, began, delay):
                 await sleep(delay)
                 continue
         raise status_error(endpoint, response, error_body, json_body, secrets=secrets)

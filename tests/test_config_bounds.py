@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 
 from genesis_core.errors import PlatformError
-from genesis_core.http import Endpoint, RetryPolicy, default_client, request
+from genesis_core.http import Endpoint, RetryPolicy, default_client, request, set_retry_sleep
+from genesis_core.platforms.model import FetchContext
 from genesis_core.testing.emulator import EmulatorServer, Fault, Response
+from genesis_core.testing.example_adapter import ExampleAdapter, ExampleHarness
 
 RENDER = '[platforms.render]\nkind = "render"\nservice_id = "srv-1"\n'
 DOTENV = '[platforms.local]\nkind = "dotenv"\npath = ".env"\n'
@@ -172,3 +174,46 @@ def test_retries_stop_at_the_retry_budget_whatever_the_attempts(fault: Fault) ->
         assert len(server.requests) == len(waits) + 1 <= 10
     assert 0 < sum(waits) <= 9.0
     assert err.value.retryable
+
+
+class _SlowToRetry(ExampleAdapter):
+    """The example adapter with a retry policy whose waits add up fast: 2-4 s each, 10 s in all."""
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(attempts=10, backoff_base=4.0, backoff_max=4.0, max_retry_seconds=10.0)
+
+
+def test_the_retry_budget_holds_for_all_requests_of_one_platform_in_a_run() -> None:
+    """Issue 19 item 6: retry time is bounded per platform, not only per request (a paginated
+    platform failing page after page must not retry each page for the whole budget)."""
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+
+    harness = ExampleHarness(_SlowToRetry)
+    with harness.emulator as emulator:
+        emulator.inject(Fault("status", status=503))
+        adapter = harness.make_adapter()
+
+        async def main() -> int:
+            ctx = FetchContext(harness.env())
+            failures = 0
+            try:
+                for _ in range(5):  # five requests of one instance in one run, each failing with 503
+                    with pytest.raises(PlatformError):
+                        await adapter.request(ctx, "GET", "/v1/projects/demo/vars")
+                    failures += 1
+            finally:
+                await ctx.aclose()
+            return failures
+
+        previous = set_retry_sleep(sleep)
+        try:
+            assert asyncio.run(main()) == 5
+        finally:
+            set_retry_sleep(previous)
+        attempts = len(emulator.requests)
+    assert 0 < sum(waits) <= 10.0, waits
+    assert attempts == 5 + len(waits)  # every retry was paid for from the one budget
+    assert len(waits) <= 5  # at 2-4 s a wait, the 10 s budget allows at most five in all

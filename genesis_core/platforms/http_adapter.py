@@ -94,9 +94,10 @@ class HttpPlatformAdapter(PlatformAdapter):
         if headers:
             all_headers.update(headers)
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        retry = self.retry_policy()
         response, body = await request(
             ctx.http, endpoint, method, url, headers=all_headers, params=params, json_body=json_body,
-            ok=ok, retry=self.retry_policy(),
+            ok=ok, retry=retry, budget=ctx.retry_budget(self.name, retry.max_retry_seconds),
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
         )
         data = parse_json(endpoint, body) if body.strip() else None

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..config import Table
+    from ..http import RetryBudget
 
 _KIND_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
@@ -212,6 +213,7 @@ class FetchContext:
     http_factory: Callable[[], httpx.AsyncClient] | None = None
     _http: httpx.AsyncClient | None = attrs.field(default=None, init=False)
     _clients: dict[Hashable, httpx.AsyncClient] = attrs.field(factory=dict, init=False)
+    _budgets: dict[Hashable, RetryBudget] = attrs.field(factory=dict, init=False)
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -224,6 +226,19 @@ class FetchContext:
 
                 self._http = default_client()
         return self._http
+
+    def retry_budget(self, key: Hashable, limit: float) -> RetryBudget:
+        """Return the run's retry budget for ``key`` (a platform instance), made with ``limit`` seconds.
+
+        Every request of that instance in this run spends from it, so retries of a platform that
+        keeps failing stop after ``limit`` seconds in all, however many pages it has.
+        """
+        from ..http import RetryBudget
+
+        made = self._budgets.get(key)
+        if made is None:
+            made = self._budgets[key] = RetryBudget(limit)
+        return made
 
     def client(self, key: Hashable, make: Callable[[], httpx.AsyncClient]) -> httpx.AsyncClient:
         """Return the run's client for ``key``, made by ``make`` on first use and closed by ``aclose``.
