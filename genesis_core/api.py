@@ -154,6 +154,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .http import DEFAULT_TIMEOUT as _DEFAULT_TIMEOUT
     from .http import USER_AGENT as _USER_AGENT
     from .http import Endpoint as Endpoint
+    from .http import RetryBudget as RetryBudget
     from .http import RetryPolicy as RetryPolicy
     from .http import error_detail as error_detail
     from .http import install_log_redaction as install_log_redaction
