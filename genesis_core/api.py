@@ -26,9 +26,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "_markers": ("hookimpl",),
     "plugins": ("PluginHost", "PluginInfo", "get_plugin_host"),
     # platforms: the model, the HTTP base and helper, dotenv parsing
-    "platforms.model": ("Expansion", "FetchContext", "InstanceConfig", "PlatformAdapter", "PlatformKind", "REDEPLOY",
-                        "RESTART", "STAGED", "Snapshot", "Variable", "VariableWrite", "WRITE_EFFECT_KINDS",
-                        "WriteEffect"),
+    "platforms.model": ("CredentialCheck", "Expansion", "FetchContext", "InstanceConfig", "PlatformAdapter",
+                        "PlatformKind", "REDEPLOY", "RESTART", "STAGED", "Snapshot", "Variable", "VariableWrite",
+                        "WRITE_EFFECT_KINDS", "WriteEffect"),
     "platforms.http_adapter": ("COMMON_KEYS", "HttpPlatformAdapter"),
     "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryBudget", "RetryPolicy", "error_detail",
              "http_request", "install_log_redaction", "redact_url", "scrub_detail", "url_problem"),
@@ -174,6 +174,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .platforms.model import RESTART as RESTART
     from .platforms.model import STAGED as STAGED
     from .platforms.model import WRITE_EFFECT_KINDS as WRITE_EFFECT_KINDS
+    from .platforms.model import CredentialCheck as CredentialCheck
     from .platforms.model import Expansion as Expansion
     from .platforms.model import FetchContext as FetchContext
     from .platforms.model import InstanceConfig as InstanceConfig

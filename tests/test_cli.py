@@ -313,18 +313,20 @@ def test_init_names_an_instance_of_a_dashed_kind_with_underscores() -> None:
 CHECKED_PLATFORM_PLUGIN = '''
 from genesis_core import hookimpl
 from genesis_core.errors import PlatformError
-from genesis_core.platforms.model import PlatformAdapter, PlatformKind, Snapshot
+from genesis_core.platforms.model import CredentialCheck, PlatformAdapter, PlatformKind, Snapshot
 
 
 class Checked(PlatformAdapter):
     kind = "checked"
 
-    async def check_credentials(self, env):
-        if env.get("CHECKED_CREDS") == "good":
-            return True, "credentials from CHECKED_CREDS", ""
-        return False, "CHECKED_CREDS is not good", "export CHECKED_CREDS=good"
+    async def check_credentials(self, ctx):
+        if self.instance.table.get("raises"):
+            raise PlatformError(self.name, "the lookup failed")
+        if ctx.env.get("CHECKED_CREDS") == "good":
+            return CredentialCheck(True, "credentials from CHECKED_CREDS")
+        return CredentialCheck(False, "CHECKED_CREDS is not good", "export CHECKED_CREDS=good")
 
-    def doctor_hint(self, error):
+    def doctor_hint(self):
         return "look at the checked platform"
 
     async def fetch(self, ctx):
@@ -343,15 +345,20 @@ def test_doctor_uses_an_adapters_own_credential_check_and_hint(run_cli, fake_dis
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     fake_dist("genesis-checked", {"checked": "checked_mod"}, {"checked_mod": CHECKED_PLATFORM_PLUGIN})
     cfg = tmp_path / "genesis.toml"
-    cfg.write_text('[platforms.one]\nkind = "checked"\n[platforms.two]\nkind = "checked"\nbroken = true\n')
+    cfg.write_text('[platforms.one]\nkind = "checked"\n[platforms.two]\nkind = "checked"\nbroken = true\n'
+                   '[platforms.three]\nkind = "checked"\nraises = true\n')
     code, out, _ = run_cli("--config", str(cfg), "doctor")
     assert code == 2
     assert "FAIL  one: CHECKED_CREDS is not good\n        fix: export CHECKED_CREDS=good" in out
+    assert "FAIL  three: the lookup failed\n        fix: check the credentials of [platforms.three]" in out
     monkeypatch.setenv("CHECKED_CREDS", "good")
     code, out, _ = run_cli("--config", str(cfg), "doctor")
     assert code == 2
     assert "ok    one: credentials from CHECKED_CREDS" in out and "ok    one: read 1 key(s)" in out
     assert "FAIL  two: cannot read\n        fix: look at the checked platform" in out
+    monkeypatch.delenv("CHECKED_CREDS")
+    code, out, _ = run_cli("--config", str(cfg), "doctor", "--offline")
+    assert "CHECKED_CREDS" not in out  # --offline checks only a credential variable; this kind has none
 
 
 def test_emulate_points_secret_store_kinds_at_their_real_servers(run_cli) -> None:

@@ -1,19 +1,24 @@
 """``genesis doctor``: check config, credentials, plugins, state dir and each platform, and say what to fix.
 
-An adapter may check its own credentials with ``check_credentials(env) -> (ok, found, fix)`` (sync or
-async; the AWS adapters resolve the SDK's credential chain, Vault looks its token up) and suggest a fix
-for a failed read with ``doctor_hint(error) -> str``; otherwise the credential variable is checked.
+Each adapter checks its own credentials with ``PlatformAdapter.check_credentials`` (by default: is
+its credential variable set; the AWS adapters resolve the SDK's credential chain, Vault looks its
+token up) and may suggest what to check after a failed read with ``doctor_hint``.  ``--offline``
+checks only the credential variable (``check_credential_variable``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GenesisError
 from .commands import Command
 from .context import CommandContext
+
+if TYPE_CHECKING:
+    from ..platforms.model import CredentialCheck, PlatformAdapter
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -70,20 +75,29 @@ def _engine_tables(report: _Report, config: Any, host: Any) -> None:
             report.bad(f"[engines.{name}] is configured but no installed plugin provides an engine named {name!r}",
                        "check the name (`genesis plugins` lists the engines) or remove the table")
 
-def _resolve(result: Any) -> tuple[bool, str, str]:
-    """Return an adapter's ``check_credentials`` answer ``(ok, what was found, how to fix it)``, awaited if async."""
-    import asyncio
-    import inspect
+async def _credential_checks(adapters: Sequence[PlatformAdapter], *,
+                             offline: bool) -> list[CredentialCheck | None]:
+    """Return each adapter's credential check, in order (only the credential variable when ``offline``).
 
-    if inspect.isawaitable(result):
-        awaitable = result
+    A ``PlatformError`` from ``check_credentials`` is a failed check, reported like any other.
+    """
+    from ..errors import PlatformError
+    from ..platforms.model import CredentialCheck, FetchContext
 
-        async def wait() -> Any:
-            return await awaitable
-
-        result = asyncio.run(wait())
-    ok, text, fix = result
-    return bool(ok), str(text), str(fix)
+    if offline:
+        return [adapter.check_credential_variable(os.environ) for adapter in adapters]
+    checks: list[CredentialCheck | None] = []
+    ctx = FetchContext(env=os.environ)
+    try:
+        for adapter in adapters:
+            try:
+                checks.append(await adapter.check_credentials(ctx))
+            except PlatformError as exc:
+                fix = f"check the credentials of [platforms.{adapter.name}]"
+                checks.append(CredentialCheck(False, exc.reason, fix))
+    finally:
+        await ctx.aclose()
+    return checks
 
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
@@ -149,35 +163,24 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
                     for key, value in table.items() if isinstance(value, str) and _is_placeholder(value)]
     for where in placeholders:
         report.bad(f"{where} still holds the placeholder `genesis init` wrote", "replace it with the real value")
-    reachable: list[Any] = []
-    for adapter in adapters:
-        check = getattr(adapter, "check_credentials", None)
-        if callable(check) and not args.offline:
-            # The adapter checks its own credentials (an SDK's credential chain, a token lookup).
-            ok, text, fix = _resolve(check(os.environ))
-            if not ok:
-                report.bad(f"{adapter.name}: {text}", fix)
-                continue
-            report.ok(f"{adapter.name}: {text}")
-            reachable.append(adapter)
+    reachable: list[PlatformAdapter] = []
+    for adapter, check in zip(adapters, asyncio.run(_credential_checks(adapters, offline=args.offline)), strict=True):
+        if check is not None and not check.ok:
+            fix = check.fix or f"check the credentials of [platforms.{adapter.name}]"
+            report.bad(f"{adapter.name}: {check.detail}", fix)
             continue
-        env_name = getattr(adapter, "token_env", None) or type(adapter).credential_env
-        if env_name and not os.environ.get(env_name):
-            report.bad(f"{adapter.name}: credential {env_name} is not set",
-                       f"export {env_name}=... (a token with read access; write access for `genesis heal`)")
-            continue
-        if env_name:
-            report.ok(f"{adapter.name}: credential {env_name} is set")
+        if check is not None:
+            report.ok(f"{adapter.name}: {check.detail}")
         reachable.append(adapter)
     if not args.offline and reachable:
         results = asyncio.run(fetch_all(reachable, os.environ))
         by_name = {a.name: a for a in reachable}
         for name, status in results.statuses.items():
-            hint = getattr(by_name[name], "doctor_hint", None)
+            hint = by_name[name].doctor_hint()
             if status.ok:
                 report.ok(f"{name}: read {status.keys} key(s) in {status.seconds:.2f}s")
-            elif callable(hint):
-                report.bad(f"{name}: {status.error}", hint(status.error or ""))
+            elif hint is not None:
+                report.bad(f"{name}: {status.error}", hint)
             elif type(by_name[name]).credential_env is None:
                 report.bad(f"{name}: {status.error}", f"check the paths in [platforms.{name}]")
             elif _is_network_error(status.error or ""):

@@ -62,6 +62,11 @@ class HttpPlatformAdapter(PlatformAdapter):
             raise table.error("token_env", "expected the NAME of an environment variable (like RENDER_API_KEY), "
                                            "not a token; the value is not shown")
 
+    @property
+    def credential_name(self) -> str | None:
+        """Return the table's ``token_env`` (the kind's ``credential_env`` when it has none)."""
+        return self.token_env
+
     def token(self, ctx: FetchContext) -> str:
         """Return the API token from the environment; raise ``PlatformError`` naming the variable."""
         name = self.token_env

@@ -260,6 +260,19 @@ class FetchContext:
             await made.aclose()
 
 
+@attrs.frozen
+class CredentialCheck:
+    """What ``genesis doctor`` found about one instance's credentials; never a secret.
+
+    ``detail`` is one line saying what was found (``AWS credentials from the profile dev``)
+    or what is wrong; ``fix`` says what to do about a failed check (empty when ``ok``).
+    """
+
+    ok: bool = attrs.field(validator=attrs.validators.instance_of(bool))
+    detail: str = attrs.field(validator=attrs.validators.instance_of(str))
+    fix: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
+
+
 class PlatformAdapter(abc.ABC):
     """One configured platform instance. Subclasses set ``kind`` and implement ``fetch``."""
 
@@ -307,6 +320,45 @@ class PlatformAdapter(abc.ABC):
     def describe(self) -> str:
         """Return a short human description, e.g. ``render service srv-123``."""
         return self.kind
+
+    # -- genesis doctor -------------------------------------------------------------------
+    @property
+    def credential_name(self) -> str | None:
+        """Return the environment variable holding this instance's credential, or ``None`` when it has none.
+
+        The kind's :attr:`credential_env` by default; ``HttpPlatformAdapter`` returns the table's ``token_env``.
+        """
+        return self.credential_env
+
+    def check_credential_variable(self, env: Mapping[str, str]) -> CredentialCheck | None:
+        """Return whether :attr:`credential_name` is set in ``env`` (``None`` when there is none to check).
+
+        What ``genesis doctor --offline`` checks, and the default :meth:`check_credentials`.
+        """
+        name = self.credential_name
+        if name is None:
+            return None
+        if not env.get(name):
+            return CredentialCheck(False, f"credential {name} is not set",
+                                   f"export {name}=... (a token with read access; write access for `genesis heal`)")
+        return CredentialCheck(True, f"credential {name} is set")
+
+    async def check_credentials(self, ctx: FetchContext) -> CredentialCheck | None:
+        """Return what ``genesis doctor`` says about this instance's credentials (``None``: nothing to check).
+
+        The default is :meth:`check_credential_variable`. An adapter whose credentials come from
+        elsewhere (an SDK's credential chain) or that can ask the platform whether they are good
+        (a token lookup) overrides it, never putting a secret in the result; doctor reports a
+        ``PlatformError`` it raises as a failed check. ``genesis doctor --offline`` does not call it.
+        """
+        return self.check_credential_variable(ctx.env)
+
+    def doctor_hint(self) -> str | None:
+        """Return what ``genesis doctor`` suggests checking when reading this instance failed, or ``None``.
+
+        ``None`` (the default) lets doctor choose from the error: the network, the identifiers, the token.
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} kind={self.kind!r}>"

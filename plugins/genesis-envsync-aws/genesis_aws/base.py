@@ -16,7 +16,15 @@ from typing import Any, ClassVar
 import attrs
 from botocore import exceptions as boto
 
-from genesis_core.api import COMMON_KEYS, InstanceConfig, PlatformAdapter, PlatformError, url_problem
+from genesis_core.api import (
+    COMMON_KEYS,
+    CredentialCheck,
+    FetchContext,
+    InstanceConfig,
+    PlatformAdapter,
+    PlatformError,
+    url_problem,
+)
 
 from . import session as sessions
 from .errors import CallContext, error_parts, translate
@@ -133,28 +141,37 @@ class AwsAdapter(PlatformAdapter):
         return await asyncio.to_thread(function, *args)
 
     # -- genesis doctor -------------------------------------------------------------------
-    def check_credentials(self, env: Mapping[str, str]) -> tuple[bool, str, str]:
-        """Return ``(ok, what was found, how to fix it)`` for ``genesis doctor`` (no request to the service)."""
+    async def check_credentials(self, ctx: FetchContext) -> CredentialCheck:
+        """Return where the AWS credentials come from, or why there are none (``genesis doctor``).
+
+        Resolves the SDK's credential chain in a worker thread; sends no request to the service.
+        """
+        checked: CredentialCheck = await self.in_thread(self._credential_check, ctx.env)
+        return checked
+
+    def _credential_check(self, env: Mapping[str, str]) -> CredentialCheck:
+        """Return :meth:`check_credentials`'s answer (blocking: run it in a worker thread)."""
         try:
             connection = self.connect(env)
             credentials = connection.session.get_credentials()
         except PlatformError as exc:
-            return False, exc.reason, "see docs/platforms for where AWS credentials and the region come from"
+            return CredentialCheck(False, exc.reason,
+                                   "see docs/platforms for where AWS credentials and the region come from")
         except (boto.BotoCoreError, boto.ClientError) as exc:
             error = Connection(self.name, None, None, self.profile, self.region or "", 1).error(
                 exc, "resolve credentials", self.describe(), "credentials")
-            return False, error.reason, "see docs/platforms for where AWS credentials come from"
+            return CredentialCheck(False, error.reason, "see docs/platforms for where AWS credentials come from")
         if credentials is None:
-            return False, "no AWS credentials found", (
+            return CredentialCheck(False, "no AWS credentials found", (
                 "export AWS_PROFILE=... (or add profile = \"...\" to the table), or AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY; on AWS attach a role")
+                "AWS_SECRET_ACCESS_KEY; on AWS attach a role"))
         from .errors import credential_source
 
         source = credential_source(getattr(credentials, "method", None), self.profile or env.get("AWS_PROFILE"),
                                    bool(env.get("AWS_SESSION_TOKEN")))
-        return True, f"AWS credentials from {source}, region {connection.region}", ""
+        return CredentialCheck(True, f"AWS credentials from {source}, region {connection.region}")
 
-    def doctor_hint(self, error: str) -> str:
+    def doctor_hint(self) -> str:
         """Return what ``genesis doctor`` suggests for a failed read."""
         return (f"check region, endpoint_url and the identifiers in [platforms.{self.name}], and that the "
                 "credentials have the IAM permissions listed in docs/platforms")

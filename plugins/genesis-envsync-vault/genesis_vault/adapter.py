@@ -31,6 +31,7 @@ from urllib.parse import quote
 from genesis_core.api import (
     HTTP_DEFAULT_TIMEOUT,
     HTTP_USER_AGENT,
+    CredentialCheck,
     FetchContext,
     HttpPlatformAdapter,
     InstanceConfig,
@@ -334,27 +335,27 @@ class VaultAdapter(HttpPlatformAdapter):
         return version
 
     # -- genesis doctor -----------------------------------------------------------------------
-    async def check_credentials(self, env: Mapping[str, str]) -> tuple[bool, str, str]:
-        """Return ``(ok, what was found, how to fix it)``: the token looked up on the server (``genesis doctor``)."""
-        ctx = FetchContext(env=env)
+    async def check_credentials(self, ctx: FetchContext) -> CredentialCheck:
+        """Return whether the server accepts the token (``genesis doctor``), with its policies and expiry."""
         try:
             status, body = await self._send(self._session(ctx), "GET", "auth/token/lookup-self", ok=(200, 403))
         except PlatformError as exc:
-            return False, exc.reason, (f"check address/VAULT_ADDR and {self.token_env} for [platforms.{self.name}]")
-        finally:
-            await ctx.aclose()
-        address = self.resolve_address(env)
+            return CredentialCheck(False, exc.reason,
+                                   f"check address/VAULT_ADDR and {self.token_env} for [platforms.{self.name}]")
+        address = self.resolve_address(ctx.env)
         if status == 403:
-            return False, f"{address} does not accept the token in {self.token_env} (invalid or expired)", (
-                f"export {self.token_env}=... (vault login; vault print token)")
+            return CredentialCheck(False, f"{address} does not accept the token in {self.token_env} "
+                                          "(invalid or expired)",
+                                   f"export {self.token_env}=... (vault login; vault print token)")
         data = body.get("data") if isinstance(body, dict) else None
         policies = ", ".join(str(p) for p in data.get("policies", [])) if isinstance(data, dict) else ""
         ttl = data.get("ttl") if isinstance(data, dict) else None
         expires = "never expires" if ttl == 0 else (f"expires in {int(ttl) // 60} min" if isinstance(ttl, int) else "")
         details = "; ".join(part for part in (f"policies: {policies}" if policies else "", expires) if part)
-        return True, f"{self.token_env} is a valid token on {address}" + (f" ({details})" if details else ""), ""
+        return CredentialCheck(True, f"{self.token_env} is a valid token on {address}"
+                                     + (f" ({details})" if details else ""))
 
-    def doctor_hint(self, error: str) -> str:
+    def doctor_hint(self) -> str:
         """Return what ``genesis doctor`` suggests for a failed read."""
         return (f"check address (or VAULT_ADDR), namespace, mount and path in [platforms.{self.name}] and that "
                 f"the token's policy allows read and patch on {self.mount}/data/{self.path}")
