@@ -35,8 +35,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "platforms.dotenv": ("parse_dotenv",),
     # configuration and errors
     "config": ("Config", "Table", "load_config"),
-    "errors": ("BusError", "ConfigError", "GenesisError", "ParseError", "PlatformError", "PluginError",
-               "UsageError", "one_line"),
+    "errors": ("BusError", "ConfigError", "GenesisError", "KeyRefused", "ParseError", "PlatformError",
+               "PluginError", "UsageError", "one_line"),
     # files a user names: regular files only, within a size limit
     "files": ("FileProblem", "check_regular", "read_bytes", "read_stream", "read_text"),
     # secrets
@@ -139,6 +139,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .errors import BusError as BusError
     from .errors import ConfigError as ConfigError
     from .errors import GenesisError as GenesisError
+    from .errors import KeyRefused as KeyRefused
     from .errors import ParseError as ParseError
     from .errors import PlatformError as PlatformError
     from .errors import PluginError as PluginError

@@ -35,6 +35,16 @@ class PlatformError(GenesisError):
         super().__init__(f"{platform}: {message}")
 
 
+class KeyRefused(PlatformError):
+    """The platform refused one key (its name or its value) and is otherwise fine.
+
+    An adapter raises it when the refusal says nothing about the platform's health (a value a
+    ``.env`` file cannot hold so that it reads back unchanged): ``genesis heal`` records the key as
+    failed and goes on with the instance's other keys, where any other ``PlatformError`` stops
+    writing to that instance.
+    """
+
+
 class ParseError(GenesisError):
     """A local file could not be parsed; the message names file and line."""
 

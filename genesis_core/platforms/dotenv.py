@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import ClassVar
 
-from ..errors import ParseError, PlatformError
+from ..errors import KeyRefused, ParseError, PlatformError
 from ..files import DOTENV_LIMIT, FileProblem, read_bytes
 from .dotenv_dialects import DIALECTS, Context, Dialect, DialectError, Entry, Reading
 from .dotenv_dialects.edit import EditError, set_key
@@ -36,11 +36,8 @@ DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 EVERY_READER = tuple(Target(d, d.expands_by_default) for d in DIALECTS.values())
 
 
-class RefusedValue(PlatformError):
+class RefusedValue(KeyRefused):
     """A value the file cannot hold so that its readers read it back unchanged; other keys can be written."""
-
-    #: Heal goes on with the instance's other keys (the platform itself is fine).
-    only_this_key = True
 
 
 def read_text(path: Path) -> str:

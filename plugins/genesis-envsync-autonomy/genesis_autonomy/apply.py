@@ -6,8 +6,8 @@ sees one caller.  Each write goes through the adapter's own ``write`` (Render
 per-key PUT, Netlify one-context PATCH/POST, GitHub sealed-box secret or
 variable, the dotenv file line).  After the first failed write on an instance
 the remaining keys of that instance are skipped, so a platform in trouble is
-not hammered (unless the error says it concerns only that key,
-``only_this_key``, as the dotenv writer's refusal of a value does); the other
+not hammered (unless the error is a ``KeyRefused``: it concerns only that key,
+as the dotenv writer's refusal of a value does); the other
 instances still get all their writes, and nothing already written anywhere is
 undone.  An adapter that writes a batch as one change (``supports_batch_write``:
 one Heroku release) gets all of its instance's keys in one ``write_batch`` call
@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import FetchContext, GenesisError, PlatformAdapter, PlatformError, VariableWrite
+from genesis_core.api import (
+    FetchContext,
+    GenesisError,
+    KeyRefused,
+    PlatformAdapter,
+    PlatformError,
+    VariableWrite,
+)
 
 from .plan import HealPlan, PlannedWrite, ReferenceValues
 
@@ -192,13 +199,13 @@ class Outcomes:
     def failed(self, write: PlannedWrite, exc: BaseException) -> None:
         """Record a write the platform refused (the reason without the value); stop this instance.
 
-        An error that concerns only this key (``only_this_key``: a value the platform
-        refuses) says nothing about the platform's health and stops nothing.
+        A ``KeyRefused`` (the platform refused only this key, e.g. its value) says
+        nothing about the platform's health and stops nothing.
         """
         if os.environ.get("GENESIS_DEBUG") and not isinstance(exc, PlatformError):
             raise exc
         self.refused(write, describe_failure(exc, hide=self.value(write)))
-        if not getattr(exc, "only_this_key", False):
+        if not isinstance(exc, KeyRefused):
             self.stopped = self.stopped or f"an earlier write to {self.job.instance} failed ({write.key})"
 
     def refused(self, write: PlannedWrite, detail: str) -> None:
