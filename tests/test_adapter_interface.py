@@ -68,3 +68,26 @@ def test_a_credential_check_is_a_frozen_typed_value() -> None:
         check.ok = False  # type: ignore[misc]
     with pytest.raises(TypeError):
         CredentialCheck("yes", "found")  # type: ignore[arg-type]
+
+
+def test_the_default_write_scope_is_the_instance() -> None:
+    assert _Plain(_instance("plain")).write_scope() == "instance:one"
+
+
+def test_dotenv_instances_writing_one_file_share_a_write_scope(tmp_path: Path) -> None:
+    from genesis_core.platforms.dotenv import DotenvAdapter
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".env").write_text("A=1\n")
+    (tmp_path / "link.env").symlink_to(tmp_path / ".env")
+
+    def dotenv(name: str, **table: Any) -> DotenvAdapter:
+        return DotenvAdapter(InstanceConfig(name=name, kind="dotenv", table=Table({"kind": "dotenv", **table}),
+                                            base_dir=tmp_path))
+
+    scope = dotenv("a").write_scope()
+    assert scope == f"file:{(tmp_path / '.env').resolve()}"
+    assert dotenv("b", path="sub/../.env").write_scope() == scope
+    assert dotenv("c", paths=["base.env", "link.env"]).write_scope() == scope  # the last path, through the link
+    assert dotenv("d", write_to=".env").write_scope() == scope
+    assert dotenv("e", path=".env.local").write_scope() != scope

@@ -250,6 +250,10 @@ class DotenvAdapter(PlatformAdapter):
 
         await asyncio.to_thread(self.write_now, key, value, ctx.env)
 
+    def write_scope(self) -> str:
+        """Return ``file:<real path of write_to>``: instances writing one file are written one after the other."""
+        return f"file:{os.path.realpath(self.write_path)}"
+
     def describe(self) -> str:
         """Return the files this instance reads, and the dialect unless it is the default."""
         files = ", ".join(self._display(p) for p in self.paths)

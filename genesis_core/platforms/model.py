@@ -317,6 +317,17 @@ class PlatformAdapter(abc.ABC):
         """Return what writing ``key`` does besides storing it (restart, staged, redeploy), or ``None``."""
         return None
 
+    def write_scope(self) -> str:
+        """Return what a write to this instance rewrites: instances with the same scope are never written at once.
+
+        ``instance:<name>`` by default: a platform API takes concurrent writes to different
+        instances. An adapter that rewrites a shared resource whole (read, change one line,
+        replace) returns a name for that resource, the same for every instance sharing it, so
+        two writers never overlap and lose an update: ``file:<real path>`` for a local file, as
+        the dotenv adapter does.
+        """
+        return f"instance:{self.name}"
+
     def describe(self) -> str:
         """Return a short human description, e.g. ``render service srv-123``."""
         return self.kind

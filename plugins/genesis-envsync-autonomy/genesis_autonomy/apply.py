@@ -1,8 +1,9 @@
 """Write a heal plan, then re-read the touched instances and verify each key.
 
-Every target instance is written concurrently with the others; within one
-instance the writes go one at a time, in plan order, so a platform's rate limit
-sees one caller.  Each write goes through the adapter's own ``write`` (Render
+Every target instance is written concurrently with the others, except that
+instances sharing a ``PlatformAdapter.write_scope()`` (one ``.env`` file) go one
+after the other; within one instance the writes go one at a time, in plan
+order, so a platform's rate limit sees one caller.  Each write goes through the adapter's own ``write`` (Render
 per-key PUT, Netlify one-context PATCH/POST, GitHub sealed-box secret or
 variable, the dotenv file line).  After the first failed write on an instance
 the remaining keys of that instance are skipped, so a platform in trouble is
@@ -267,32 +268,21 @@ def instance_writer(job: InstanceWrites) -> InstanceWriter:
     return write_one_by_one
 
 
-def _write_scope(adapter: PlatformAdapter) -> tuple[str, str]:
-    """Return what ``adapter`` writes to: instances with the same scope are written one after the other.
-
-    A platform API takes concurrent writes to different instances; a local file
-    is rewritten whole (read, change one line, replace), so two dotenv instances
-    writing the same file must not overlap or one update would be lost.
-    """
-    path = getattr(adapter, "write_path", None)
-    if path is not None:
-        return ("file", os.path.realpath(path))
-    return ("instance", adapter.name)
-
-
 async def write_plan(plan: HealPlan, values: ReferenceValues, adapters: Mapping[str, PlatformAdapter],
                      ctx: FetchContext, *, on_write: WriteRecorder | None = None) -> list[KeyResult]:
     """Write every target instance concurrently, each one's keys one at a time (or in one change for a
     batch-writing adapter); return one result per planned key, in plan order.
 
-    A failure on one instance never stops, delays or undoes another's writes.
+    Instances whose adapters share a ``write_scope()`` (two dotenv instances writing one file)
+    are written one after the other. A failure on one instance never stops, delays or undoes
+    another's writes.
     ``on_write`` is called with each confirmed write as it happens.
     """
     jobs = [InstanceWrites(t.instance, adapters[t.instance], t.writes, t.batch) for t in plan.targets if t.writes]
     outcomes = {id(job): Outcomes(job, values, on_write) for job in jobs}
-    chains: dict[tuple[str, str], list[InstanceWrites]] = {}
+    chains: dict[str, list[InstanceWrites]] = {}  # jobs of one write scope (a shared file) run one after another
     for job in jobs:
-        chains.setdefault(_write_scope(job.adapter), []).append(job)
+        chains.setdefault(job.adapter.write_scope(), []).append(job)
 
     async def run_chain(chain: Sequence[InstanceWrites]) -> None:
         for job in chain:

@@ -2,7 +2,7 @@
 
 A third-party adapter (defined here, not one of Genesis' own) decides two things: a
 ``KeyRefused`` from its ``write`` fails that key alone, and ``write_scope()`` says which
-instances must not be written at the same time.
+instances must not be written at the same time (the scope names used here are the test's own).
 """
 
 from __future__ import annotations
@@ -24,13 +24,12 @@ class ThirdParty(PlatformAdapter):
     kind: ClassVar[str] = "third-party"
     supports_write: ClassVar[bool] = True
 
-    def __init__(self, name: str, *, refuse: frozenset[str] = frozenset(), error: type[PlatformError] = KeyRefused,
-                 scope: str | None = None) -> None:
+    def __init__(self, name: str, *, refuse: frozenset[str] = frozenset(),
+                 error: type[PlatformError] = KeyRefused) -> None:
         super().__init__(InstanceConfig(name, self.kind, Table({}, "test.toml", f"platforms.{name}"), Path(".")))
         self.values: dict[str, str] = {}
         self.refuse = refuse
         self.error = error
-        self.scope = scope
 
     async def fetch(self, ctx: FetchContext) -> Snapshot:
         return Snapshot.from_values(self.name, self.kind, dict(self.values))
@@ -86,3 +85,44 @@ def test_an_only_this_key_attribute_is_not_the_contract() -> None:
     plan = _plan(app=["A", "B", "C"])
     adapter = ThirdParty("app", refuse=frozenset({"B"}), error=Flagged)
     assert [r.status for r in _run(plan, {"app": adapter})] == [VERIFIED, FAILED, SKIPPED]
+
+
+class Logged(ThirdParty):
+    """Logs each write's start and end in ``log``; ``scope`` replaces the default ``write_scope()``."""
+
+    def __init__(self, name: str, log: list[tuple[str, str, str]], *, scope: str | None = None) -> None:
+        super().__init__(name)
+        self.log = log
+        self.scope = scope
+
+    async def write(self, ctx: FetchContext, key: str, value: str, *, secret: bool) -> None:
+        self.log.append(("start", self.name, key))
+        for _ in range(3):
+            await asyncio.sleep(0)  # every other chain gets to run in between
+        self.values[key] = value
+        self.log.append(("done", self.name, key))
+
+    def write_scope(self) -> str:
+        return self.scope if self.scope is not None else super().write_scope()
+
+
+def test_instances_sharing_a_write_scope_are_written_one_after_the_other() -> None:
+    plan = _plan(one=["A", "B"], two=["C", "D"], other=["E"])
+    log: list[tuple[str, str, str]] = []
+    adapters = {"one": Logged("one", log, scope="acme-file:/srv/shared.cfg"),
+                "two": Logged("two", log, scope="acme-file:/srv/shared.cfg"), "other": Logged("other", log)}
+    assert [r.status for r in _run(plan, adapters)] == [VERIFIED] * 5
+    shared = [(event, name, key) for event, name, key in log if name != "other"]
+    assert shared == [(e, name, key) for name, key in (("one", "A"), ("one", "B"), ("two", "C"), ("two", "D"))
+                      for e in ("start", "done")]
+    # An instance of its own scope (the default) is written at the same time as the shared chain.
+    assert log.index(("start", "other", "E")) < log.index(("done", "one", "A"))
+
+
+def test_instances_with_the_default_write_scope_are_written_at_the_same_time() -> None:
+    plan = _plan(one=["A"], two=["C"])
+    log: list[tuple[str, str, str]] = []
+    adapters = {"one": Logged("one", log), "two": Logged("two", log)}
+    assert adapters["one"].write_scope() != adapters["two"].write_scope()
+    _run(plan, adapters)
+    assert log.index(("start", "two", "C")) < log.index(("done", "one", "A"))
