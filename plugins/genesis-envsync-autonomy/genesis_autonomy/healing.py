@@ -192,11 +192,11 @@ def _make(snapshots: Mapping[str, Snapshot], reference: str, targets: Sequence[s
           overwrite: bool, write_only: Mapping[str, Any] | None = None, adopt: bool = False) -> HealPlan:
     return make_plan(
         snapshots, reference=reference, targets=targets, policy=policy,
-        writable={name: bool(getattr(adapters[name], "supports_write", False)) for name in targets},
+        writable={name: adapters[name].supports_write for name in targets},
         options=options, overwrite_conflicts=overwrite,
         rules={name: settings.rules_for(name) for name in targets},
         effects={name: adapters[name].write_effect for name in targets},
-        batch={name: bool(getattr(adapters[name], "supports_batch_write", False)) for name in targets},
+        batch={name: adapters[name].supports_batch_write for name in targets},
         write_only=write_only, adopt=adopt,
     )
 
