@@ -171,7 +171,7 @@ import logging
 import attrs
 import pytest
 
-from genesis_core.api import PlatformError, RetryPolicy, Snapshot
+from genesis_core.api import CredentialCheck, PlatformError, RetryPolicy, Snapshot
 from genesis_core.testing import AdapterContract, ExampleAdapter, ExampleHarness
 
 
@@ -391,6 +391,24 @@ class TestStampsThatNeverMove(AdapterContract):
 
 class TestStampsWithoutSaying(AdapterContract):
     harness = harness_for(StampsWithoutSaying)
+
+
+class CredentialCheckShowsToken(ExampleAdapter):
+    async def check_credentials(self, ctx):
+        return CredentialCheck(True, f"token {self.token(ctx)} is set")
+
+
+class CredentialCheckAsTuple(ExampleAdapter):
+    async def check_credentials(self, ctx):
+        return True, "token is set", ""  # the untyped form doctor once accepted
+
+
+class TestCredentialCheckShowsToken(AdapterContract):
+    harness = harness_for(CredentialCheckShowsToken)
+
+
+class TestCredentialCheckAsTuple(AdapterContract):
+    harness = harness_for(CredentialCheckAsTuple)
 '''
 
 FETCH = "test_fetch_returns_exactly_the_seeded_variables"
@@ -403,6 +421,7 @@ SURGICAL = "test_a_write_sends_only_its_key_and_changes_nothing_else"
 REJECTED = "test_a_rejected_write_is_an_error_and_changes_nothing"
 CASE = "test_keys_keep_their_case"
 MALFORMED = "test_one_malformed_item_in_a_valid_page_is_an_error"
+CREDENTIALS = "test_credential_check_is_typed_and_shows_no_token"
 
 #: broken variant -> (tests that must fail, tests that must still pass)
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
@@ -441,6 +460,8 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "TestUpperCasesKeys": ([CASE], [FETCH, "test_write_round_trips", SURGICAL]),
     "TestDropsMalformedItems": ([f"{MALFORMED}[item-without-name]", f"{MALFORMED}[non-string-value]"],
                                 [FETCH, f"{FAULT}[wrong-shape]"]),
+    "TestCredentialCheckShowsToken": ([CREDENTIALS], [FETCH, LEAKS]),
+    "TestCredentialCheckAsTuple": ([CREDENTIALS], [FETCH]),
 }
 
 #: tests a read-only, unpaginated harness without unreadable values must skip, with this reason
@@ -506,6 +527,10 @@ def test_contract_explains_how_a_broken_adapter_failed(broken_results: dict[str,
     assert "answered HTTP 409 returned normally instead of raising PlatformError" in broken_results[
         f"TestRejectedWriteIsDone::{REJECTED}[409]"][1]
     assert "fetch changed the case of keys" in broken_results[f"TestUpperCasesKeys::{CASE}"][1]
+    assert "check_credentials with the harness's credentials shows the token" in broken_results[
+        f"TestCredentialCheckShowsToken::{CREDENTIALS}"][1]
+    assert "must return a CredentialCheck or None, not tuple" in broken_results[
+        f"TestCredentialCheckAsTuple::{CREDENTIALS}"][1]
     for kind in ("item_without_name", "non_string_value"):
         assert f"a page with one malformed item ({kind}) was accepted" in broken_results[
             f"TestDropsMalformedItems::{MALFORMED}[{kind.replace('_', '-')}]"][1]

@@ -57,6 +57,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from ..errors import PlatformError
 from ..platforms.model import (
+    CredentialCheck,
     FetchContext,
     PlatformAdapter,
     PlatformKind,
@@ -447,6 +448,17 @@ def _expected(harness: PlatformHarness, values: Mapping[str, str]) -> dict[str, 
     return {key: value if harness.readable_values else None for key, value in values.items()}
 
 
+async def _check_credentials(adapter: PlatformAdapter, env: Mapping[str, str]) -> object:
+    """Return ``adapter.check_credentials`` with a fresh context (closed afterwards), or the PlatformError raised."""
+    ctx = FetchContext(env=dict(env))
+    try:
+        return await adapter.check_credentials(ctx)
+    except PlatformError as exc:  # genesis doctor reports it as a failed check
+        return exc
+    finally:
+        await ctx.aclose()
+
+
 def _without(env: Mapping[str, str], names: Iterable[str]) -> dict[str, str]:
     drop = set(names)
     return {name: value for name, value in env.items() if name not in drop}
@@ -817,6 +829,26 @@ class AdapterContract:
             effect = adapter.write_effect(key)
             assert effect is None or isinstance(effect, WriteEffect), (
                 f"write_effect({key!r}) must return a WriteEffect or None, not {type(effect).__name__}")
+
+    def test_credential_check_is_typed_and_shows_no_token(self, harness: PlatformHarness) -> None:
+        """``check_credentials`` (``genesis doctor``) returns a ``CredentialCheck`` or ``None`` (or raises
+        ``PlatformError``); it passes with the harness's credentials and never shows a token."""
+        adapter = harness.make_adapter()
+        wrong_token = f"wrongtoken-{secrets.token_hex(12)}"
+        good = harness.env()
+        cases = {"the harness's credentials": good,
+                 "a rejected token": {**good, **dict.fromkeys(harness.credential_keys(), wrong_token)},
+                 "no credentials": _without(good, harness.credential_keys())}
+        for what, env in cases.items():
+            check = asyncio.run(_check_credentials(adapter, env))
+            assert check is None or isinstance(check, (CredentialCheck, PlatformError)), (
+                f"check_credentials with {what} must return a CredentialCheck or None, not {type(check).__name__}")
+            text = _exception_text(check) if isinstance(check, PlatformError) else repr(check)
+            for label, token in (("the token", harness.token), ("a rejected token", wrong_token)):
+                assert token not in text, f"check_credentials with {what} shows {label}"
+            if env is good:
+                assert check is None or (isinstance(check, CredentialCheck) and check.ok), (
+                    f"check_credentials fails with the harness's credentials: {text}")
 
     # -- change stamps --------------------------------------------------------------------
     def test_change_stamps_are_set_and_move_when_written(self, harness: PlatformHarness) -> None:
