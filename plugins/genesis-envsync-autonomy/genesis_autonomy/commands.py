@@ -65,6 +65,7 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
 
     only = args.only.split(",") if args.only else None
     policy = ctx.secret_policy
+    ctx.reports_engine_failures()
     records = WriteRecords(ctx.state_dir)
     all_prepared = await prepare_all(ctx.config, ctx.host, settings, policy, os.environ, only=only,
                                      environments=args.environments, across=args.across, adopt=args.adopt,
