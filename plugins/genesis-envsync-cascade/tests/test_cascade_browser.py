@@ -1,6 +1,6 @@
-"""The status page in a real browser (Chromium driven by Playwright; the ``chromium`` fixture is in
-the repository's root ``conftest.py``): a real Cascade server on 127.0.0.1, real ``genesis sync``
-runs on two ``.env`` files, a real bus.
+"""The status page in a real browser (Chromium driven by Playwright; the ``chromium`` fixture comes
+from the testing kit, ``genesis_core.testing.browser``): a real Cascade server on 127.0.0.1, real
+``genesis sync`` runs on two ``.env`` files, a real bus.
 
 A page that should work fails the test on any console error, uncaught exception or dialog (the
 refused requests log their 401s, as browsers do). "Live within 2 s" is the bound of a wait in
@@ -8,13 +8,16 @@ the browser, not a timing assertion.
 
 Screenshots: the test writes ``cascade-status.png`` to its tmp dir on every run; with
 ``GENESIS_UPDATE_SCREENSHOTS=1`` it also replaces ``docs/images/cascade-status.png`` (commit it
-when the page changes). CI runs without the variable, so a clean clone stays clean.
+when the page changes). CI runs without the variable, so a clean clone stays clean; run from the
+plugin's sdist, where there is no ``docs/images``, the variable does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import subprocess
 import textwrap
 from pathlib import Path
@@ -28,6 +31,8 @@ import genesis_cascade.plugin
 from genesis_core.api import configure_bus, load_config
 from genesis_core.testing import build_plugin_host
 
+# The repository's docs/images (absent when the tests run from the plugin's sdist).
+DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
 # Tokens a header can carry, and one it cannot (fetch() refuses a header beyond ISO-8859-1).
 TOKENS = ["browser-token-CANARY-5e1d", "bröwser-tökén-CANARY-5e1d", "браузер-токен-€-CANARY-5e1d"]
 LIVE_MS = 2000  # the page must show a new commit within this bound of the wait
@@ -38,6 +43,7 @@ SHOWS_PARITY_AT = """seq => document.body.dataset.state === "parity"
   && [...document.querySelectorAll("#rows tr")].some(
        tr => tr.cells[0].textContent === "Event seq" && tr.cells[1].textContent === String(seq))"""
 LIVE = '() => document.getElementById("conn").textContent === "live"'
+
 
 
 def project(tmp_path: Path) -> Path:
@@ -93,6 +99,12 @@ def pushed_updates(page: Any) -> list[dict[str, Any]]:
     return updates
 
 
+def keep_for_docs(screenshot: Path) -> None:
+    """With ``GENESIS_UPDATE_SCREENSHOTS=1``, replace the docs' copy of ``screenshot`` (if the docs are here)."""
+    if os.environ.get("GENESIS_UPDATE_SCREENSHOTS") == "1" and DOCS_IMAGES.is_dir():
+        shutil.copyfile(screenshot, DOCS_IMAGES / screenshot.name)
+
+
 def rows(text: str) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
 
@@ -126,7 +138,7 @@ def test_status_page_shows_drift_and_turns_to_parity_live_when_a_sync_commits(
             assert shown["Last drift"] != "never" and shown["Connected clients"] == "1", shown
             assert "parity" in await page.evaluate(
                 "getComputedStyle(document.querySelector('h1'), '::after').content")
-            await chromium.screenshot(page, "cascade-status.png")
+            keep_for_docs(await chromium.screenshot(page, "cascade-status.png"))
             assert watch.errors == [] and watch.dialogs == []
 
     try:
@@ -173,3 +185,4 @@ def test_status_page_refuses_without_the_token_and_works_with_it(
         run(scenario())
     finally:
         bus.close()
+
