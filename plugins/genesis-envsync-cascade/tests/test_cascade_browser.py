@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import subprocess
 import textwrap
@@ -43,7 +44,14 @@ SHOWS_PARITY_AT = """seq => document.body.dataset.state === "parity"
   && [...document.querySelectorAll("#rows tr")].some(
        tr => tr.cells[0].textContent === "Event seq" && tr.cells[1].textContent === String(seq))"""
 LIVE = '() => document.getElementById("conn").textContent === "live"'
-
+# True once the connection line says the last refresh failed (and why).
+REFRESH_FAILED_WITH = """reason => document.getElementById("conn").textContent.includes(
+  "last refresh failed") && document.getElementById("conn").textContent.includes(reason)"""
+FAILED_LINE = re.compile(r"live; last refresh failed at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((?P<reason>[^)]+)\); "
+                         r"the figures below may be out of date")
+# What Chromium logs for the requests the test makes fail, and nothing else may be logged.
+FAILED_REQUEST_LOGS = ("console.error: Failed to load resource: the server responded with a status of 401",
+                       "console.error: Failed to load resource: net::ERR_FAILED")
 
 
 def project(tmp_path: Path) -> Path:
@@ -186,3 +194,48 @@ def test_status_page_refuses_without_the_token_and_works_with_it(
     finally:
         bus.close()
 
+
+def test_status_page_says_when_a_refresh_fails_until_one_succeeds(tmp_path: Path, chromium: Any) -> None:
+    """A ``/status.json`` that answers 401 (the token changed) or not at all, while the WebSocket
+    stays open: the page says its figures are stale instead of going on saying "live"."""
+    state_dir = project(tmp_path)
+    assert sync(state_dir) == 1
+    bus = open_project_bus(state_dir)
+
+    async def refuse(route: Any) -> None:
+        await route.fulfill(status=401, body="a bearer token is required\n", content_type="text/plain")
+
+    async def drop(route: Any) -> None:
+        await route.abort()
+
+    async def scenario() -> None:
+        async with serving(bus, poll_interval=0.25) as server, chromium.launch() as browser:
+            page = await browser.new_page(viewport={"width": 900, "height": 400})
+            watch = chromium.watch(page)
+            updates = pushed_updates(page)
+            await page.goto(http_url(server))
+            await page.wait_for_function(LIVE, timeout=WAIT_MS)
+
+            for handler, reason in ((refuse, "HTTP 401: the token was refused"),
+                                    (drop, "no answer from the server")):
+                await page.route("**/status.json*", handler)
+                result = await bus.publish("envsync.commit", commit_payload())  # the page must look again
+                await page.wait_for_function(REFRESH_FAILED_WITH, arg=reason, timeout=WAIT_MS)
+                assert updates[-1]["seq"] == result.seq
+                line = FAILED_LINE.fullmatch(await page.inner_text("#conn"))
+                assert line is not None and line["reason"] == reason, await page.inner_text("#conn")
+                assert rows(await page.inner_text("#rows"))["State"] == "drift"  # what it had, not the commit
+                await page.unroute("**/status.json*")
+
+            result = await bus.publish("envsync.commit", commit_payload())
+            await page.wait_for_function(SHOWS_PARITY_AT, arg=result.seq, timeout=WAIT_MS)
+            await page.wait_for_function(LIVE, timeout=WAIT_MS)  # the failure is gone with the next refresh
+            failed_requests = [e for e in watch.errors if e.startswith(FAILED_REQUEST_LOGS)]
+            assert len(failed_requests) >= 2, watch.errors  # the browser logged both failed requests...
+            assert [e for e in watch.errors if e not in failed_requests] == []  # ...and nothing else
+            assert watch.dialogs == []
+
+    try:
+        run(scenario())
+    finally:
+        bus.close()
