@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import textwrap
 from pathlib import Path
@@ -50,6 +51,7 @@ REFRESH_FAILED_WITH = """reason => document.getElementById("conn").textContent.i
 FAILED_LINE = re.compile(r"live; last refresh failed at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((?P<reason>[^)]+)\); "
                          r"the figures below may be out of date")
 # What Chromium logs for the requests the test makes fail, and nothing else may be logged.
+RECONNECTING = '() => document.getElementById("conn").textContent === "reconnecting\u2026"'
 FAILED_REQUEST_LOGS = ("console.error: Failed to load resource: the server responded with a status of 401",
                        "console.error: Failed to load resource: net::ERR_FAILED")
 
@@ -238,4 +240,36 @@ def test_status_page_says_when_a_refresh_fails_until_one_succeeds(tmp_path: Path
     try:
         run(scenario())
     finally:
+        bus.close()
+
+
+@pytest.mark.parametrize("own_origin_listed", [False, True], ids=["without-its-origin", "with-its-origin"])
+def test_with_origins_set_the_page_connects_only_when_its_own_origin_is_listed(
+        tmp_path: Path, chromium: Any, own_origin_listed: bool) -> None:
+    """What docs/engines/cascade.md says: Genesis does not add the page's own origin to ``origins``."""
+    state_dir = project(tmp_path)
+    assert sync(state_dir) == 1
+    bus = open_project_bus(state_dir)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    page_origin = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    origins = ("https://app.example", page_origin) if own_origin_listed else ("https://app.example",)
+
+    async def scenario() -> None:
+        async with serving(bus, sock=listener, origins=origins) as server, chromium.launch() as browser:
+            page = await browser.new_page()
+            watch = chromium.watch(page)
+            response = await page.goto(http_url(server))
+            assert response is not None and response.status == 200
+            assert await page.evaluate("document.body.dataset.state") == "drift"  # served all the same
+            await page.wait_for_function(LIVE if own_origin_listed else RECONNECTING, timeout=WAIT_MS)
+            refused = [e for e in watch.errors if "WebSocket" in e and "403" in e]
+            assert (refused != []) is not own_origin_listed, watch.errors
+            assert [e for e in watch.errors if e not in refused] == [] and watch.dialogs == []
+
+    try:
+        run(scenario())
+    finally:
+        listener.close()
         bus.close()
