@@ -356,8 +356,7 @@ def _expansion_note(instance: str, key: str, expansion: Expansion) -> PlanNote:
 def _clear_note(instance: str, key: str) -> PlanNote:
     """Return the warning for a key sync calls secret that stays a plain variable on ``instance``."""
     return PlanNote(STORED_IN_CLEAR, f"{instance} {key}: secret by the sync rule, but a plain variable here: its "
-                                     f"value is readable in clear by anyone who can read {instance}'s variables "
-                                     "(kept: heal does not change a variable's kind)")
+                                     "value is readable in clear (heal keeps a variable's kind)")
 
 
 def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport,
