@@ -33,6 +33,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "http": ("Endpoint", "HTTP_DEFAULT_TIMEOUT", "HTTP_USER_AGENT", "RetryBudget", "RetryPolicy", "error_detail",
              "http_request", "install_log_redaction", "redact_url", "scrub_detail", "url_problem"),
     "platforms.dotenv": ("parse_dotenv",),
+    "platforms.expansion": ("built_from_secrets",),
     # configuration and errors
     "config": ("Config", "Table", "load_config"),
     "errors": ("BusError", "ConfigError", "GenesisError", "KeyRefused", "ParseError", "PlatformError",
@@ -169,6 +170,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .patterns import compile_regex as compile_regex
     from .patterns import patterns_setting as patterns_setting
     from .platforms.dotenv import parse_dotenv as parse_dotenv
+    from .platforms.expansion import built_from_secrets as built_from_secrets
     from .platforms.http_adapter import COMMON_KEYS as COMMON_KEYS
     from .platforms.http_adapter import HttpPlatformAdapter as HttpPlatformAdapter
     from .platforms.model import REDEPLOY as REDEPLOY

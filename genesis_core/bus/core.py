@@ -67,6 +67,8 @@ if TYPE_CHECKING:
     from ..secrets import SecretPolicy
 
 log = logging.getLogger("genesis.bus")
+#: Set on the log record of a failed handler; a command that reports failures itself drops those records.
+HANDLER_FAILURE_RECORD = "genesis_handler_failure"
 
 BLOCKED_TOPIC = "genesis.blocked"
 MASK = "<masked>"
@@ -467,7 +469,7 @@ class GenesisBus:
             if error != failure.error:
                 failures[position] = attrs.evolve(failure, error=error)
             log.warning("handler %s failed on %s #%d: %s", failure.subscriber, envelope.topic,
-                        envelope.seq, error)
+                        envelope.seq, error, extra={HANDLER_FAILURE_RECORD: True})
         outcomes = await asyncio.gather(
             *(self.dead_letter_store.record(f.subscriber, envelope.seq, envelope.topic, f.error)
               for f in failures), return_exceptions=True)

@@ -39,6 +39,7 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
         build_adapters(config, ctx.host)
     policy = policy_from_config(config, ctx.state_dir, mask_all=True if args.mask_all else None)
+    ctx.reports_engine_failures()
     bus = ctx.bus
     progress = _Progress(ctx) if fmt == "table" and not args.no_progress and ctx.stderr.isatty() else None
     outcome = asyncio.run(run_sync(

@@ -90,6 +90,18 @@ class CommandContext:
         """Write one line to stderr, prefixed with ``genesis:``."""
         self.stderr.write(f"genesis: {text}\n")
 
+    def reports_engine_failures(self) -> None:
+        """Say that this command prints each engine failure itself, with :meth:`engine_failure`.
+
+        The bus's own log line for a failed handler is then not printed as well (one line per
+        failure), unless logging was configured (``--log-level``, ``GENESIS_LOG_LEVEL``).
+        """
+        import logging
+
+        if logging.getLogger().handlers:  # logging configured: every record stays
+            return
+        logging.getLogger("genesis.bus").addFilter(_not_a_handler_failure)
+
     def engine_failure(self, failure: HandlerFailure, topic: str) -> bool:
         """Print one line for an engine handler that failed on ``topic``; return whether its engine is required.
 
@@ -111,3 +123,10 @@ class CommandContext:
     def print_json(self, data: Any) -> None:
         """Write ``data`` as indented JSON to stdout."""
         self.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _not_a_handler_failure(record: Any) -> bool:
+    """Return whether the log ``record`` is not the bus's line for a failed handler."""
+    from ..bus.core import HANDLER_FAILURE_RECORD
+
+    return not getattr(record, HANDLER_FAILURE_RECORD, False)

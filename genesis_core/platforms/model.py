@@ -287,6 +287,11 @@ class PlatformAdapter(abc.ABC):
     #: write moves the written variable's stamp. Genesis then records the stamp after writing a value
     #: it cannot read back, and reports a later change made outside Genesis (the contract kit checks it).
     stamps_changes: ClassVar[bool] = False
+    #: The platform keeps secrets apart from plain variables (GitHub Actions secrets, Vercel ``sensitive``,
+    #: Netlify ``is_secret``, SSM ``SecureString``): ``write(secret=True)`` creates a key as one, and a
+    #: variable fetched with ``secret=False`` is readable in clear by whoever can read the platform's
+    #: variables. The heal plan warns about a key Genesis calls secret that is such a plain variable.
+    has_secret_kind: ClassVar[bool] = False
 
     def __init__(self, instance: InstanceConfig) -> None:
         self.instance = instance

@@ -5,14 +5,16 @@ authors (``docs/api-surface.txt`` lists both).  It holds the adapter contract
 suite and its harnesses (:mod:`.contract`), the transport contract suite
 (:mod:`.transport_contract`), the emulator base (:mod:`.emulator`), a
 fault-injecting proxy in front of a real server (:mod:`.proxy`), child-process
-servers (:mod:`.servers`), hypothesis strategies for snapshots
-(:mod:`.strategies`), an example adapter (:mod:`.example_adapter`) and helpers
-to run ``genesis`` and a plugin host inside a test.  Names are imported on first
+servers (:mod:`.servers`), a real Chromium for page tests (:mod:`.browser`),
+hypothesis strategies for snapshots (:mod:`.strategies`), an example adapter
+(:mod:`.example_adapter`) and helpers to run ``genesis`` and a plugin host
+inside a test.  Names are imported on first
 use, so importing this package (as a plugin's emulator does) needs neither
 pytest nor hypothesis; the contract suites need pytest (``pip install
 'genesis-envsync[testing]'``).  The pytest fixtures (``genesis_home``,
-``fresh_plugin_host``, ``genesis_cli``, ``instant_retries``) are registered
-through the ``pytest11`` entry point.
+``fresh_plugin_host``, ``genesis_cli``, ``instant_retries``, ``chromium``) are
+registered through the ``pytest11`` entry point; ``chromium`` needs Playwright
+(``pip install 'genesis-envsync[browser]'``) only when a test asks for it.
 """
 
 from __future__ import annotations
@@ -35,11 +37,15 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "testing.servers": ("ServerProcess", "ServerStartError", "free_port", "missing_server"),
     "testing.running": ("build_plugin_host", "genesis_main", "reset_plugin_host"),
     "testing.builders": ("instance_config",),
+    "testing.browser": ("Chromium", "PageWatch", "find_chromium"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported on first use
+    from .browser import Chromium as Chromium
+    from .browser import PageWatch as PageWatch
+    from .browser import find_chromium as find_chromium
     from .builders import instance_config as instance_config
     from .contract import CASED_VALUES as CASED_VALUES
     from .contract import FAULT_CASES as FAULT_CASES

@@ -1,7 +1,8 @@
 """pytest fixtures for testing Genesis and its plugins (loaded automatically through ``pytest11``).
 
 None is autouse: a test suite opts in, typically with one autouse fixture in its
-``conftest.py`` that requests ``genesis_home`` and ``fresh_plugin_host``.
+``conftest.py`` that requests ``genesis_home`` and ``fresh_plugin_host``. ``chromium`` (a real
+browser for page tests) comes from :mod:`.browser`, which imports Playwright only when it is used.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from .browser import chromium as chromium
+from .browser import chromium_executable as chromium_executable
 
 #: Variables that would make a test depend on the machine it runs on.
 _UNSET = ("GENESIS_DISABLE_PLUGINS", "GITHUB_STEP_SUMMARY", "GENESIS_FINGERPRINT_KEY", "GENESIS_LOG_LEVEL",

@@ -65,6 +65,7 @@ async def _heal(args: argparse.Namespace, ctx: CommandContext, settings: Autonom
 
     only = args.only.split(",") if args.only else None
     policy = ctx.secret_policy
+    ctx.reports_engine_failures()
     records = WriteRecords(ctx.state_dir)
     all_prepared = await prepare_all(ctx.config, ctx.host, settings, policy, os.environ, only=only,
                                      environments=args.environments, across=args.across, adopt=args.adopt,
@@ -258,6 +259,14 @@ def _effect_mark(write: PlannedWrite, said_above: bool) -> str:
     return f"  [{write.effect.note}]"
 
 
+def _print_notes(ctx: CommandContext, write: PlannedWrite) -> None:
+    """Print one line per note of ``write``: ``warning:`` for a secret stored in clear, else ``note:``."""
+    from .plan import STORED_IN_CLEAR
+
+    for note in write.notes:
+        ctx.print(f"      {'warning' if note.kind == STORED_IN_CLEAR else 'note'}: {note.note}")
+
+
 def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -> None:
     """Print the plan, values as the secret policy shows them; keys left alone grouped by reason."""
     if plan.across_from is not None:
@@ -283,9 +292,11 @@ def _print_plan(ctx: CommandContext, plan: HealPlan, *, verbose: bool = False) -
         for write in target.creates:
             ctx.print(f"    + {write.key} = {_quote(write.shown)}" + ("  [secret]" if write.secret else "")
                       + _effect_mark(write, said_above))
+            _print_notes(ctx, write)
         for write in target.updates:
             ctx.print(f"    ~ {write.key}: {_quote(write.current)} -> {_quote(write.shown)}"
                       + ("  [secret]" if write.secret else "") + _effect_mark(write, said_above))
+            _print_notes(ctx, write)
         for skipped in target.cannot_heal:
             ctx.print(f"    ! {skipped.key}: cannot heal: {skipped.reason}")
         if verbose:

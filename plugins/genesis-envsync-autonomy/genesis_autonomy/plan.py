@@ -20,6 +20,15 @@ adapter's ``write_effect``: the app restarts, the value is staged until the next
 deploy, the service redeploys), and each target says whether its adapter writes all
 its keys as one change (``supports_batch_write``: one Heroku release).
 
+A key is written as a secret exactly when ``genesis sync`` would fingerprint it
+(:func:`sync_masks` without ``mask_all``: its name, including the project's
+``[secrets] patterns``, any readable value in scope, or a platform's mark, which
+counts values expanded from a secret). A create takes that kind; an update keeps the
+kind the key already has (GitHub cannot turn a variable into a secret of the same
+name), and the write carries a :class:`PlanNote` when a key sync calls secret lives
+as a plain variable on a platform that keeps secrets apart (``secret_kinds``), or
+when it replaces a value built by ``${NAME}`` expansion with a literal.
+
 A :class:`HealPlan` holds values only as the secret policy shows them; the real
 reference values travel separately in :class:`ReferenceValues`, whose repr hides them.
 """
@@ -31,22 +40,39 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from genesis_core.api import DriftReport, ReconcileOptions, Scope, reconcile
+from genesis_core.api import DriftReport, ReconcileOptions, Scope, built_from_secrets, reconcile
 
 if TYPE_CHECKING:
-    from genesis_core.api import SecretPolicy, Snapshot, WriteEffect, WriteOnlyCheck
+    from genesis_core.api import Expansion, SecretPolicy, Snapshot, Variable, WriteEffect, WriteOnlyCheck
 
     from .settings import KeyRules
 
 CREATE, UPDATE = "create", "update"
 _NOW = "1970-01-01T00:00:00.000Z"  # reconcile's timestamp is irrelevant here; fixed keeps the plan pure
+#: :class:`PlanNote` kinds: a key sync calls secret is a plain variable on a platform that keeps secrets apart.
+STORED_IN_CLEAR = "stored_in_clear"
+#: The write replaces a value the target built by ``${NAME}`` expansion with a literal.
+REPLACES_EXPANSION = "replaces_expansion"
+
+
+@attrs.frozen
+class PlanNote:
+    """What a person should know about one planned write besides its value: one line, names only."""
+
+    kind: str
+    note: str
+
+    def to_dict(self) -> dict[str, str]:
+        """Return ``{"kind", "note"}``."""
+        return {"kind": self.kind, "note": self.note}
 
 
 @attrs.frozen
 class PlannedWrite:
     """One key to write on one target. ``shown``/``current`` are masked displays, never raw secrets.
 
-    ``effect`` is what the write does besides storing the value (restart, staged, redeploy), if anything.
+    ``secret`` is the kind to write (see the module docstring); ``effect`` is what the write does
+    besides storing the value (restart, staged, redeploy), if anything; ``notes`` what else it does.
     """
 
     key: str
@@ -55,14 +81,17 @@ class PlannedWrite:
     secret: bool
     current: str | None = None
     effect: WriteEffect | None = None
+    notes: tuple[PlanNote, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form (masked values; ``effect`` only when the write has one)."""
+        """Return the JSON form (masked values; ``effect`` and ``notes`` only when the write has them)."""
         data: dict[str, Any] = {"key": self.key, "value": self.shown, "secret": self.secret}
         if self.action == UPDATE:
             data["current"] = self.current
         if self.effect is not None:
             data["effect"] = {"kind": self.effect.kind, "note": self.effect.note}
+        if self.notes:
+            data["notes"] = [note.to_dict() for note in self.notes]
         return data
 
 
@@ -247,9 +276,20 @@ def sync_masks(snapshots: Mapping[str, Snapshot], options: ReconcileOptions,
     return masked
 
 
-def _write_policy(policy: SecretPolicy) -> SecretPolicy:
+def write_policy(policy: SecretPolicy) -> SecretPolicy:
     """Return ``policy`` without ``mask_all``: masking everything on screen must not make every write secret."""
     return attrs.evolve(policy, mask_all=False) if policy.mask_all else policy
+
+
+def with_marks(options: ReconcileOptions, snapshots: Mapping[str, Snapshot],
+               policy: SecretPolicy, *, keep_given: bool = True) -> ReconcileOptions:
+    """Return ``options`` whose platform marks hold, for every snapshot, the keys the platform marks
+    and those expanded from a name ``policy`` calls secret (the project's patterns included), as
+    ``reconcile_options`` makes them; ``keep_given`` keeps the marks ``options`` already had."""
+    given = options.platform_secret_keys if keep_given else {}
+    marks = {name: frozenset(given.get(name, frozenset())) | snapshot.secret_keys()
+             | built_from_secrets(snapshot, policy) for name, snapshot in snapshots.items()}
+    return attrs.evolve(options, platform_secret_keys=marks)
 
 
 def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Sequence[str],
@@ -260,7 +300,7 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
               effects: Mapping[str, Callable[[str], WriteEffect | None]] | None = None,
               batch: Mapping[str, bool] | None = None,
               write_only: Mapping[str, Mapping[str, WriteOnlyCheck]] | None = None,
-              adopt: bool = False) -> HealPlan:
+              adopt: bool = False, secret_kinds: Mapping[str, bool] | None = None) -> HealPlan:
     """Return the plan that heals ``targets`` from ``reference``.
 
     ``snapshots`` must hold the reference and every target; ``writable`` says
@@ -272,7 +312,9 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
     platform manages (``Variable.managed``) is left alone with its reason.
     ``write_only`` holds each target's write-record checks by key: stale and
     changed values are conflicts; with ``adopt`` a value without a record is
-    written once (so it gets one). Raises ``KeyError`` when a snapshot is missing.
+    written once (so it gets one). ``secret_kinds`` says which targets keep
+    secrets apart from plain variables (``PlatformAdapter.has_secret_kind``).
+    Raises ``KeyError`` when a snapshot is missing.
     """
     options = options or ReconcileOptions(secret_policy=policy)
     if options.secret_policy is None:
@@ -282,27 +324,48 @@ def make_plan(snapshots: Mapping[str, Snapshot], *, reference: str, targets: Seq
         if name == reference:
             raise ValueError(f"{name} is the reference; it cannot be a target")
         snapshots[name]
+    options = with_marks(options, snapshots, policy)
     if report is None:
         report = reconcile({n: s.values() for n, s in snapshots.items()}, options, now=_NOW)
-    write_policy = _write_policy(policy)
+    writing = write_policy(policy)
+    # mask_all marks every expanded value: the kind written is decided without it, from the platforms' own marks
+    write_options = with_marks(options, snapshots, writing, keep_given=not policy.mask_all)
     masked = sync_masks(snapshots, options, policy)
+    secret_to_write = sync_masks(snapshots, write_options, writing)
     plans = [
-        _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, write_policy, masked,
+        _plan_target(name, ref_snapshot, snapshots[name], report, options, policy, masked, secret_to_write,
                      writable=bool(writable.get(name, False)), overwrite=overwrite_conflicts,
                      rules=(rules or {}).get(name), effect_of=(effects or {}).get(name),
                      batch=bool((batch or {}).get(name, False)), write_only=(write_only or {}).get(name, {}),
-                     adopt=adopt)
+                     adopt=adopt, secret_kind=bool((secret_kinds or {}).get(name, False)))
         for name in targets
     ]
     return HealPlan(reference, overwrite_conflicts, tuple(plans))
 
 
+def _expansion_note(instance: str, key: str, expansion: Expansion) -> PlanNote:
+    """Return the note for a write that replaces ``instance``'s expanded value of ``key`` with a literal."""
+    names = [f"${{{name}}}" for name in expansion.keys]
+    names += [f"${{{name}}} from the environment" for name in expansion.environment]
+    if expansion.unset:
+        names.append("1 reference set nowhere" if expansion.unset == 1 else f"{expansion.unset} references set nowhere")
+    refs = f" ({', '.join(names)})" if names else ""
+    return PlanNote(REPLACES_EXPANSION, f"{instance} {key}: replaces an expanded value{refs} with a literal")
+
+
+def _clear_note(instance: str, key: str) -> PlanNote:
+    """Return the warning for a key sync calls secret that stays a plain variable on ``instance``."""
+    return PlanNote(STORED_IN_CLEAR, f"{instance} {key}: secret by the sync rule, but a plain variable here: its "
+                                     "value is readable in clear (heal keeps a variable's kind)")
+
+
 def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport,
-                 options: ReconcileOptions, policy: SecretPolicy, write_policy: SecretPolicy,
-                 masked: Callable[[str], bool], *,
+                 options: ReconcileOptions, policy: SecretPolicy,
+                 masked: Callable[[str], bool], secret_to_write: Callable[[str], bool], *,
                  writable: bool, overwrite: bool, rules: KeyRules | None,
                  effect_of: Callable[[str], WriteEffect | None] | None = None, batch: bool = False,
-                 write_only: Mapping[str, WriteOnlyCheck] | None = None, adopt: bool = False) -> TargetPlan:
+                 write_only: Mapping[str, WriteOnlyCheck] | None = None, adopt: bool = False,
+                 secret_kind: bool = False) -> TargetPlan:
     """Return the plan for one target."""
     reference = ref.platform
     pair = reconcile({reference: ref.values(), name: target.values()}, options, now=_NOW)
@@ -320,15 +383,21 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             return f"the {target.kind} adapter cannot write variables"
         return None
 
-    def secret_flag(key: str, value: str, *marks: bool) -> bool:
-        return any(marks) or write_policy.is_secret(key, value)
-
     def effect(key: str) -> WriteEffect | None:
         return effect_of(key) if effect_of is not None else None
 
     def show(key: str, value: str | None, marked: bool) -> str:
         """Return ``value`` as sync shows it (a fingerprint also where a platform marks this write)."""
         return policy.show(key, value, platform_marked=marked or masked(key))
+
+    def update_notes(key: str, ref_var: Variable, held: Variable) -> tuple[PlanNote, ...]:
+        """Return what updating ``held`` does besides changing its value (its kind stays as it is)."""
+        notes = []
+        if held.expansion is not None:
+            notes.append(_expansion_note(name, key, held.expansion))
+        if secret_kind and not held.secret and (ref_var.secret or secret_to_write(key)):
+            notes.append(_clear_note(name, key))
+        return tuple(notes)
 
     for key in pair.missing.get(name, ()):
         ref_var = ref.variables[key]
@@ -338,7 +407,7 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
             continue
         assert ref_var.value is not None
         writes.append(PlannedWrite(key, CREATE, show(key, ref_var.value, ref_var.secret),
-                                   secret_flag(key, ref_var.value, ref_var.secret), effect=effect(key)))
+                                   ref_var.secret or secret_to_write(key), effect=effect(key)))
 
     for key in sorted(pair.conflicts):
         ref_var, target_var = ref.variables[key], target.variables[key]
@@ -355,8 +424,9 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         assert ref_var.value is not None
         marked = ref_var.secret or target_var.secret
         writes.append(PlannedWrite(
-            key, UPDATE, show(key, ref_var.value, marked), secret_flag(key, ref_var.value, marked),
-            current=show(key, target_var.value, marked), effect=effect(key)))
+            key, UPDATE, show(key, ref_var.value, marked), target_var.secret,
+            current=show(key, target_var.value, marked), effect=effect(key),
+            notes=update_notes(key, ref_var, target_var)))
 
     for key in pair.missing.get(reference, ()):
         left.append(Skipped(key, f"extra in {name}, not in the reference ({reference}); never deleted"))
@@ -402,8 +472,8 @@ def _plan_target(name: str, ref: Snapshot, target: Snapshot, report: DriftReport
         assert ref_held.value is not None
         marked = ref_held.secret or target_held.secret
         writes.append(PlannedWrite(
-            key, UPDATE, show(key, ref_held.value, marked),
-            secret_flag(key, ref_held.value, marked), current=check.mark, effect=effect(key)))
+            key, UPDATE, show(key, ref_held.value, marked), target_held.secret, current=check.mark,
+            effect=effect(key), notes=update_notes(key, ref_held, target_held)))
     writes.sort(key=lambda w: (w.action != CREATE, w.key))
     return TargetPlan(name, target.kind, writable, tuple(writes),
                       tuple(sorted(cannot, key=lambda s: s.key)), tuple(sorted(left, key=lambda s: s.key)),

@@ -59,6 +59,7 @@ class SsmAdapter(AwsAdapter):
     kind = "aws-ssm"
     service = "ssm"
     supports_write = True
+    has_secret_kind = True  # SecureString parameters
     table_keys = frozenset({"path", "recursive", "allow_empty", "kms_key_id"})
 
     def __init__(self, instance: InstanceConfig) -> None:

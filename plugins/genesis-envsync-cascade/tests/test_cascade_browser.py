@@ -1,6 +1,6 @@
-"""The status page in a real browser (Chromium driven by Playwright; the ``chromium`` fixture is in
-the repository's root ``conftest.py``): a real Cascade server on 127.0.0.1, real ``genesis sync``
-runs on two ``.env`` files, a real bus.
+"""The status page in a real browser (Chromium driven by Playwright; the ``chromium`` fixture comes
+from the testing kit, ``genesis_core.testing.browser``): a real Cascade server on 127.0.0.1, real
+``genesis sync`` runs on two ``.env`` files, a real bus.
 
 A page that should work fails the test on any console error, uncaught exception or dialog (the
 refused requests log their 401s, as browsers do). "Live within 2 s" is the bound of a wait in
@@ -8,13 +8,18 @@ the browser, not a timing assertion.
 
 Screenshots: the test writes ``cascade-status.png`` to its tmp dir on every run; with
 ``GENESIS_UPDATE_SCREENSHOTS=1`` it also replaces ``docs/images/cascade-status.png`` (commit it
-when the page changes). CI runs without the variable, so a clean clone stays clean.
+when the page changes). CI runs without the variable, so a clean clone stays clean; run from the
+plugin's sdist, where there is no ``docs/images``, the variable does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import shutil
+import socket
 import subprocess
 import textwrap
 from pathlib import Path
@@ -28,6 +33,8 @@ import genesis_cascade.plugin
 from genesis_core.api import configure_bus, load_config
 from genesis_core.testing import build_plugin_host
 
+# The repository's docs/images (absent when the tests run from the plugin's sdist).
+DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
 # Tokens a header can carry, and one it cannot (fetch() refuses a header beyond ISO-8859-1).
 TOKENS = ["browser-token-CANARY-5e1d", "bröwser-tökén-CANARY-5e1d", "браузер-токен-€-CANARY-5e1d"]
 LIVE_MS = 2000  # the page must show a new commit within this bound of the wait
@@ -38,6 +45,15 @@ SHOWS_PARITY_AT = """seq => document.body.dataset.state === "parity"
   && [...document.querySelectorAll("#rows tr")].some(
        tr => tr.cells[0].textContent === "Event seq" && tr.cells[1].textContent === String(seq))"""
 LIVE = '() => document.getElementById("conn").textContent === "live"'
+# True once the connection line says the last refresh failed (and why).
+REFRESH_FAILED_WITH = """reason => document.getElementById("conn").textContent.includes(
+  "last refresh failed") && document.getElementById("conn").textContent.includes(reason)"""
+FAILED_LINE = re.compile(r"live; last refresh failed at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((?P<reason>[^)]+)\); "
+                         r"the figures below may be out of date")
+# What Chromium logs for the requests the test makes fail, and nothing else may be logged.
+RECONNECTING = '() => document.getElementById("conn").textContent === "reconnecting\u2026"'
+FAILED_REQUEST_LOGS = ("console.error: Failed to load resource: the server responded with a status of 401",
+                       "console.error: Failed to load resource: net::ERR_FAILED")
 
 
 def project(tmp_path: Path) -> Path:
@@ -93,6 +109,12 @@ def pushed_updates(page: Any) -> list[dict[str, Any]]:
     return updates
 
 
+def keep_for_docs(screenshot: Path) -> None:
+    """With ``GENESIS_UPDATE_SCREENSHOTS=1``, replace the docs' copy of ``screenshot`` (if the docs are here)."""
+    if os.environ.get("GENESIS_UPDATE_SCREENSHOTS") == "1" and DOCS_IMAGES.is_dir():
+        shutil.copyfile(screenshot, DOCS_IMAGES / screenshot.name)
+
+
 def rows(text: str) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in text.splitlines() if "\t" in line)
 
@@ -126,7 +148,7 @@ def test_status_page_shows_drift_and_turns_to_parity_live_when_a_sync_commits(
             assert shown["Last drift"] != "never" and shown["Connected clients"] == "1", shown
             assert "parity" in await page.evaluate(
                 "getComputedStyle(document.querySelector('h1'), '::after').content")
-            await chromium.screenshot(page, "cascade-status.png")
+            keep_for_docs(await chromium.screenshot(page, "cascade-status.png"))
             assert watch.errors == [] and watch.dialogs == []
 
     try:
@@ -172,4 +194,82 @@ def test_status_page_refuses_without_the_token_and_works_with_it(
     try:
         run(scenario())
     finally:
+        bus.close()
+
+
+def test_status_page_says_when_a_refresh_fails_until_one_succeeds(tmp_path: Path, chromium: Any) -> None:
+    """A ``/status.json`` that answers 401 (the token changed) or not at all, while the WebSocket
+    stays open: the page says its figures are stale instead of going on saying "live"."""
+    state_dir = project(tmp_path)
+    assert sync(state_dir) == 1
+    bus = open_project_bus(state_dir)
+
+    async def refuse(route: Any) -> None:
+        await route.fulfill(status=401, body="a bearer token is required\n", content_type="text/plain")
+
+    async def drop(route: Any) -> None:
+        await route.abort()
+
+    async def scenario() -> None:
+        async with serving(bus, poll_interval=0.25) as server, chromium.launch() as browser:
+            page = await browser.new_page(viewport={"width": 900, "height": 400})
+            watch = chromium.watch(page)
+            updates = pushed_updates(page)
+            await page.goto(http_url(server))
+            await page.wait_for_function(LIVE, timeout=WAIT_MS)
+
+            for handler, reason in ((refuse, "HTTP 401: the token was refused"),
+                                    (drop, "no answer from the server")):
+                await page.route("**/status.json*", handler)
+                result = await bus.publish("envsync.commit", commit_payload())  # the page must look again
+                await page.wait_for_function(REFRESH_FAILED_WITH, arg=reason, timeout=WAIT_MS)
+                assert updates[-1]["seq"] == result.seq
+                line = FAILED_LINE.fullmatch(await page.inner_text("#conn"))
+                assert line is not None and line["reason"] == reason, await page.inner_text("#conn")
+                assert rows(await page.inner_text("#rows"))["State"] == "drift"  # what it had, not the commit
+                await page.unroute("**/status.json*")
+
+            result = await bus.publish("envsync.commit", commit_payload())
+            await page.wait_for_function(SHOWS_PARITY_AT, arg=result.seq, timeout=WAIT_MS)
+            await page.wait_for_function(LIVE, timeout=WAIT_MS)  # the failure is gone with the next refresh
+            failed_requests = [e for e in watch.errors if e.startswith(FAILED_REQUEST_LOGS)]
+            assert len(failed_requests) >= 2, watch.errors  # the browser logged both failed requests...
+            assert [e for e in watch.errors if e not in failed_requests] == []  # ...and nothing else
+            assert watch.dialogs == []
+
+    try:
+        run(scenario())
+    finally:
+        bus.close()
+
+
+@pytest.mark.parametrize("own_origin_listed", [False, True], ids=["without-its-origin", "with-its-origin"])
+def test_with_origins_set_the_page_connects_only_when_its_own_origin_is_listed(
+        tmp_path: Path, chromium: Any, own_origin_listed: bool) -> None:
+    """What docs/engines/cascade.md says: Genesis does not add the page's own origin to ``origins``."""
+    state_dir = project(tmp_path)
+    assert sync(state_dir) == 1
+    bus = open_project_bus(state_dir)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    page_origin = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    origins = ("https://app.example", page_origin) if own_origin_listed else ("https://app.example",)
+
+    async def scenario() -> None:
+        async with serving(bus, sock=listener, origins=origins) as server, chromium.launch() as browser:
+            page = await browser.new_page()
+            watch = chromium.watch(page)
+            response = await page.goto(http_url(server))
+            assert response is not None and response.status == 200
+            assert await page.evaluate("document.body.dataset.state") == "drift"  # served all the same
+            await page.wait_for_function(LIVE if own_origin_listed else RECONNECTING, timeout=WAIT_MS)
+            refused = [e for e in watch.errors if "WebSocket" in e and "403" in e]
+            assert (refused != []) is not own_origin_listed, watch.errors
+            assert [e for e in watch.errors if e not in refused] == [] and watch.dialogs == []
+
+    try:
+        run(scenario())
+    finally:
+        listener.close()
         bus.close()

@@ -44,6 +44,7 @@ class GitHubAdapter(HttpPlatformAdapter):
     credential_env: ClassVar[str | None] = "GITHUB_TOKEN"
     supports_write: ClassVar[bool] = True
     stamps_changes: ClassVar[bool] = True
+    has_secret_kind: ClassVar[bool] = True  # Actions secrets and variables
     default_base_url: ClassVar[str] = "https://api.github.com"
     table_keys: ClassVar[frozenset[str]] = frozenset(
         {"repository", "environment", "include_secrets", "include_variables"})

@@ -58,6 +58,7 @@ class NetlifyAdapter(HttpPlatformAdapter):
     kind = "netlify"
     credential_env = "NETLIFY_AUTH_TOKEN"
     supports_write = True
+    has_secret_kind = True  # is_secret variables
     default_base_url = "https://api.netlify.com"
     table_keys = frozenset({"account_id", "site_id", "context", "branch"})
 

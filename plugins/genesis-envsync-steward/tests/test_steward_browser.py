@@ -1,15 +1,18 @@
 """Steward's HTML report in a real browser (Chromium driven by Playwright; the ``chromium`` fixture
-is in the repository's root ``conftest.py``): the report file the engine writes when a real bus
-delivers ``envsync.drift``, opened from disk as a person opens it.
+comes from the testing kit, ``genesis_core.testing.browser``): the report file the engine writes
+when a real bus delivers ``envsync.drift``, opened from disk as a person opens it.
 
 Screenshots: the test writes ``steward-report.png`` to its tmp dir on every run; with
 ``GENESIS_UPDATE_SCREENSHOTS=1`` it also replaces ``docs/images/steward-report.png`` (commit it
-when the report changes). CI runs without the variable, so a clean clone stays clean.
+when the report changes). CI runs without the variable, so a clean clone stays clean; run from the
+plugin's sdist, where there is no ``docs/images``, the variable does nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,8 @@ from _steward_support import config_from, drift, start_bus
 
 from genesis_core.api import reset_bus
 
+# The repository's docs/images (absent when the tests run from the plugin's sdist).
+DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
 XSS_KEY = "<img src=x onerror=alert(1)>"
 FLAG_KEY = "<img src=y onerror=window.__genesisXss=1>"
 BREAKOUT = "</code></td><script>window.__genesisXss=2</script>"
@@ -27,6 +32,12 @@ BREAKOUT = "</code></td><script>window.__genesisXss=2</script>"
 def _reset_process_bus():
     yield
     reset_bus()
+
+
+def keep_for_docs(screenshot: Path) -> None:
+    """With ``GENESIS_UPDATE_SCREENSHOTS=1``, replace the docs' copy of ``screenshot`` (if the docs are here)."""
+    if os.environ.get("GENESIS_UPDATE_SCREENSHOTS") == "1" and DOCS_IMAGES.is_dir():
+        shutil.copyfile(screenshot, DOCS_IMAGES / screenshot.name)
 
 
 def written_report(tmp_path: Path, policy: Any, payload: dict[str, Any]) -> Path:
@@ -71,7 +82,7 @@ def test_html_report_renders_its_tables(tmp_path: Path, policy: Any, chromium: A
             ]
             assert await page.locator("li").all_inner_texts() == [
                 "netlify lacks 2: VAR_A, VAR_B", "github lacks 2: AUTO_DIAGNOSE, CORS_ALLOW_ALL"]
-            await chromium.screenshot(page, "steward-report.png")
+            keep_for_docs(await chromium.screenshot(page, "steward-report.png"))
             assert watch.errors == [] and watch.dialogs == []
 
     asyncio.run(scenario())

@@ -77,6 +77,7 @@ class VercelAdapter(HttpPlatformAdapter):
     credential_env: ClassVar[str | None] = "VERCEL_TOKEN"
     supports_write: ClassVar[bool] = True
     stamps_changes: ClassVar[bool] = True
+    has_secret_kind: ClassVar[bool] = True  # sensitive entries, never returned
     default_base_url: ClassVar[str] = "https://api.vercel.com"
     table_keys: ClassVar[frozenset[str]] = frozenset({"project", "team_id", "target", "git_branch"})
 

@@ -1,15 +1,15 @@
-"""The ``chromium`` fixture: the browser the plugins' page tests open their pages in.
+"""The ``chromium`` fixture: a real Chromium for tests of pages a person opens.
 
-Cascade's status page and Steward's HTML report are pages a person opens, so their tests
-(``plugins/*/tests/test_*_browser.py``) load them in a real Chromium: Debian's ``chromium``
-package (``apt-get install chromium``), driven by Playwright's Python package over the DevTools
-protocol. Playwright's own browser download is never used. ``GENESIS_CHROMIUM`` names another
-Chromium or Chrome binary (CI uses the one its runner image ships). When the browser or the
-``playwright`` package is missing, the tests fail with ``CI`` set and are skipped elsewhere, with
-the reason and the command that installs it.
+A plugin that serves or writes a page (Cascade's status page, Steward's HTML report, a
+third-party engine's dashboard) tests it in a real browser: the system's Chromium (Debian's
+``chromium`` package: ``apt-get install chromium``) driven by Playwright's Python package over
+the DevTools protocol. Playwright's own browser download is never used. ``GENESIS_CHROMIUM``
+names another Chromium or Chrome binary. When the browser or the ``playwright`` package
+(``pip install 'genesis-envsync[browser]'``) is missing, a test asking for ``chromium`` fails
+with ``CI`` set and is skipped elsewhere, with the reason and the command that installs it.
 
-The fixture lives here, at the root every test path shares, because both plugins use it; it is a
-test helper, not part of ``genesis_core.testing`` (the kit for adapter authors).
+Playwright is imported inside the fixture and :meth:`Chromium.launch`, never when this module
+is, so the pytest plugin that registers the fixtures loads without it.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from genesis_core.testing import missing_server
+from .servers import missing_server
 
-DOCS_IMAGES = Path(__file__).resolve().parent / "docs" / "images"
+#: Where to look for a browser when ``GENESIS_CHROMIUM`` is unset, in order.
 CANDIDATES = ("/usr/bin/chromium", "chromium", "google-chrome", "google-chrome-stable", "chromium-browser")
 
 
@@ -42,7 +42,11 @@ def find_chromium() -> str | None:
 
 
 class PageWatch:
-    """What a page did that a person would notice: console errors, uncaught exceptions, dialogs."""
+    """What a page did that a person would notice: console errors, uncaught exceptions, dialogs.
+
+    ``errors`` holds ``"console.error: TEXT"``, ``"console.assert: TEXT"`` and ``"uncaught: EXC"``
+    lines, ``dialogs`` ``"TYPE: MESSAGE"`` lines (each dialog is dismissed).
+    """
 
     def __init__(self, page: Any) -> None:
         self.errors: list[str] = []
@@ -87,16 +91,9 @@ class Chromium:
         return PageWatch(page)
 
     async def screenshot(self, page: Any, name: str) -> Path:
-        """Save a full-page screenshot as ``name`` in the test's tmp dir and return its path.
-
-        With ``GENESIS_UPDATE_SCREENSHOTS=1`` it also replaces ``docs/images/NAME``, the copy the
-        docs show; without it the working tree is never touched.
-        """
+        """Save a full-page screenshot as ``name`` in the test's tmp dir and return its path."""
         path = self.tmp_path / name
         await page.screenshot(path=str(path), full_page=True)
-        if os.environ.get("GENESIS_UPDATE_SCREENSHOTS") == "1":
-            DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, DOCS_IMAGES / name)
         return path
 
 
@@ -107,7 +104,7 @@ def chromium_executable() -> str:
         import playwright.async_api  # noqa: F401
     except ImportError:
         missing_server("the browser tests need the playwright package: pip install playwright "
-                       "(in the cascade and steward plugins' testing extras; no browser download needed)")
+                       "(or 'genesis-envsync[browser]'; no browser download needed, the system's Chromium is used)")
     found = find_chromium()
     if found is None:
         named = os.environ.get("GENESIS_CHROMIUM")
