@@ -198,7 +198,7 @@ def _make(snapshots: Mapping[str, Snapshot], reference: str, targets: Sequence[s
         effects={name: adapters[name].write_effect for name in targets},
         batch={name: adapters[name].supports_batch_write for name in targets},
         write_only=write_only, adopt=adopt,
-        secret_kinds={name: bool(getattr(adapters[name], "has_secret_kind", False)) for name in targets},
+        secret_kinds={name: adapters[name].has_secret_kind for name in targets},
     )
 
 
