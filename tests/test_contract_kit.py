@@ -385,6 +385,17 @@ class TestDropsMalformedItems(AdapterContract):
     harness = harness_for(DropsMalformedItems)
 
 
+class WritesSecretsInClear(ExampleAdapter):
+    """Says its platform keeps secrets apart, but writes every key as a plain variable."""
+
+    async def write(self, ctx, key, value, *, secret):
+        await super().write(ctx, key, value, secret=False)
+
+
+class TestWritesSecretsInClear(AdapterContract):
+    harness = harness_for(WritesSecretsInClear)
+
+
 class TestStampsThatNeverMove(AdapterContract):
     harness = harness_for(StampsThatNeverMove)
 
@@ -461,6 +472,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "TestDropsMalformedItems": ([f"{MALFORMED}[item-without-name]", f"{MALFORMED}[non-string-value]"],
                                 [FETCH, f"{FAULT}[wrong-shape]"]),
     "TestCredentialCheckShowsToken": ([CREDENTIALS], [FETCH, LEAKS]),
+    "TestWritesSecretsInClear": (["test_secret_write_round_trips"], [FETCH, "test_write_round_trips"]),
     "TestCredentialCheckAsTuple": ([CREDENTIALS], [FETCH]),
 }
 

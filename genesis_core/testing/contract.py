@@ -689,6 +689,9 @@ class AdapterContract:
         fetched = fetch_sync(adapter, harness.env()).variables.get("SECRET_KEY")
         assert fetched is not None, "a secret written must be listed by the next fetch"
         assert fetched.value in (None, value), "a secret must read back as itself or as unreadable"
+        if type(adapter).has_secret_kind:
+            assert fetched.secret, ("the adapter says its platform keeps secrets apart (has_secret_kind), "
+                                    "but a key written with secret=True reads back as a plain variable")
 
     def test_failed_write_is_an_error_and_changes_nothing(self, harness: PlatformHarness) -> None:
         self._require_writable(harness)

@@ -39,6 +39,7 @@ class ExampleAdapter(HttpPlatformAdapter):
     kind = "example"
     credential_env = "EXAMPLE_TOKEN"
     supports_write = True
+    has_secret_kind = True  # a variable written with "secret": true is never returned
     default_base_url = "https://api.example.invalid"
     table_keys = frozenset({"project", "page_size"})
 
