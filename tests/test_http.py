@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -533,3 +534,11 @@ def test_a_deeply_nested_answer_is_a_platform_error_not_a_crash(emulator: ItemsE
     emulator.route("GET", "/deep", lambda req, m: Response(400, raw=nested[:4096] + nested[-4096:]))
     err = call_error(f"{emulator.base_url}/deep")
     assert (err.status, str(err)) == (400, "render-prod: unexpected HTTP 400")
+
+
+def test_route_first_serves_ahead_of_the_routes_already_declared(emulator: ItemsEmulator) -> None:
+    emulator.route_first("GET", "/items", lambda req, m: Response(200, {"items": ["replaced"]}))
+    assert json.loads(call(f"{emulator.base_url}/items")[1]) == {"items": ["replaced"]}
+    assert list(iter_routes(emulator))[0] == ("GET", "/items")
+    added, _ = call(f"{emulator.base_url}/items", method="POST", json_body={"name": "c"}, ok=(200, 201))
+    assert added.status_code == 201  # the other routes still answer

@@ -249,6 +249,14 @@ class EmulatorServer:
         """Serve ``method`` requests whose path fully matches the regex ``pattern``."""
         self._routes.append((method.upper(), re.compile(pattern), handler))
 
+    def route_first(self, method: str, pattern: str, handler: Route) -> None:
+        """Serve ``method`` requests matching ``pattern`` ahead of every route already declared.
+
+        A test uses it to replace one answer of a running emulator (a wrong shape, a refusal).
+        """
+        with self._lock:
+            self._routes.insert(0, (method.upper(), re.compile(pattern), handler))
+
     def inject(self, fault: Fault) -> None:
         """Add a fault; it applies to the next ``fault.times`` requests (all if ``None``)."""
         if fault.kind not in FAULT_KINDS:
