@@ -186,6 +186,7 @@ class RateUsage:
     status: int
     #: Whether the answer is the rate limit's own 429 (:meth:`EmulatorServer.throttle_next`).
     throttled: bool
+    #: What the last :meth:`EmulatorServer.throttle_next` asked (kept after the throttled answers).
     throttle: Throttle
 
 
