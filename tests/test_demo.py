@@ -161,8 +161,10 @@ class AcmePlugin:
     @staticmethod
     @hookimpl
     def genesis_register_platforms(register: Callable[[PlatformKind], None]) -> None:
-        register(PlatformKind("acme-cloud", lambda instance: None,  # type: ignore[arg-type, return-value]
-                              credential_env="ACME_TOKEN", emulator=f"{__name__}:ThirdPartyEmulator"))
+        from genesis_core.platforms.dotenv import DotenvAdapter  # any adapter: only the emulator is used
+
+        register(PlatformKind("acme-cloud", DotenvAdapter, credential_env="ACME_TOKEN",
+                              emulator=f"{__name__}:ThirdPartyEmulator"))
 
 
 def test_emulate_starts_a_third_party_kinds_emulator(run_cli, fresh_plugin_host: None,
