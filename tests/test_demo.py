@@ -183,3 +183,27 @@ def test_emulate_starts_a_third_party_kinds_emulator(run_cli, fresh_plugin_host:
     code, _, err = run_cli("emulate", "acme-cloud", "dokku")
     assert code == 2 and "no emulator for dokku (choose from render, netlify, github, heroku, fly, railway, " \
                           "acme-cloud)" in err, err
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("genesis_acme_missing.emulator:AcmeEmulator", "cannot be loaded (ModuleNotFoundError: No module named "
+                                                   "'genesis_acme_missing')"),
+    ("genesis_core.testing.emulator:Nothing", "cannot be loaded (AttributeError: "),
+    ("genesis_core.testing.emulator:Request", "is not an EmulatorServer subclass"),
+])
+def test_an_emulator_that_cannot_be_loaded_is_one_line(run_cli, fresh_plugin_host: None, path: str, expected: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import genesis_core.plugins
+    from genesis_core.platforms.dotenv import DotenvAdapter
+
+    class Broken:
+        @staticmethod
+        @hookimpl
+        def genesis_register_platforms(register: Callable[[PlatformKind], None]) -> None:
+            register(PlatformKind("acme-cloud", DotenvAdapter, emulator=path))
+
+    host = genesis_core.plugins.build_plugin_host(plugins=(("acme", Broken),))
+    monkeypatch.setattr(genesis_core.plugins, "get_plugin_host", lambda: host)
+    code, out, err = run_cli("emulate", "acme-cloud", "--seconds", "0")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"genesis: the acme-cloud emulator {path!r} ") and expected in err, err

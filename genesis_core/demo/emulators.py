@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import GenesisError
+from ..errors import GenesisError, one_line
 from .app_data import NETLIFY_EXCLUDE, DemoApp
 
 if TYPE_CHECKING:
@@ -78,8 +78,7 @@ def emulator_class(kind: str, platform_kinds: Mapping[str, PlatformKind]) -> Any
     try:
         found = load_value(registered.emulator)
     except (ImportError, AttributeError) as exc:
-        raise GenesisError(f"the {kind} emulator {registered.emulator!r} cannot be loaded "
-                           f"({type(exc).__name__}: {exc})") from None
+        raise GenesisError(f"the {kind} emulator {registered.emulator!r} cannot be loaded ({one_line(exc)})") from None
     if not (isinstance(found, type) and issubclass(found, EmulatorServer)):
         raise GenesisError(f"the {kind} emulator {registered.emulator!r} is not an EmulatorServer subclass")
     return found
