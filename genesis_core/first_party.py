@@ -56,6 +56,9 @@ KINDS: dict[str, str] = {
     "railway": "genesis-envsync-railway",
 }
 
+#: The kinds whose plugin offers an emulator (``PlatformKind.emulator``), in ``genesis emulate``'s order.
+EMULATED_KINDS: tuple[str, ...] = ("render", "netlify", "github", "heroku", "fly", "railway")
+
 #: ``[engines.NAME]`` -> the distribution that registers the engine.
 ENGINES: dict[str, str] = {
     "truth": "genesis-envsync-truth",

@@ -8,9 +8,14 @@ import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+
+from genesis_core.api import PlatformKind, hookimpl
+from genesis_core.testing import EmulatorServer, Response
 
 pytest.importorskip("genesis_autonomy", reason="the demo needs every plugin (pip install -r requirements-all.txt)")
 
@@ -130,3 +135,75 @@ def test_the_follow_up_commands_the_demo_prints_work_where_it_ran(tmp_path: Path
     assert "ledger ok" in outputs["ledger verify"]
     assert "envsync.drift" in outputs["events history"]
     assert not elsewhere.exists()  # the follow-ups did not start a second, empty state dir
+
+
+
+class ThirdPartyEmulator(EmulatorServer):
+    """A third party's emulator; remembers each start and the answer it gave a request to itself."""
+
+    platform = "acme-cloud"
+    started: ClassVar[list[tuple[str, int]]] = []  # (token, status)
+
+    def register_routes(self) -> None:
+        self.route("GET", "/ping", lambda req, m: Response(200, {"pong": True}))
+
+    def start(self) -> ThirdPartyEmulator:
+        super().start()
+        ping = urllib.request.Request(f"{self.base_url}/ping", headers={"Authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(ping, timeout=10) as answer:
+            self.started.append((self.token, answer.status))
+        return self
+
+
+class AcmePlugin:
+    """A third-party plugin: the ``acme-cloud`` kind, with an emulator for `genesis emulate`."""
+
+    @staticmethod
+    @hookimpl
+    def genesis_register_platforms(register: Callable[[PlatformKind], None]) -> None:
+        from genesis_core.platforms.dotenv import DotenvAdapter  # any adapter: only the emulator is used
+
+        register(PlatformKind("acme-cloud", DotenvAdapter, credential_env="ACME_TOKEN",
+                              emulator=f"{__name__}:ThirdPartyEmulator"))
+
+
+def test_emulate_starts_a_third_party_kinds_emulator(run_cli, fresh_plugin_host: None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import genesis_core.plugins
+
+    host = genesis_core.plugins.build_plugin_host(plugins=(("acme", AcmePlugin),))
+    monkeypatch.setattr(genesis_core.plugins, "get_plugin_host", lambda: host)
+    ThirdPartyEmulator.started.clear()
+    code, out, err = run_cli("emulate", "acme-cloud", "--seconds", "0")
+    assert code == 0, err
+    [(token, status)] = ThirdPartyEmulator.started
+    assert status == 200 and token.startswith("demo-acme-cloud-")
+    assert re.search(rf'  acme-cloud base_url = "http://127\.0\.0\.1:\d+"   export ACME_TOKEN={token}\n', out), out
+    assert re.search(r'\[platforms\.acme-cloud\]\nbase_url = "http://127\.0\.0\.1:\d+"\n', out), out
+    code, _, err = run_cli("emulate", "acme-cloud", "dokku")
+    assert code == 2 and "no emulator for dokku (choose from render, netlify, github, heroku, fly, railway, " \
+                          "acme-cloud)" in err, err
+
+
+@pytest.mark.parametrize(("path", "expected"), [
+    ("genesis_acme_missing.emulator:AcmeEmulator", "cannot be loaded (ModuleNotFoundError: No module named "
+                                                   "'genesis_acme_missing')"),
+    ("genesis_core.testing.emulator:Nothing", "cannot be loaded (AttributeError: "),
+    ("genesis_core.testing.emulator:Request", "is not an EmulatorServer subclass"),
+])
+def test_an_emulator_that_cannot_be_loaded_is_one_line(run_cli, fresh_plugin_host: None, path: str, expected: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import genesis_core.plugins
+    from genesis_core.platforms.dotenv import DotenvAdapter
+
+    class Broken:
+        @staticmethod
+        @hookimpl
+        def genesis_register_platforms(register: Callable[[PlatformKind], None]) -> None:
+            register(PlatformKind("acme-cloud", DotenvAdapter, emulator=path))
+
+    host = genesis_core.plugins.build_plugin_host(plugins=(("acme", Broken),))
+    monkeypatch.setattr(genesis_core.plugins, "get_plugin_host", lambda: host)
+    code, out, err = run_cli("emulate", "acme-cloud", "--seconds", "0")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"genesis: the acme-cloud emulator {path!r} ") and expected in err, err

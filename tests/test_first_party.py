@@ -59,6 +59,16 @@ def test_the_table_names_what_each_plugin_registers(dist: Path) -> None:
         assert listed <= added[what], f"first_party.{what.upper()} lists {listed - added[what]} for {dist.name}"
 
 
+def test_emulated_kinds_are_the_kinds_that_name_an_emulator() -> None:
+    """``genesis emulate`` names a missing plugin for these kinds: each registers an importable emulator."""
+    from genesis_core.demo.emulators import emulated_kinds, emulator_class
+
+    kinds = build_plugin_host().platform_kinds()
+    offered = emulated_kinds(kinds)
+    assert tuple(offered) == first_party.EMULATED_KINDS
+    assert all(emulator_class(kind, kinds).platform == kind for kind in offered)
+
+
 def test_distributions_being_added_elsewhere_are_listed() -> None:
     assert first_party.KINDS["aws-ssm"] == first_party.KINDS["aws-secrets-manager"] == "genesis-envsync-aws"
     assert {first_party.KINDS[k] for k in ("vault", "heroku", "fly", "railway")} == {

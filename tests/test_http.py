@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -31,8 +32,11 @@ from genesis_core.testing.emulator import (
     FAULT_KINDS,
     EmulatorServer,
     Fault,
+    RateLimit,
+    RateUsage,
     Request,
     Response,
+    Throttle,
     iter_routes,
     paginate,
 )
@@ -533,3 +537,47 @@ def test_a_deeply_nested_answer_is_a_platform_error_not_a_crash(emulator: ItemsE
     emulator.route("GET", "/deep", lambda req, m: Response(400, raw=nested[:4096] + nested[-4096:]))
     err = call_error(f"{emulator.base_url}/deep")
     assert (err.status, str(err)) == (400, "render-prod: unexpected HTTP 400")
+
+
+def test_route_first_serves_ahead_of_the_routes_already_declared(emulator: ItemsEmulator) -> None:
+    emulator.route_first("GET", "/items", lambda req, m: Response(200, {"items": ["replaced"]}))
+    assert json.loads(call(f"{emulator.base_url}/items")[1]) == {"items": ["replaced"]}
+    assert list(iter_routes(emulator))[0] == ("GET", "/items")
+    added, _ = call(f"{emulator.base_url}/items", method="POST", json_body={"name": "c"}, ok=(200, 201))
+    assert added.status_code == 201  # the other routes still answer
+
+
+class LimitedEmulator(ItemsEmulator):
+    """ItemsEmulator with a platform rate limit: 3 requests a minute, a 429 of its own."""
+
+    def rate_limiting(self) -> RateLimit | None:
+        def answer(throttle: Throttle) -> Response:
+            headers = {"Retry-After": throttle.retry_after} if throttle.retry_after is not None else {}
+            return Response(429, {"error": "slow down"}, headers=headers)
+
+        def headers(usage: RateUsage) -> dict[str, str]:
+            left = 0 if usage.throttled else (usage.requests or 0) - usage.used
+            return {"X-Left": str(left), "X-Reset": str(usage.reset), "X-Asked-Reset": str(usage.throttle.reset)}
+
+        return RateLimit(answer, headers, requests=3, window=60)
+
+
+def test_a_platform_rate_limit_answers_its_own_429_while_throttled() -> None:
+    with LimitedEmulator(token=TOKEN) as emulator:
+        url = f"{emulator.base_url}/items"
+        first = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (first.status_code, first.headers["X-Left"], first.headers["X-Reset"]) == (200, "2", "60")
+        emulator.throttle_next(2, retry_after="7", reset=9)
+        for _ in range(2):
+            limited = httpx.get(url)  # before auth, as the platforms do
+            assert (limited.status_code, limited.json()) == (429, {"error": "slow down"})
+            assert (limited.headers["Retry-After"], limited.headers["X-Left"]) == ("7", "0")
+            assert limited.headers["X-Asked-Reset"] == "9"
+        after = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (after.status_code, after.headers["X-Left"]) == (200, "-1")  # four answers counted
+        assert len(emulator.requests) == 4
+
+
+def test_throttle_next_needs_a_rate_limit(emulator: ItemsEmulator) -> None:
+    with pytest.raises(ValueError, match="the items emulator has no rate limit"):
+        emulator.throttle_next(1)

@@ -217,9 +217,8 @@ def test_a_failed_heroku_release_fails_all_its_keys_and_no_other_instance(
     _, app, emulators = project
     drift_heroku_more(emulators, app)
     heroku = emulators["heroku"].server
-    heroku.route("PATCH", r"/apps/[^/]+/config-vars",  # reads still work; the release fails
-                 lambda request, match: Response(503, {"id": "unavailable", "message": "Release failed."}))
-    heroku._routes.insert(0, heroku._routes.pop())
+    heroku.route_first("PATCH", r"/apps/[^/]+/config-vars",  # reads still work; the release fails
+                       lambda request, match: Response(503, {"id": "unavailable", "message": "Release failed."}))
     code, out, err = run_cli("heal", "--apply", "--json")
     assert code == 1, err
     results = json.loads(out)["result"]["results"]

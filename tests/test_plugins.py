@@ -238,12 +238,23 @@ def test_a_broken_plugins_traceback_is_shown_on_request(fake_dist, tmp_path: Pat
 def test_listing_plugins_imports_no_engine_or_command_module() -> None:
     code = ("import sys; from genesis_core.cli.main import main; main(['plugins']); "
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('asyncio', 'sqlite3', 'httpx', "
-            "'cryptography', 'websockets', 'nats', 'rich') or (m.endswith(('.engine', '.commands', '.cli')) "
+            "'cryptography', 'websockets', 'nats', 'rich') or "
+            "(m.endswith(('.engine', '.commands', '.cli', '.emulator')) "
             "and not m.startswith('genesis_core.'))); "
             "print('LOADED', loaded)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "LOADED []"
+
+
+@pytest.mark.parametrize("path", ["genesis_acme.emulator", "genesis acme:Emulator", "mod:", ":Class", ""])
+def test_a_platform_kind_emulator_is_a_module_colon_class_path(path: str) -> None:
+    from genesis_core.platforms.dotenv import DotenvAdapter
+
+    PlatformKind(name="fine", factory=DotenvAdapter, emulator="genesis_acme.emulator:AcmeEmulator")
+    with pytest.raises(ValueError, match=re.escape(f"platform kind 'fine': emulator must be 'module:Class', "
+                                                   f"got {path!r}")):
+        PlatformKind(name="fine", factory=DotenvAdapter, emulator=path)
 
 
 def test_lazy_engine_and_command_resolve_on_use() -> None:

@@ -1,6 +1,7 @@
 """``genesis emulate``: run the platform emulators on 127.0.0.1, seeded with the demo app, until stopped.
 
-Render, Netlify, GitHub, Heroku, Fly.io and Railway; each needs its plugin distribution installed.
+Render, Netlify, GitHub, Heroku, Fly.io and Railway, each from its plugin distribution, and any
+kind whose plugin names an emulator (``PlatformKind.emulator``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,10 @@ import threading
 from pathlib import Path
 
 from ..errors import UsageError
+from ..first_party import EMULATED_KINDS
 from .commands import Command
 from .context import CommandContext
 
-#: Every kind ``genesis emulate`` can serve (each from its own plugin distribution).
-KINDS = ("render", "netlify", "github", "heroku", "fly", "railway")
 #: What ``genesis emulate`` with no kind serves: the demo's platforms, which ``--env`` matches.
 DEFAULT_KINDS = ("render", "netlify", "github")
 #: Kinds whose real server software runs locally instead (docs/platforms/<kind>.md shows how).
@@ -27,8 +27,8 @@ REAL_SERVERS = {"aws-ssm": "moto_server (pip install 'moto[server]')",
 
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kinds", nargs="*", metavar="KIND",
-                        help=f"which emulators to start: {', '.join(KINDS)} "
-                             f"(default: {' '.join(DEFAULT_KINDS)}, the demo's)")
+                        help=f"which emulators to start: {', '.join(EMULATED_KINDS)} or another kind whose "
+                             f"plugin offers one (default: {' '.join(DEFAULT_KINDS)}, the demo's)")
     parser.add_argument("--port", type=int, default=0,
                         help="first port to use, the next kinds on the ports after it (default: free ports "
                              "chosen by the system)")
@@ -90,15 +90,17 @@ def write_env(path: Path, values: dict[str, str]) -> None:
 
 def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from ..demo.app_data import drifted_app
-    from ..demo.emulators import platform_tables, running_emulators
+    from ..demo.emulators import emulated_kinds, platform_tables, running_emulators
 
     real = [kind for kind in args.kinds if kind in REAL_SERVERS]
     if real:
         raise UsageError(f"no emulator for {real[0]}: run the real server locally instead, "
                          f"{REAL_SERVERS[real[0]]}; see docs/platforms/{real[0]}.md")
-    unknown = [kind for kind in args.kinds if kind not in KINDS]
+    registered = ctx.host.platform_kinds()
+    known = tuple(dict.fromkeys((*EMULATED_KINDS, *emulated_kinds(registered))))
+    unknown = [kind for kind in args.kinds if kind not in known]
     if unknown:
-        raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(KINDS)})")
+        raise UsageError(f"no emulator for {', '.join(unknown)} (choose from {', '.join(known)})")
     kinds = tuple(dict.fromkeys(args.kinds or DEFAULT_KINDS))
     check_ports(args.port, len(kinds))
     if args.seconds is not None and not 0 <= args.seconds <= MAX_SECONDS:  # also refuses nan
@@ -111,15 +113,17 @@ def _run(args: argparse.Namespace, ctx: CommandContext) -> int:
     try:
         with contextlib.ExitStack() as stack:
             try:
-                emulators = stack.enter_context(running_emulators(app, kinds, port=args.port))
+                emulators = stack.enter_context(running_emulators(app, kinds, port=args.port,
+                                                                  platform_kinds=registered))
             except OSError as exc:  # the port is taken, or not ours to use
                 where = f"ports {args.port} to {args.port + len(kinds) - 1}" if args.port else "free ports"
                 raise UsageError(f"--port: cannot listen on 127.0.0.1 {where} "
                                  f"({exc.strerror or type(exc).__name__})") from None
             ctx.print("Emulators running on 127.0.0.1 (seeded with the demo app); Ctrl-C to stop.")
             for running in emulators.values():
-                ctx.print(f"  {running.kind:<8} base_url = \"{running.base_url}\"   "
-                          f"export {running.token_env}={running.token}")
+                token = f"export {running.token_env}={running.token}" if running.token_env else \
+                    f"token {running.token}"
+                ctx.print(f"  {running.kind:<8} base_url = \"{running.base_url}\"   {token}")
             ctx.print("")
             if args.env is not None:
                 write_env(args.env, app.local)

@@ -1,21 +1,24 @@
 """Start the platform emulators seeded with the demo app (for `genesis demo` and `genesis emulate`).
 
-`genesis demo` uses Render, Netlify and GitHub; `genesis emulate` can also serve Heroku, Fly.io
-and Railway (each from its own plugin distribution).
+`genesis demo` uses Render, Netlify and GitHub; `genesis emulate` can also serve Heroku, Fly.io,
+Railway and any kind whose plugin names an emulator (``PlatformKind.emulator``, imported only here).
+The demo app's data seeds the first-party kinds; another kind's emulator starts empty.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..errors import GenesisError
+from ..errors import GenesisError, one_line
 from .app_data import NETLIFY_EXCLUDE, DemoApp
+
+if TYPE_CHECKING:
+    from ..platforms.model import PlatformKind
 
 RENDER_SERVICE = "srv-demo0acmeshop0api"
 NETLIFY_ACCOUNT = "acme"
@@ -37,17 +40,6 @@ DEMO_IDS = {
     "railway": {"project_id": RAILWAY_PROJECT, "environment_id": RAILWAY_ENVIRONMENT, "service_id": RAILWAY_SERVICE},
 }
 
-#: kind -> (module, emulator class); the plugin providing each is in ``first_party.KINDS``.
-EMULATORS = {
-    "render": ("genesis_render.emulator", "RenderEmulator"),
-    "netlify": ("genesis_netlify.emulator", "NetlifyEmulator"),
-    "github": ("genesis_github.emulator", "GitHubEmulator"),
-    "heroku": ("genesis_heroku.emulator", "HerokuEmulator"),
-    "fly": ("genesis_fly.emulator", "FlyEmulator"),
-    "railway": ("genesis_railway.emulator", "RailwayEmulator"),
-}
-
-
 @attrs.frozen
 class RunningEmulator:
     """One started emulator: its kind, base URL, the token it accepts and the env var holding it."""
@@ -55,7 +47,7 @@ class RunningEmulator:
     kind: str
     server: Any
     token: str
-    token_env: str
+    token_env: str | None
 
     @property
     def base_url(self) -> str:
@@ -63,22 +55,37 @@ class RunningEmulator:
         return str(self.server.base_url)
 
 
-TOKEN_ENV = {"render": "RENDER_API_KEY", "netlify": "NETLIFY_AUTH_TOKEN", "github": "GITHUB_TOKEN",
-             "heroku": "HEROKU_API_KEY", "fly": "FLY_API_TOKEN", "railway": "RAILWAY_TOKEN"}
+def emulated_kinds(platform_kinds: Mapping[str, PlatformKind]) -> dict[str, PlatformKind]:
+    """Return the kinds that offer an emulator: the first-party ones in their usual order, then the others."""
+    from ..first_party import EMULATED_KINDS
+
+    order = {kind: i for i, kind in enumerate(EMULATED_KINDS)}
+    offered = [kind for kind in platform_kinds.values() if kind.emulator is not None]
+    return {kind.name: kind for kind in sorted(offered, key=lambda k: order.get(k.name, len(order)))}
 
 
-def _emulator_class(kind: str) -> Any:
-    from ..first_party import KINDS, missing
+def emulator_class(kind: str, platform_kinds: Mapping[str, PlatformKind]) -> Any:
+    """Return the emulator class ``kind`` registers (imported now); ``GenesisError`` when there is none."""
+    from ..discovery import load_value
+    from ..first_party import EMULATED_KINDS, KINDS, missing
+    from ..testing.emulator import EmulatorServer
 
-    module, cls = EMULATORS[kind]
+    registered = platform_kinds.get(kind)
+    if registered is None or registered.emulator is None:
+        if registered is None and kind in EMULATED_KINDS:
+            raise GenesisError(missing(f"the {kind} emulator", KINDS[kind]))
+        raise GenesisError(f"no emulator for {kind}")
     try:
-        return getattr(importlib.import_module(module), cls)
-    except ImportError:
-        raise GenesisError(missing(f"the {kind} emulator", KINDS[kind])) from None
+        found = load_value(registered.emulator)
+    except (ImportError, AttributeError) as exc:
+        raise GenesisError(f"the {kind} emulator {registered.emulator!r} cannot be loaded ({one_line(exc)})") from None
+    if not (isinstance(found, type) and issubclass(found, EmulatorServer)):
+        raise GenesisError(f"the {kind} emulator {registered.emulator!r} is not an EmulatorServer subclass")
+    return found
 
 
 def seed(kind: str, server: Any, app: DemoApp) -> None:
-    """Put the demo app's drifted variables for ``kind`` on ``server``."""
+    """Put the demo app's drifted variables for ``kind`` on ``server`` (nothing for a kind the demo lacks)."""
     if kind == "render":
         server.set_env(RENDER_SERVICE, app.render)
     elif kind == "netlify":
@@ -107,15 +114,21 @@ def seed(kind: str, server: Any, app: DemoApp) -> None:
         variables = {k: v for k, v in app.local.items() if k != "CACHE_TTL_SECONDS"}
         variables["LOG_LEVEL"] = "debug"
         server.set_variables(RAILWAY_PROJECT, RAILWAY_ENVIRONMENT, variables, service_id=RAILWAY_SERVICE)
-    else:  # pragma: no cover - EMULATORS lists the kinds
-        raise ValueError(kind)
 
 
 @contextmanager
 def running_emulators(app: DemoApp, kinds: tuple[str, ...] = ("render", "netlify", "github"),
-                      port: int = 0) -> Iterator[dict[str, RunningEmulator]]:
-    """Start each emulator on 127.0.0.1 seeded with ``app``; stop them all on exit."""
-    classes = {kind: _emulator_class(kind) for kind in kinds}
+                      port: int = 0, platform_kinds: Mapping[str, PlatformKind] | None = None,
+                      ) -> Iterator[dict[str, RunningEmulator]]:
+    """Start each kind's emulator on 127.0.0.1 seeded with ``app``; stop them all on exit.
+
+    ``platform_kinds`` are the registered kinds (default: every installed plugin's).
+    """
+    if platform_kinds is None:
+        from ..plugins import get_plugin_host
+
+        platform_kinds = get_plugin_host().platform_kinds()
+    classes = {kind: emulator_class(kind, platform_kinds) for kind in kinds}
     started: dict[str, RunningEmulator] = {}
     try:
         for i, kind in enumerate(kinds):
@@ -123,7 +136,7 @@ def running_emulators(app: DemoApp, kinds: tuple[str, ...] = ("render", "netlify
             server = classes[kind](token=token, port=(port + i) if port else 0)
             seed(kind, server, app)
             server.start()
-            started[kind] = RunningEmulator(kind, server, token, TOKEN_ENV[kind])
+            started[kind] = RunningEmulator(kind, server, token, platform_kinds[kind].credential_env)
         yield started
     finally:
         for running in started.values():
@@ -137,7 +150,7 @@ def platform_tables(emulators: dict[str, RunningEmulator]) -> str:
                          f"exclude = [{exclude}]  # backend-only keys a browser-facing site must not hold"]}
     tables = []
     for kind, running in emulators.items():
-        lines = [f"[platforms.{kind}]", *(f'{key} = "{value}"' for key, value in DEMO_IDS[kind].items()),
+        lines = [f"[platforms.{kind}]", *(f'{key} = "{value}"' for key, value in DEMO_IDS.get(kind, {}).items()),
                  *extra.get(kind, ()), f'base_url = "{running.base_url}"']
         tables.append("\n".join(lines) + "\n")
     return "\n".join(tables)

@@ -59,7 +59,7 @@ def run_demo(directory: Path, *, say: Callable[[str], None],
     home = directory / ".genesis"
     with running_emulators(app) as emulators:
         config.write_text(demo_config(emulators))
-        env = {e.token_env: e.token for e in emulators.values()}
+        env = {e.token_env: e.token for e in emulators.values() if e.token_env is not None}
         env["GENESIS_HOME"] = str(home)
         with _environ(env):
             def step(title: str, text: str, *args: str) -> int:

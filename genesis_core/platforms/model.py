@@ -395,8 +395,18 @@ class PlatformKind:
     #: ``False`` for a platform that changes it (GitHub stores names upper-cased): the contract kit then
     #: skips its lower- and mixed-case key checks.
     case_sensitive: bool = True
+    #: The emulator ``genesis emulate NAME`` starts, as ``"module:Class"``: an ``EmulatorServer``
+    #: subclass built with ``token=`` and ``port=``.  Imported only when used (start-up stays fast).
+    emulator: str | None = attrs.field(default=None)
 
     @name.validator
     def _check_name(self, _attr: Any, value: str) -> None:
         if not isinstance(value, str) or not _KIND_NAME.match(value):
             raise ValueError(f"platform kind name must match {_KIND_NAME.pattern}, got {value!r}")
+
+    @emulator.validator
+    def _check_emulator(self, _attr: Any, value: str | None) -> None:
+        module, colon, attribute = value.partition(":") if isinstance(value, str) else ("", "", "")
+        if value is not None and not (colon and all(part.isidentifier() for part in
+                                                    (*module.split("."), *attribute.split(".")))):
+            raise ValueError(f"platform kind {self.name!r}: emulator must be 'module:Class', got {value!r}")

@@ -30,8 +30,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                          "fetch_sync", "run_fetch", "run_write", "run_write_batch",
                          "write_batch_sync", "write_sync"),
     "testing.transport_contract": ("TransportContract", "TransportHarness"),
-    "testing.emulator": ("FAULT_KINDS", "ITEM_FAULTS", "EmulatorServer", "Fault", "Request", "Response",
-                         "iter_routes", "paginate", "spoil_item"),
+    "testing.emulator": ("FAULT_KINDS", "ITEM_FAULTS", "EmulatorServer", "Fault", "RateLimit", "RateUsage",
+                         "Request", "Response", "Throttle", "iter_routes", "paginate", "spoil_item"),
     "testing.example_adapter": ("ExampleAdapter", "ExampleEmulator", "ExampleHarness"),
     "testing.proxy": ("FaultProxy",),
     "testing.servers": ("ServerProcess", "ServerStartError", "free_port", "missing_server"),
@@ -67,8 +67,11 @@ if TYPE_CHECKING:  # what a type checker sees; at run time each name is imported
     from .emulator import ITEM_FAULTS as ITEM_FAULTS
     from .emulator import EmulatorServer as EmulatorServer
     from .emulator import Fault as Fault
+    from .emulator import RateLimit as RateLimit
+    from .emulator import RateUsage as RateUsage
     from .emulator import Request as Request
     from .emulator import Response as Response
+    from .emulator import Throttle as Throttle
     from .emulator import iter_routes as iter_routes
     from .emulator import paginate as paginate
     from .emulator import spoil_item as spoil_item

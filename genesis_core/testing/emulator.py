@@ -11,17 +11,23 @@ Two more faults leave the answer valid but spoil one item of it (:data:`ITEM_FAU
 the item naming ``Fault.target`` loses its name, or its value (``Fault.value``)
 becomes a number.  ``Fault.methods`` limits a fault to some HTTP methods (the
 contract kit fails writes only).
+
+A platform's own rate limit is one hook, :meth:`EmulatorServer.rate_limiting`: a
+:class:`RateLimit` that builds the platform's 429 and the headers every answer carries.
+A test makes the next requests answer that 429 with :meth:`EmulatorServer.throttle_next`;
+the emulator never refuses a request on its own (a suite must not depend on its speed).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -156,6 +162,51 @@ def spoil_item(response: Response, fault: Fault) -> Response | None:
 Route = Callable[[Request, re.Match[str]], Response]
 
 
+@attrs.frozen
+class Throttle:
+    """What :meth:`EmulatorServer.throttle_next` was last asked (the defaults before any call)."""
+
+    #: The ``Retry-After`` the 429 should carry (``None``: the platform's default, often none).
+    retry_after: str | None = None
+    #: Seconds until the limit resets, for a platform that says so in a header or the body.
+    reset: int | None = None
+
+
+@attrs.frozen
+class RateUsage:
+    """What :attr:`RateLimit.headers` sees for one answer."""
+
+    #: The platform's budget per window (:attr:`RateLimit.requests`).
+    requests: int | None
+    #: Answers counted in the current window, this one included.
+    used: int
+    #: Whole seconds until the window starts again (``None`` when the budget never refills).
+    reset: int | None
+    #: The status of the answer the headers go on (a fault or a route may answer 429 too).
+    status: int
+    #: Whether the answer is the rate limit's own 429 (:meth:`EmulatorServer.throttle_next`).
+    throttled: bool
+    #: What the last :meth:`EmulatorServer.throttle_next` asked (kept after the throttled answers).
+    throttle: Throttle
+
+
+@attrs.frozen
+class RateLimit:
+    """A platform's rate limit as its emulator reproduces it (:meth:`EmulatorServer.rate_limiting`).
+
+    ``answer`` builds the platform's 429 (status, body, headers) from the last
+    :class:`Throttle`; ``headers``, when given, the headers every answer carries (the
+    rate limit's 429 included), counted ``requests`` per ``window`` seconds (``None``: the
+    budget never refills).  Counting only feeds the headers: the emulator answers 429
+    only while a test has throttled it.
+    """
+
+    answer: Callable[[Throttle], Response]
+    headers: Callable[[RateUsage], Mapping[str, str]] | None = None
+    requests: int | None = None
+    window: float | None = None
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -222,6 +273,10 @@ class EmulatorServer:
         self.spoiled = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._throttled = 0
+        self._throttle = Throttle()
+        self._window_start = time.monotonic()
+        self._window_used = 0
         self.register_routes()
 
     # -- to override -----------------------------------------------------------------
@@ -244,10 +299,22 @@ class EmulatorServer:
         """Return valid JSON that is not what the documented endpoint returns."""
         return Response(200, {"unexpected": True, "items": "not-a-list"})
 
+    def rate_limiting(self) -> RateLimit | None:
+        """Return the platform's rate limit (``None``: the emulator has none); asked on every request."""
+        return None
+
     # -- routes and faults --------------------------------------------------------------
     def route(self, method: str, pattern: str, handler: Route) -> None:
         """Serve ``method`` requests whose path fully matches the regex ``pattern``."""
         self._routes.append((method.upper(), re.compile(pattern), handler))
+
+    def route_first(self, method: str, pattern: str, handler: Route) -> None:
+        """Serve ``method`` requests matching ``pattern`` ahead of every route already declared.
+
+        A test uses it to replace one answer of a running emulator (a wrong shape, a refusal).
+        """
+        with self._lock:
+            self._routes.insert(0, (method.upper(), re.compile(pattern), handler))
 
     def inject(self, fault: Fault) -> None:
         """Add a fault; it applies to the next ``fault.times`` requests (all if ``None``)."""
@@ -306,8 +373,52 @@ class EmulatorServer:
             return Response(fault.status or 429, {"message": "rate limit exceeded"}, headers=headers)
         raise AssertionError(kind)
 
+    def throttle_next(self, requests: int = 1, *, retry_after: str | None = None, reset: int | None = None) -> None:
+        """Answer the next ``requests`` requests with the rate limit's 429 (before auth, faults and routes).
+
+        ``retry_after`` and ``reset`` reach :attr:`RateLimit.answer` and :attr:`RateLimit.headers`
+        as a :class:`Throttle`; each platform uses what it sends.
+        """
+        if self.rate_limiting() is None:
+            raise ValueError(f"the {self.platform} emulator has no rate limit (see EmulatorServer.rate_limiting)")
+        with self._lock:
+            self._throttled = requests
+            self._throttle = Throttle(retry_after, reset)
+
     def handle(self, request: Request) -> Response | None:
-        """Return the response for ``request`` (``None`` drops the connection)."""
+        """Return the response for ``request`` (``None`` drops the connection).
+
+        The rate limit's 429 while throttled, else :meth:`serve`; with the rate limit's headers.
+        """
+        limit = self.rate_limiting()
+        if limit is None:
+            return self.serve(request)
+        with self._lock:
+            throttled = self._throttled > 0
+            if throttled:
+                self._throttled -= 1
+                self.requests.append(request)
+            throttle = self._throttle
+        response = limit.answer(throttle) if throttled else self.serve(request)
+        if response is None or limit.headers is None:
+            return response
+        usage = self._count(limit, response.status, throttled)
+        return attrs.evolve(response, headers={**limit.headers(usage), **response.headers})
+
+    def _count(self, limit: RateLimit, status: int, throttled: bool) -> RateUsage:
+        with self._lock:
+            now = time.monotonic()
+            if limit.window is not None and now - self._window_start >= limit.window:
+                self._window_start, self._window_used = now, 0
+            self._window_used += 1
+            reset = None if limit.window is None else math.ceil(limit.window - (now - self._window_start))
+            return RateUsage(limit.requests, self._window_used, reset, status, throttled, self._throttle)
+
+    def serve(self, request: Request) -> Response | None:
+        """Return the answer to a request the rate limit lets through: a fault's, else :meth:`answer`.
+
+        Records the request.  Override it for a platform check that comes before faults and routes.
+        """
         with self._lock:
             self.requests.append(request)
         fault = self._take_fault(request)

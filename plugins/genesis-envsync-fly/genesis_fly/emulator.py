@@ -45,10 +45,15 @@ from urllib.parse import unquote
 
 import attrs
 
-from genesis_core.testing import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, RateLimit, Request, Response, Throttle
 
 MACAROON_PREFIXES = ("fm1r_", "fm1a_", "fm2_")
 _EPOCH = _dt.datetime(2026, 1, 5, 10, 0, 0, tzinfo=_dt.UTC)
+
+
+def _limited(throttle: Throttle) -> Response:
+    headers = {"Retry-After": throttle.retry_after} if throttle.retry_after is not None else {}
+    return Response(429, {"error": "rate limit exceeded"}, headers=headers)
 
 
 def is_macaroon(token: str) -> bool:
@@ -84,8 +89,6 @@ class FlyEmulator(EmulatorServer):
     def __init__(self, *, token: str = "fm2_emulated-fly-token", host: str = "127.0.0.1", port: int = 0) -> None:
         self._apps: dict[str, _App] = {}
         self._clock = itertools.count(1)
-        self._throttled = 0
-        self._throttle_retry_after: str | None = None
         super().__init__(token=token, host=host, port=port)
 
     # -- seeding and inspection -------------------------------------------------------------
@@ -136,9 +139,7 @@ class FlyEmulator(EmulatorServer):
 
     def throttle(self, requests: int = 1, *, retry_after: str | None = None) -> None:
         """Answer the next ``requests`` requests with 429 (with ``Retry-After`` only when given)."""
-        with self._lock:
-            self._throttled = requests
-            self._throttle_retry_after = retry_after
+        self.throttle_next(requests, retry_after=retry_after)
 
     def _now(self) -> str:
         moment = _EPOCH + _dt.timedelta(seconds=next(self._clock))
@@ -170,18 +171,9 @@ class FlyEmulator(EmulatorServer):
         """Return JSON that is not a secrets list."""
         return Response(200, {"secrets": {"name": "A"}})
 
-    def handle(self, request: Request) -> Response | None:
-        """Apply the rate limit, then the routes."""
-        with self._lock:
-            throttled = self._throttled > 0
-            if throttled:
-                self._throttled -= 1
-                self.requests.append(request)
-            retry_after = self._throttle_retry_after
-        if throttled:
-            headers = {"Retry-After": retry_after} if retry_after is not None else {}
-            return Response(429, {"error": "rate limit exceeded"}, headers=headers)
-        return super().handle(request)
+    def rate_limiting(self) -> RateLimit:
+        """Return Fly's limit: 1 request/s with bursts of 3; its 429 has ``Retry-After`` only when asked."""
+        return RateLimit(_limited, requests=3, window=1.0)
 
     # -- routes ------------------------------------------------------------------------------
     def register_routes(self) -> None:

@@ -34,5 +34,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "fly", _make_adapter,
         description="Fly.io app secrets (Machines API; values write-only, writes staged until the next deploy)",
         credential_env="FLY_API_TOKEN", supports_write=True,
-        config_example=_EXAMPLE,
+        config_example=_EXAMPLE, emulator="genesis_fly.emulator:FlyEmulator",
     ))

@@ -71,8 +71,7 @@ def test_list_secrets_exposes_updated_at_and_a_write_moves_it(emulator: FlyEmula
     ({"secret": []}, '"secrets" list'),
 ], ids=["duplicate", "no-name", "bad-stamp", "value", "wrong-key"])
 def test_answers_of_the_wrong_shape_are_errors(emulator: FlyEmulator, body: Any, expected: str) -> None:
-    emulator.route("GET", BULK, lambda request, match: Response(200, body))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("GET", BULK, lambda request, match: Response(200, body))
     with pytest.raises(PlatformError) as caught:
         fetch(make_adapter(emulator), token_env(emulator))
     assert expected in str(caught.value)

@@ -37,6 +37,6 @@ def genesis_register_platforms(register: Callable[..., None]) -> None:
         description="GitHub Actions secrets (names only) and variables of a repository or environment",
         credential_env="GITHUB_TOKEN",
         supports_write=True,
-        config_example=_EXAMPLE,
+        config_example=_EXAMPLE, emulator="genesis_github.emulator:GitHubEmulator",
         case_sensitive=False,  # GitHub stores secret and variable names upper-cased
     ))

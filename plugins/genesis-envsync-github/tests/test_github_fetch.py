@@ -112,10 +112,9 @@ def test_endless_link_next_is_bounded(emulator: GitHubEmulator, make_adapter: An
 
 def test_next_link_to_another_origin_is_not_followed(emulator: GitHubEmulator, make_adapter: Any,
                                                      env: dict[str, str]) -> None:
-    emulator.route("GET", r"/repos/acme/web/actions/secrets", lambda req, m: Response(
+    emulator.route_first("GET", r"/repos/acme/web/actions/secrets", lambda req, m: Response(
         200, {"total_count": 2, "secrets": [{"name": "A"}]},
         headers={"Link": '<https://evil.example/steal?page=2>; rel="next"'}))
-    emulator._routes.insert(0, emulator._routes.pop())  # serve this route before the real one
     with pytest.raises(PlatformError) as info:
         fetch_sync(make_adapter(), env)
     assert "another origin" in str(info.value)
@@ -124,9 +123,8 @@ def test_next_link_to_another_origin_is_not_followed(emulator: GitHubEmulator, m
 
 def test_total_count_that_does_not_match_the_items_is_an_error(emulator: GitHubEmulator, make_adapter: Any,
                                                                env: dict[str, str]) -> None:
-    emulator.route("GET", r"/repos/acme/web/actions/variables", lambda req, m: Response(
+    emulator.route_first("GET", r"/repos/acme/web/actions/variables", lambda req, m: Response(
         200, {"total_count": 45, "variables": [{"name": "A", "value": "1"}]}))  # a page without its Link
-    emulator._routes.insert(0, emulator._routes.pop())
     with pytest.raises(PlatformError, match="listed 1 variables but reported total_count 45"):
         fetch_sync(make_adapter(), env)
 
@@ -141,8 +139,7 @@ def test_total_count_that_does_not_match_the_items_is_an_error(emulator: GitHubE
 ])
 def test_wrong_item_shapes_are_errors(emulator: GitHubEmulator, make_adapter: Any, env: dict[str, str],
                                       body: Any) -> None:
-    emulator.route("GET", r"/repos/acme/web/actions/variables", lambda req, m: Response(200, body))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("GET", r"/repos/acme/web/actions/variables", lambda req, m: Response(200, body))
     with pytest.raises(PlatformError, match="unexpected response shape"):
         fetch_sync(make_adapter(), env)
 

@@ -123,8 +123,7 @@ def test_one_failed_put_is_retried(emulator: GitHubEmulator, make_adapter: Any, 
 ])
 def test_a_bad_public_key_is_an_error_before_any_put(emulator: GitHubEmulator, make_adapter: Any,
                                                      env: dict[str, str], body: dict[str, Any]) -> None:
-    emulator.route("GET", r"/repos/acme/web/actions/secrets/public-key", lambda req, m: Response(200, body))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("GET", r"/repos/acme/web/actions/secrets/public-key", lambda req, m: Response(200, body))
     with pytest.raises(PlatformError, match="unexpected response shape"):
         write_sync(make_adapter(), env, "NEW", "v", secret=True)
     assert "PUT" not in {c[0] for c in calls(emulator)}

@@ -57,7 +57,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from genesis_core.testing import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, RateLimit, Request, Response, Throttle
 
 RATE_LIMIT_TOKENS = 4500
 DEFAULT_RANGE_MAX = 200
@@ -101,6 +101,14 @@ def _error(status: int, error_id: str, message: str) -> Response:
     return Response(status, {"id": error_id, "message": message})
 
 
+def _limited(throttle: Throttle) -> Response:
+    return Response(429, {"id": "rate_limit",
+                          "message": "Your account reached the API rate limit\nPlease wait a few minutes "
+                                     "before making new requests",
+                          "url": "https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"},
+                    headers={"RateLimit-Remaining": "0"})
+
+
 class HerokuEmulator(EmulatorServer):
     """Apps with config vars and add-on attachments, behind Heroku's auth, ranges and rate limit."""
 
@@ -109,7 +117,6 @@ class HerokuEmulator(EmulatorServer):
     def __init__(self, *, token: str = "heroku-test-token", host: str = "127.0.0.1", port: int = 0) -> None:
         self._apps: dict[str, _App] = {}
         self._ids = itertools.count(1)
-        self._throttled = 0
         self._tokens_left = RATE_LIMIT_TOKENS
         #: The largest page the emulator serves, whatever ``max`` asks (tests lower it to page cheaply).
         self.page_cap = MAX_RANGE_MAX
@@ -176,8 +183,7 @@ class HerokuEmulator(EmulatorServer):
 
     def throttle(self, requests: int = 1) -> None:
         """Answer the next ``requests`` requests with 429 and ``RateLimit-Remaining: 0`` (nothing else)."""
-        with self._lock:
-            self._throttled = requests
+        self.throttle_next(requests)
 
     # -- EmulatorServer hooks ----------------------------------------------------------------
     def unauthorized(self, request: Request) -> Response:
@@ -195,25 +201,18 @@ class HerokuEmulator(EmulatorServer):
         return Response(200, ["not", "a", "config", "object"] if request.path.endswith("config-vars")
                         else {"attachments": "not-a-list"})
 
-    def handle(self, request: Request) -> Response | None:
-        """Apply the rate limit and the Accept check, then the routes; add ``RateLimit-Remaining``."""
-        with self._lock:
-            throttled = self._throttled > 0
-            if throttled:
-                self._throttled -= 1
-                self.requests.append(request)
-        if throttled:
-            return Response(429, {"id": "rate_limit",
-                                  "message": "Your account reached the API rate limit\nPlease wait a few minutes "
-                                             "before making new requests",
-                                  "url": "https://devcenter.heroku.com/articles/platform-api-reference#rate-limits"},
-                            headers={"RateLimit-Remaining": "0"})
+    def rate_limiting(self) -> RateLimit:
+        """Return Heroku's limit: 4,500 tokens; its 429 says ``RateLimit-Remaining: 0`` and nothing else."""
+        return RateLimit(_limited, requests=RATE_LIMIT_TOKENS)
+
+    def serve(self, request: Request) -> Response | None:
+        """Apply the Accept check, then faults and routes; add ``RateLimit-Remaining``."""
         if "version=3" not in request.headers.get("accept", "").replace(" ", ""):
             with self._lock:
                 self.requests.append(request)
             return _error(406, "not_acceptable", "Please specify a version along with Heroku's API MIME type. "
                                                  "For example, `Accept: application/vnd.heroku+json; version=3`.")
-        response = super().handle(request)
+        response = super().serve(request)
         if response is None:
             return None
         with self._lock:

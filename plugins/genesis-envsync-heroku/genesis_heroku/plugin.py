@@ -34,5 +34,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "heroku", _make_adapter,
         description="Heroku app config vars (Platform API v3; add-on values read, never written)",
         credential_env="HEROKU_API_KEY", supports_write=True,
-        config_example=_EXAMPLE,
+        config_example=_EXAMPLE, emulator="genesis_heroku.emulator:HerokuEmulator",
     ))

@@ -32,8 +32,7 @@ def assert_clean(error: PlatformError, emulator: HerokuEmulator) -> None:
 
 def answer_attachments_with(emulator: HerokuEmulator, answer: Any) -> None:
     """Make ``GET .../addon-attachments`` answer ``answer(request)`` (a Response) before the real route."""
-    emulator.route("GET", r"/apps/[^/]+/addon-attachments", lambda request, match: answer(request))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("GET", r"/apps/[^/]+/addon-attachments", lambda request, match: answer(request))
 
 
 def assert_no_null_ever_sent(emulator: HerokuEmulator) -> None:

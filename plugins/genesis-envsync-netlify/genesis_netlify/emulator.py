@@ -37,7 +37,7 @@ from urllib.parse import unquote
 
 import attrs
 
-from genesis_core.testing import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, RateLimit, RateUsage, Request, Response, Throttle
 
 VALUE_CONTEXTS = ("all", "dev", "dev-server", "branch-deploy", "deploy-preview", "production", "branch")
 ALL_SCOPES = ("builds", "functions", "runtime", "post-processing")
@@ -76,6 +76,11 @@ def _error(status: int, message: str) -> Response:
     return Response(status, {"code": status, "message": message})
 
 
+def _limited(throttle: Throttle) -> Response:
+    headers = {"Retry-After": throttle.retry_after} if throttle.retry_after is not None else {}
+    return Response(429, {"code": 429, "message": "API rate limit exceeded"}, headers=headers)
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
@@ -100,10 +105,6 @@ class NetlifyEmulator(EmulatorServer):
         self._accounts: dict[str, dict[str, dict[str, _EnvVar]]] = {}
         self._request_ids = itertools.count(1)
         self.rate_limit = rate_limit
-        self._used = 0
-        self._throttled = 0
-        self._retry_after: int | None = None
-        self._reset_in = 0
         super().__init__(token=token, host=host, port=port)
 
     # -- seeding and inspection (bypass HTTP) ---------------------------------------------
@@ -169,10 +170,7 @@ class NetlifyEmulator(EmulatorServer):
 
     def throttle(self, requests: int = 1, *, retry_after: int | None = None, reset_in: int = 0) -> None:
         """Answer the next ``requests`` requests with 429 (``Retry-After`` if given; reset ``reset_in`` s away)."""
-        with self._lock:
-            self._throttled = requests
-            self._retry_after = retry_after
-            self._reset_in = reset_in
+        self.throttle_next(requests, retry_after=None if retry_after is None else str(retry_after), reset=reset_in)
 
     # -- EmulatorServer hooks -------------------------------------------------------------
     def unauthorized(self, request: Request) -> Response:
@@ -187,29 +185,14 @@ class NetlifyEmulator(EmulatorServer):
         """Return JSON that is not a list of EnvVar objects."""
         return Response(200, {"env": {"KEY": "value"}})
 
-    def handle(self, request: Request) -> Response | None:
-        """Apply throttling, then the routes; add Netlify's rate-limit headers."""
-        with self._lock:
-            throttled = self._throttled > 0
-            if throttled:
-                self._throttled -= 1
-                self.requests.append(request)
-        if throttled:
-            extra = {"Retry-After": str(self._retry_after)} if self._retry_after is not None else {}
-            response: Response | None = Response(429, {"code": 429, "message": "API rate limit exceeded"},
-                                                 headers=extra)
-        else:
-            response = super().handle(request)
-        if response is None:
-            return None
-        return attrs.evolve(response, headers={**self._rate_headers(response.status), **response.headers})
+    def rate_limiting(self) -> RateLimit:
+        """Return Netlify's limit: ``rate_limit`` requests, ``X-RateLimit-*`` on every answer."""
+        return RateLimit(_limited, self._rate_headers, requests=self.rate_limit)
 
-    def _rate_headers(self, status: int) -> dict[str, str]:
-        with self._lock:
-            self._used += 1
-            limited = status == 429
-            remaining = 0 if limited else max(1, self.rate_limit - self._used % self.rate_limit)
-            reset = int(time.time()) + (self._reset_in if limited else 60)
+    def _rate_headers(self, usage: RateUsage) -> dict[str, str]:
+        limited = usage.status == 429
+        remaining = 0 if limited else max(1, self.rate_limit - usage.used % self.rate_limit)
+        reset = int(time.time()) + ((usage.throttle.reset or 0) if limited else 60)
         return {"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": str(remaining),
                 "X-RateLimit-Reset": str(reset), "X-Request-Id": f"emu-{next(self._request_ids)}"}
 

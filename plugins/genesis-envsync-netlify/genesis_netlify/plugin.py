@@ -35,5 +35,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "netlify", _make_adapter,
         description="Netlify site variables for one deploy context (API v1 env endpoints)",
         credential_env="NETLIFY_AUTH_TOKEN", supports_write=True,
-        config_example=_EXAMPLE,
+        config_example=_EXAMPLE, emulator="genesis_netlify.emulator:NetlifyEmulator",
     ))

@@ -50,7 +50,7 @@ from typing import Any
 
 import attrs
 
-from genesis_core.testing import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, RateLimit, Request, Response, Throttle
 
 PATH = "/graphql/v2"
 _ROOT = re.compile(r"^\s*(?:(?P<kind>query|mutation)\b[^{]*)?\{\s*(?P<field>\w+)\s*(?:\((?P<args>[^)]*)\))?", re.S)
@@ -82,6 +82,11 @@ def _errors(message: str, status: int = 200) -> Response:
     return Response(status, {"data": None, "errors": [{"message": message}]})
 
 
+def _limited(throttle: Throttle) -> Response:
+    retry_after = throttle.retry_after if throttle.retry_after is not None else "1"
+    return Response(429, {"errors": [{"message": "Rate limit exceeded"}]}, headers={"Retry-After": retry_after})
+
+
 class RailwayEmulator(EmulatorServer):
     """Projects, environments and services with variables, behind project and account tokens."""
 
@@ -91,8 +96,6 @@ class RailwayEmulator(EmulatorServer):
         self._environments: dict[tuple[str, str], _Environment] = {}
         self._project_tokens: dict[str, tuple[str, str]] = {}
         self._deployments: list[tuple[str, str, str]] = []
-        self._throttled = 0
-        self._retry_after = "1"
         super().__init__(token=token, host=host, port=port)
 
     # -- seeding and inspection -------------------------------------------------------------
@@ -129,9 +132,7 @@ class RailwayEmulator(EmulatorServer):
 
     def throttle(self, requests: int = 1, *, retry_after: str = "1") -> None:
         """Answer the next ``requests`` requests with 429 and ``Retry-After``."""
-        with self._lock:
-            self._throttled = requests
-            self._retry_after = retry_after
+        self.throttle_next(requests, retry_after=retry_after)
 
     def _target(self, project_id: str, environment_id: str, service_id: str | None) -> dict[str, str]:
         environment = self._environments[(project_id, environment_id)]
@@ -150,18 +151,9 @@ class RailwayEmulator(EmulatorServer):
         """Return JSON whose ``variables`` is not a map."""
         return Response(200, {"data": {"variables": ["DATABASE_URL", "PORT"], "variableUpsert": "yes"}})
 
-    def handle(self, request: Request) -> Response | None:
-        """Apply the rate limit, then the routes."""
-        with self._lock:
-            throttled = self._throttled > 0
-            if throttled:
-                self._throttled -= 1
-                self.requests.append(request)
-            retry_after = self._retry_after
-        if throttled:
-            return Response(429, {"errors": [{"message": "Rate limit exceeded"}]},
-                            headers={"Retry-After": retry_after})
-        return super().handle(request)
+    def rate_limiting(self) -> RateLimit:
+        """Return Railway's limit: its 429 always carries ``Retry-After`` (1 s unless asked otherwise)."""
+        return RateLimit(_limited)
 
     def register_routes(self) -> None:
         """Declare the one GraphQL endpoint."""

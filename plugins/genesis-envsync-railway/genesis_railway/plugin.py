@@ -36,5 +36,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "railway", _make_adapter,
         description="Railway service or shared variables (public GraphQL API; references compared as written)",
         credential_env="RAILWAY_TOKEN", supports_write=True,
-        config_example=_EXAMPLE,
+        config_example=_EXAMPLE, emulator="genesis_railway.emulator:RailwayEmulator",
     ))

@@ -129,8 +129,7 @@ def test_any_other_graphql_error_names_the_instance_and_hides_echoed_values(emul
         value = request.json()["variables"]["input"]["value"]
         return Response(200, {"data": None, "errors": [{"message": f"value {value} is too long"}]})
 
-    emulator.route("POST", "/graphql/v2", echo)
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("POST", "/graphql/v2", echo)
     with pytest.raises(PlatformError) as caught:
         write(make_adapter(emulator), token_env(), "KEY", CANARY)
     assert "Railway answered an error (" in str(caught.value) and "<hidden> is too long)" in str(caught.value)
@@ -142,8 +141,7 @@ def test_any_other_graphql_error_names_the_instance_and_hides_echoed_values(emul
     {"data": {"variables": {"A": 1}}},
 ], ids=["empty-errors", "wrong-field", "null-data", "message-less", "number-value"])
 def test_answers_of_the_wrong_shape_are_errors(emulator: RailwayEmulator, answer: Any) -> None:
-    emulator.route("POST", "/graphql/v2", lambda request, match: Response(200, answer))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("POST", "/graphql/v2", lambda request, match: Response(200, answer))
     with pytest.raises(PlatformError, match="unexpected response shape"):
         fetch(make_adapter(emulator), token_env())
 

@@ -28,16 +28,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import itertools
-import math
 import secrets
-import time
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
 import attrs
 
-from genesis_core.testing import EmulatorServer, Request, Response
+from genesis_core.testing import EmulatorServer, RateLimit, RateUsage, Request, Response, Throttle
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -73,6 +71,10 @@ def _error(status: int, message: str, error_id: str | None = None) -> Response:
     return Response(status, body)
 
 
+def _limited(throttle: Throttle) -> Response:
+    return _error(429, "rate limit exceeded", "rate-limit-exceeded")
+
+
 def _newest_first(env: Mapping[str, _Entry]) -> list[tuple[str, _Entry]]:
     return sorted(env.items(), key=lambda item: item[1].seq, reverse=True)
 
@@ -89,10 +91,6 @@ class RenderEmulator(EmulatorServer):
         self._seq = itertools.count(1)
         self.owner_id = owner_id
         self.rate_limit = rate_limit
-        self._window_start = time.monotonic()
-        self._window_used = 0
-        self._throttled = 0
-        self._throttle_reset = 0
         super().__init__(token=token, host=host, port=port)
 
     # -- seeding and inspection (bypass HTTP) ---------------------------------------------
@@ -124,9 +122,7 @@ class RenderEmulator(EmulatorServer):
 
     def throttle(self, requests: int = 1, *, reset: int = 0) -> None:
         """Answer the next ``requests`` requests with 429 and ``Ratelimit-Reset: reset`` (seconds)."""
-        with self._lock:
-            self._throttled = requests
-            self._throttle_reset = reset
+        self.throttle_next(requests, reset=reset)
 
     # -- EmulatorServer hooks -------------------------------------------------------------
     def unauthorized(self, request: Request) -> Response:
@@ -141,32 +137,16 @@ class RenderEmulator(EmulatorServer):
         """Return JSON that is valid but not an env-var list."""
         return Response(200, {"envVars": {"key": "A", "value": "x"}, "cursor": None})
 
-    def handle(self, request: Request) -> Response | None:
-        """Apply rate limiting, then the routes; add Render's rate-limit headers."""
-        with self._lock:
-            throttled = self._throttled > 0
-            if throttled:
-                self._throttled -= 1
-                self.requests.append(request)
-        if throttled:
-            response: Response | None = _error(429, "rate limit exceeded", "rate-limit-exceeded")
-        else:
-            response = super().handle(request)
-        if response is None:
-            return None
-        return attrs.evolve(response, headers={**self._rate_headers(response.status), **response.headers})
+    def rate_limiting(self) -> RateLimit:
+        """Return Render's limit: ``rate_limit`` requests a minute, ``Ratelimit-*`` on every answer."""
+        return RateLimit(_limited, self._rate_headers, requests=self.rate_limit, window=_WINDOW_SECONDS)
 
-    def _rate_headers(self, status: int) -> dict[str, str]:
-        with self._lock:
-            now = time.monotonic()
-            if now - self._window_start >= _WINDOW_SECONDS:
-                self._window_start, self._window_used = now, 0
-            self._window_used += 1
-            if status == 429:
-                remaining, reset = 0, self._throttle_reset
-            else:  # never report 0 left on a success: only throttle() limits
-                remaining = max(1, self.rate_limit - self._window_used)
-                reset = math.ceil(_WINDOW_SECONDS - (now - self._window_start))
+    def _rate_headers(self, usage: RateUsage) -> dict[str, str]:
+        if usage.status == 429:
+            remaining, reset = 0, usage.throttle.reset or 0
+        else:  # never report 0 left on a success: only throttle() limits
+            remaining = max(1, self.rate_limit - usage.used)
+            reset = usage.reset or 0
         return {
             "Ratelimit-Limit": str(self.rate_limit),
             "Ratelimit-Remaining": str(remaining),

@@ -34,5 +34,5 @@ def genesis_register_platforms(register: Callable[..., Any]) -> None:
         "render", _make_adapter,
         description="Render service or environment group variables (API v1)",
         credential_env="RENDER_API_KEY", supports_write=True,
-        config_example=_EXAMPLE,
+        config_example=_EXAMPLE, emulator="genesis_render.emulator:RenderEmulator",
     ))

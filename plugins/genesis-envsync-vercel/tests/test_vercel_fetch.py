@@ -98,9 +98,8 @@ def test_a_repeating_cursor_is_an_error(emulator: VercelEmulator, make_adapter: 
 
 def test_pagination_is_bounded(emulator: VercelEmulator, make_adapter: Any, env: dict[str, str]) -> None:
     counter = iter(range(10**6, 0, -1))
-    emulator.route("GET", r"/v10/projects/web/env", lambda req, m: Response(
+    emulator.route_first("GET", r"/v10/projects/web/env", lambda req, m: Response(
         200, {"envs": [], "pagination": {"count": 0, "next": next(counter), "prev": None}}))
-    emulator._routes.insert(0, emulator._routes.pop())
     with pytest.raises(PlatformError, match="did not end after 200 pages"):
         fetch_sync(make_adapter(), env)
 
@@ -111,8 +110,7 @@ def test_answer_without_pagination_and_single_entry_answers(emulator: VercelEmul
         {"envs": [{"id": "env_1", "key": "A", "value": "1", "type": "plain", "target": "production"}]},
         {"id": "env_2", "key": "B", "value": "2", "type": "encrypted", "target": ["production"], "decrypted": True},
     ])
-    emulator.route("GET", r"/v10/projects/web/env", lambda req, m: Response(200, next(answers)))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("GET", r"/v10/projects/web/env", lambda req, m: Response(200, next(answers)))
     assert fetch_sync(make_adapter(), env).values() == {"A": "1"}
     assert fetch_sync(make_adapter(), env).values() == {"B": "2"}
 
@@ -130,8 +128,7 @@ def test_answer_without_pagination_and_single_entry_answers(emulator: VercelEmul
 ])
 def test_wrong_shapes_are_errors(emulator: VercelEmulator, make_adapter: Any, env: dict[str, str],
                                  body: Any) -> None:
-    emulator.route("GET", r"/v10/projects/web/env", lambda req, m: Response(200, body))
-    emulator._routes.insert(0, emulator._routes.pop())
+    emulator.route_first("GET", r"/v10/projects/web/env", lambda req, m: Response(200, body))
     with pytest.raises(PlatformError, match="unexpected response shape"):
         fetch_sync(make_adapter(), env)
 

@@ -161,9 +161,8 @@ def test_failed_entries_in_a_201_answer_are_an_error(emulator: VercelEmulator, m
                                                      env: dict[str, str]) -> None:
     from genesis_core.testing import Response
 
-    emulator.route("POST", r"/v10/projects/web/env", lambda req, m: Response(
+    emulator.route_first("POST", r"/v10/projects/web/env", lambda req, m: Response(
         201, {"created": [], "failed": [{"error": {"code": "ENV_CONFLICT", "message": "m", "value": "leaked?"}}]}))
-    emulator._routes.insert(0, emulator._routes.pop())
     with pytest.raises(PlatformError) as info:
         write_sync(make_adapter(), env, "KEY", "secret-value")
     assert "ENV_CONFLICT" in str(info.value)
