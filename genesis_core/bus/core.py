@@ -81,6 +81,9 @@ T = TypeVar("T")
 
 _RESERVED = frozenset(RESERVED_KEYS)
 _NEVER = float("inf")
+#: Builds a named tuple from all its fields at half the cost of calling the class (its ``__new__``
+#: is a Python function); ``publish`` makes a ``PublishResult`` per event.
+_new_result = tuple.__new__
 _NOTHING_DELIVERED: tuple[tuple[str, ...], tuple[HandlerFailure, ...]] = ((), ())
 
 
@@ -253,7 +256,8 @@ class GenesisBus:
         outcome = self._deliver(envelope, subscribers, tickets, chain, bool(chain), names)
         if type(outcome) is not tuple:
             outcome = await outcome
-        return PublishResult("delivered", envelope, "", outcome[0], outcome[1])
+        # PublishResult("delivered", envelope, "", *outcome), built at half the cost
+        return _new_result(PublishResult, ("delivered", envelope, "", outcome[0], outcome[1], None))
 
     async def publish_many(self, events: Iterable[tuple[str, Mapping[str, Any] | None]], *,
                            role: str | None = None, context: Mapping[str, Any] | None = None
