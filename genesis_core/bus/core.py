@@ -234,7 +234,10 @@ class GenesisBus:
         if type(payload) is not dict or not _RESERVED.isdisjoint(payload):
             payload = self._payload(payload)
         chain = handler_chain.get()
-        context = self._context(role, context, chain)
+        if context is None and role is None:  # the usual case, as _context builds it, without a call
+            context = {"role": self.default_role, "publisher": chain[-1] if chain else None}
+        else:
+            context = self._context(role, context, chain)
         decision = self.guardian.gate(topic, payload, context)
         if type(decision) is not Decision:
             decision = await cast("Awaitable[Decision]", decision)
@@ -404,9 +407,10 @@ class GenesisBus:
         finally:
             if token is not None:
                 handler_chain.reset(token)
-        self._registry.release_many(subscribers, tickets, 0, index)
         if index > last:
+            self._registry.release_many(subscribers, tickets)
             return names if names is not None else tuple(s.name for s in subscribers), ()
+        self._registry.release_many(subscribers, tickets, 0, index)
         claim = _Claim(envelope, subscribers, tuple(tickets), nested)
         delivered = [sub.name for sub in subscribers[:index]]
         return self._deliver_rest(claim, index, pending, template, copy, delivered)

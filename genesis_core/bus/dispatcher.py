@@ -128,7 +128,7 @@ def copy_json(value: Any) -> Any:
     return value
 
 
-_CONTAINERS = (dict, list)
+_CONTAINERS = frozenset((dict, list))
 
 
 def make_event(envelope: Envelope) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import datetime as _dt
 import os
 import time
 from collections.abc import Iterator, Mapping
+from time import time_ns
 from typing import Any, NamedTuple
 
 TOPIC_KEY = "_genesis_topic"
@@ -39,7 +40,7 @@ _millisecond: tuple[int, str] = (-1, "")
 def fast_utc_now() -> str:
     """Return ``envelope.utc_now()``'s format (RFC 3339 UTC, milliseconds, ``Z``), cheaply."""
     global _millisecond
-    now = time.time_ns() // 1_000_000
+    now = time_ns() // 1_000_000
     cached = _millisecond
     if cached[0] != now:
         whole, milliseconds = divmod(now, 1000)

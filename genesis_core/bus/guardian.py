@@ -303,7 +303,8 @@ class DefaultPolicy:
                                  context: Mapping[str, Any]) -> Decision:
         """Return allow/deny for ``topic`` by the role in ``context`` (the event is not inspected)."""
         role = context.get("role")
-        role = self.default_role if role is None else str(role)
+        if type(role) is not str:
+            role = self.default_role if role is None else str(role)
         key = (role, topic)
         decision = self._cache.get(key)
         if decision is None:
