@@ -189,17 +189,23 @@ def _mostly_conflicting(snapshots: Mapping[str, Mapping[str, str | None]], names
 
 
 def _sorted_union(snapshots: Mapping[str, Mapping[str, str | None]], names: tuple[str, ...],
-                  union: set[str], *, exact: bool) -> list[str]:
+                  union: set[str], missing: Mapping[str, tuple[str, ...]] | None) -> list[str]:
     """Return ``sorted(union)``, starting from the largest snapshot's own key order.
 
     Platforms usually list their variables sorted; a sort that finds the
     keys mostly in order already (timsort merges the runs it finds) takes a
-    fraction of sorting them from a set's order.  ``exact``: every key of
-    every snapshot is in ``union`` (no scoping removed any).
+    fraction of sorting them from a set's order.  ``missing``: the keys of
+    ``union`` each snapshot lacks, when every key of every snapshot is in
+    ``union`` (no scoping removed any), else ``None``.
     """
-    largest = snapshots[max(names, key=lambda name: len(snapshots[name]))]
-    keys = list(largest) if exact else list(filter(union.__contains__, largest))
-    keys.extend(union.difference(largest))
+    largest_name = max(names, key=lambda name: len(snapshots[name]))
+    largest = snapshots[largest_name]
+    if missing is not None:
+        keys = list(largest)
+        keys += missing[largest_name]
+    else:
+        keys = list(filter(union.__contains__, largest))
+        keys += union.difference(largest)
     keys.sort()
     return keys
 
@@ -258,7 +264,6 @@ class _Fingerprints(dict):  # type: ignore[type-arg]
 
 
 _SHOW_UNREADABLE: dict[Any, str] = {None: MASKED_UNREADABLE}
-_UNDECIDED: dict[str, str] = {}
 _NOT_READABLE = frozenset((_ABSENT, None))
 
 
@@ -316,11 +321,11 @@ _ROW_MEMO = 8192
 
 
 #: What a combination of values shows, as a tuple read with the getters below (C, no Python call):
-#: the shown row when the values alone decide it (else ``_UNDECIDED``); whether the key decides;
-#: ``[plain row, fingerprinted row]`` (indexed by "is the key secret"; the second made on first
-#: need); the strongest value verdict; the holders and their values.
-_Row = tuple[dict[str, str], bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
-_FIXED, _OPEN, _PLAIN_SECRET = (operator.itemgetter(i) for i in range(3))
+#: whether the key decides (the row is *open*); ``[plain row, fingerprinted row]``, indexed by "is
+#: the key secret" (both the same row when the values alone decide; else the second is made on
+#: first need); the strongest value verdict; the holders and their values.
+_Row = tuple[bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
+_OPEN, _PAIR = operator.itemgetter(0), operator.itemgetter(1)
 
 
 class _Rows(dict):  # type: ignore[type-arg]
@@ -359,11 +364,11 @@ class _Rows(dict):  # type: ignore[type-arg]
         rule = True if self.always else self.rules[verdict]
         if not self.marks and (rule is True or rule is False):
             shown = self.secret_row(holders, held) if rule else self.plain_row(holders, held)
-            return (shown, False, [shown, shown], verdict, holders, held)
+            return (False, [shown, shown], verdict, holders, held)
         if self.marks or verdict != PUBLIC:
             self.open_beyond_name = True
         # The fingerprinted row is made when a key first needs it (most names are not secret).
-        return (_UNDECIDED, True, [self.plain_row(holders, held), None], verdict, holders, held)
+        return (True, [self.plain_row(holders, held), None], verdict, holders, held)
 
     def secret_row(self, holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
         """Return the row with every value fingerprinted (``<secret>`` where unreadable)."""
@@ -374,22 +379,42 @@ class _Rows(dict):  # type: ignore[type-arg]
         """Return the row with the values (``<secret>`` where unreadable)."""
         return dict(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
 
-    def shown(self, row: _Row, secret: bool) -> dict[str, str]:
-        """Return an open ``row`` as shown, making its fingerprinted form on first need."""
-        pair = row[2]
-        if secret and pair[1] is None:
-            pair[1] = self.secret_row(row[4], row[5])
-        shown: dict[str, str] = pair[secret]
-        return shown
+    def make_secret(self, row: _Row) -> None:
+        """Make an open ``row``'s fingerprinted form, if not made yet."""
+        pair = row[1]
+        if pair[1] is None:
+            pair[1] = self.secret_row(row[3], row[4])
 
-    def shown_for(self, row: _Row, key: str) -> dict[str, str]:
-        """Return an open ``row`` as shown for ``key``: the platforms' marks and the key's name decide."""
-        _, _, _, verdict, holders, held = row
+    def secret_for(self, row: _Row, key: str) -> bool:
+        """Return whether an open ``row`` is fingerprinted for ``key`` (the marks and the name decide)."""
+        _, _, verdict, holders, held = row
         if self.marks and any(value is not None and key in self.marks.get(name, ())
                               for name, value in zip(holders, held)):
-            return self.shown(row, True)
+            return True
         rule = self.rules[verdict]
-        return self.shown(row, rule if rule is True or rule is False else rule(key))
+        return rule if rule is True or rule is False else rule(key)
+
+
+def _secret_choices(keys: list[str], rows: list[_Row], memo: _Rows, policy: SecretPolicy) -> Iterable[bool]:
+    """Return, per conflicting key, whether it shows its row's fingerprinted form.
+
+    Only open rows ask; for the others both forms are the same row.  The
+    fingerprinted forms chosen are made.
+    """
+    open_at = list(itertools.compress(range(len(rows)), map(_OPEN, rows)))
+    if not open_at:
+        return itertools.repeat(False)
+    if memo.open_beyond_name:
+        secret = list(map(memo.secret_for, map(rows.__getitem__, open_at), map(keys.__getitem__, open_at)))
+    else:
+        # The usual case: only the key's name is open (rule_for_verdict(PUBLIC) is is_secret_name).
+        # Name every such key at once, in C.
+        secret = policy.secret_names(list(map(keys.__getitem__, open_at)))
+    choices = [False] * len(rows)
+    for index in itertools.compress(open_at, secret):
+        choices[index] = True
+        memo.make_secret(rows[index])
+    return choices
 
 
 def _conflicts(keys: list[str], names: tuple[str, ...], cells: list[Iterable[Any]],
@@ -402,29 +427,15 @@ def _conflicts(keys: list[str], names: tuple[str, ...], cells: list[Iterable[Any
     classified and fingerprinted once per call, and each combination of values
     once (:class:`_Rows`): whether it conflicts, its strongest verdict and the
     rows it shows.  Per key only the name is checked, and only when the values
-    leave the answer to it.
+    leave the answer to it; then each key gets a copy of its row, in C.
     """
     memo = _Rows(names, options, policy)
     rows = list(map(memo.__getitem__, zip(*cells)))  # None where the values do not conflict
     found = list(filter(None, rows))
-    conflicts = dict(zip(itertools.compress(keys, rows), map(dict.copy, map(_FIXED, found))))
-    opened = list(map(_OPEN, found))
-    if not any(opened):
-        return conflicts
-    open_keys = list(itertools.compress(conflicts, opened))
-    open_rows = list(itertools.compress(found, opened))
-    if not memo.open_beyond_name:
-        # The usual case: only the key's name is open (rule_for_verdict(PUBLIC) is is_secret_name).
-        # Name every such key at once, then pick each key's row, in C.
-        named = policy.secret_names(open_keys)
-        for row in itertools.compress(open_rows, named):
-            memo.shown(row, True)
-        chosen = map(operator.getitem, map(_PLAIN_SECRET, open_rows), named)
-        conflicts.update(zip(open_keys, map(dict.copy, chosen)))
-        return conflicts
-    for key, row in zip(open_keys, open_rows):
-        conflicts[key] = memo.shown_for(row, key).copy()
-    return conflicts
+    found_keys = list(itertools.compress(keys, rows))
+    secret = _secret_choices(found_keys, found, memo, policy)
+    shown = map(operator.getitem, map(_PAIR, found), secret)
+    return dict(zip(found_keys, map(dict.copy, shown)))
 
 
 def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: ReconcileOptions | None = None,
@@ -467,7 +478,7 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
     if len(names) < 2:
         keys: list[str] = []
     elif _mostly_conflicting(snapshots, names):
-        keys, whole = _sorted_union(snapshots, names, union, exact=not scoped_apart), True
+        keys, whole = _sorted_union(snapshots, names, union, None if scoped_apart else missing), True
     else:
         keys = sorted(_conflict_candidates(snapshots, names) & union)
     cells = [_column(snapshots[name], scoped[name], keys, None) if scoped_apart
