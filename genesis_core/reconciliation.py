@@ -338,6 +338,7 @@ class _Rows(dict):  # type: ignore[type-arg]
     def __init__(self, names: tuple[str, ...], options: ReconcileOptions, policy: SecretPolicy) -> None:
         super().__init__()
         self.names = names
+        self.absent = (_ABSENT,) * len(names)
         self.marks = {name: keys for name, keys in options.platform_secret_keys.items() if keys}
         self.always = policy.mask_all
         self.rules = {verdict: policy.rule_for_verdict(verdict) for verdict in (PUBLIC, GUESSED, CERTAIN)}
@@ -346,20 +347,19 @@ class _Rows(dict):  # type: ignore[type-arg]
         self.open_beyond_name = False  # some open row needs more than the name (marks, a GUESSED rule)
 
     def __missing__(self, values: tuple[Any, ...]) -> _Row | None:
-        row = self._work_out(values)
+        readable = set(values)
+        readable -= _NOT_READABLE
+        row = self._work_out(values, readable) if len(readable) > 1 else None
         if len(self) < _ROW_MEMO:
             self[values] = row
         return row
 
-    def _work_out(self, values: tuple[Any, ...]) -> _Row | None:
-        readable = set(values)
-        readable -= _NOT_READABLE
-        if len(readable) < 2:
-            return None
+    def _work_out(self, values: tuple[Any, ...], readable: set[str]) -> _Row:
+        """Return the row of ``values``, which hold two different ``readable`` values."""
         holders, held = self.names, values
         if _ABSENT in values:
-            holders = tuple(name for name, value in zip(self.names, values) if value is not _ABSENT)
-            held = tuple(value for value in values if value is not _ABSENT)
+            kept = tuple(map(operator.is_not, values, self.absent))
+            holders, held = tuple(itertools.compress(holders, kept)), tuple(itertools.compress(values, kept))
         verdict = CERTAIN if self.always else max(map(self.verdict_of, readable))
         rule = True if self.always else self.rules[verdict]
         if not self.marks and (rule is True or rule is False):
@@ -377,7 +377,9 @@ class _Rows(dict):  # type: ignore[type-arg]
     @staticmethod
     def plain_row(holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
         """Return the row with the values (``<secret>`` where unreadable)."""
-        return dict(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
+        if None in held:
+            return dict(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
+        return dict(zip(holders, held))
 
     def make_secret(self, row: _Row) -> None:
         """Make an open ``row``'s fingerprinted form, if not made yet."""
