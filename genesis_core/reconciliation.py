@@ -15,7 +15,7 @@ import operator
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -96,6 +96,8 @@ class DriftReport:
     verified_at: str
     instances: tuple[str, ...]
     missing: Mapping[str, tuple[str, ...]]
+    #: ``{key: {instance: shown value}}``; each row is read-only, shared by the keys that show the
+    #: same values (``dict(row)`` gives a copy to change).
     conflicts: Mapping[str, Mapping[str, str]]
     counts: Mapping[str, int]
     total_keys: int
@@ -264,6 +266,28 @@ class _Fingerprints(dict):  # type: ignore[type-arg]
 
 
 _SHOW_UNREADABLE: dict[Any, str] = {None: MASKED_UNREADABLE}
+
+
+class _SharedRow(dict):  # type: ignore[type-arg]
+    """A conflict's ``{instance: shown value}``: read-only, as every key whose values show the
+    same shares it (no copy per key).  ``dict(row)`` is a copy that can be changed; ``copy``,
+    ``deepcopy`` and ``pickle`` also give plain dicts.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        raise TypeError("a conflict row of a DriftReport is read-only (shared by the keys that show "
+                        "the same values): change a copy, dict(row)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def copy(self) -> dict[str, str]:
+        """Return a plain, changeable copy."""
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
 _NOT_READABLE = frozenset((_ABSENT, None))
 
 
@@ -370,16 +394,16 @@ class _Rows(dict):  # type: ignore[type-arg]
         # The fingerprinted row is made when a key first needs it (most names are not secret).
         return (True, [self.plain_row(holders, held), None], verdict, holders, held)
 
-    def secret_row(self, holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
+    def secret_row(self, holders: tuple[str, ...], held: tuple[Any, ...]) -> _SharedRow:
         """Return the row with every value fingerprinted (``<secret>`` where unreadable)."""
-        return dict(zip(holders, map(self.fingerprint, held)))
+        return _SharedRow(zip(holders, map(self.fingerprint, held)))
 
     @staticmethod
-    def plain_row(holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
+    def plain_row(holders: tuple[str, ...], held: tuple[Any, ...]) -> _SharedRow:
         """Return the row with the values (``<secret>`` where unreadable)."""
         if None in held:
-            return dict(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
-        return dict(zip(holders, held))
+            return _SharedRow(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
+        return _SharedRow(zip(holders, held))
 
     def make_secret(self, row: _Row) -> None:
         """Make an open ``row``'s fingerprinted form, if not made yet."""
@@ -429,7 +453,8 @@ def _conflicts(keys: list[str], names: tuple[str, ...], cells: list[Iterable[Any
     classified and fingerprinted once per call, and each combination of values
     once (:class:`_Rows`): whether it conflicts, its strongest verdict and the
     rows it shows.  Per key only the name is checked, and only when the values
-    leave the answer to it; then each key gets a copy of its row, in C.
+    leave the answer to it.  Keys that show the same values share one read-only row
+    (:class:`_SharedRow`): copying a row per key cost as much as finding the conflicts.
     """
     memo = _Rows(names, options, policy)
     rows = list(map(memo.__getitem__, zip(*cells)))  # None where the values do not conflict
@@ -437,7 +462,7 @@ def _conflicts(keys: list[str], names: tuple[str, ...], cells: list[Iterable[Any
     found_keys = list(itertools.compress(keys, rows))
     secret = _secret_choices(found_keys, found, memo, policy)
     shown = map(operator.getitem, map(_PAIR, found), secret)
-    return dict(zip(found_keys, map(dict.copy, shown)))
+    return dict(zip(found_keys, shown))
 
 
 def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: ReconcileOptions | None = None,
