@@ -112,7 +112,7 @@ class KeyPatterns:
 
     patterns: tuple[str, ...]
     _globs: re.Pattern[str] | None = attrs.field(eq=False, repr=False)
-    _regexes: tuple[Callable[[bytes], object | None], ...] = attrs.field(eq=False, repr=False)
+    _regexes: tuple[Any, ...] = attrs.field(eq=False, repr=False)  # searches of UTF-8 names (_re2_searches)
 
     def match(self, name: str) -> object | None:
         """Return a true value when ``name`` matches any of the patterns, else ``None``."""
