@@ -75,3 +75,20 @@ def test_the_in_order_reading_fills_the_keys_a_snapshot_lacks() -> None:
     # Out of order: not read in order (the caller looks each key up instead).
     swapped = dict(reversed(list(snap.items())))
     assert reconciliation._aligned(swapped, keys, ("K000", "K050", "K099")) is None
+
+
+def test_re_patterns_answer_the_same_when_re2_cannot_make_one_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re2  # type: ignore[import-untyped]
+
+    from genesis_core.patterns import compile_patterns
+
+    patterns = ("re:^DB_", "re:_CERT$", "VITE_*")
+    names = ["DB_URL", "TLS_CERT", "VITE_X", "HOST", "db_url", "CERT_TLS"]
+    together = [bool(compile_patterns(patterns).match(name)) for name in names]
+
+    def too_large(_self: object) -> None:
+        raise re2.error("pattern too large - compile failed")
+
+    monkeypatch.setattr(re2.Set, "Compile", too_large)  # as when the set exceeds RE2's memory budget
+    apart = [bool(compile_patterns(patterns).match(name)) for name in names]
+    assert together == apart == [True, True, True, False, False, False]
