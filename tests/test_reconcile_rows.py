@@ -1,5 +1,6 @@
 """The report's conflict rows are shared and read-only; snapshots listed in sorted order are read in
-that order (a fast path) and give the same report as any other order."""
+that order (a fast path) and give the same report as any other order; user ``re:`` patterns answer
+the same through one RE2 set or one search each."""
 
 from __future__ import annotations
 
