@@ -8,13 +8,14 @@ The function does no I/O; it reads the clock only when ``now`` is not given.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import operator
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -95,6 +96,8 @@ class DriftReport:
     verified_at: str
     instances: tuple[str, ...]
     missing: Mapping[str, tuple[str, ...]]
+    #: ``{key: {instance: shown value}}``; each row is read-only, shared by the keys that show the
+    #: same values (``dict(row)`` gives a copy to change).
     conflicts: Mapping[str, Mapping[str, str]]
     counts: Mapping[str, int]
     total_keys: int
@@ -188,17 +191,23 @@ def _mostly_conflicting(snapshots: Mapping[str, Mapping[str, str | None]], names
 
 
 def _sorted_union(snapshots: Mapping[str, Mapping[str, str | None]], names: tuple[str, ...],
-                  union: set[str], *, exact: bool) -> list[str]:
+                  union: set[str], missing: Mapping[str, tuple[str, ...]] | None) -> list[str]:
     """Return ``sorted(union)``, starting from the largest snapshot's own key order.
 
     Platforms usually list their variables sorted; a sort that finds the
     keys mostly in order already (timsort merges the runs it finds) takes a
-    fraction of sorting them from a set's order.  ``exact``: every key of
-    every snapshot is in ``union`` (no scoping removed any).
+    fraction of sorting them from a set's order.  ``missing``: the keys of
+    ``union`` each snapshot lacks, when every key of every snapshot is in
+    ``union`` (no scoping removed any), else ``None``.
     """
-    largest = snapshots[max(names, key=lambda name: len(snapshots[name]))]
-    keys = list(largest) if exact else list(filter(union.__contains__, largest))
-    keys.extend(union.difference(largest))
+    largest_name = max(names, key=lambda name: len(snapshots[name]))
+    largest = snapshots[largest_name]
+    if missing is not None:
+        keys = list(largest)
+        keys += missing[largest_name]
+    else:
+        keys = list(filter(union.__contains__, largest))
+        keys += union.difference(largest)
     keys.sort()
     return keys
 
@@ -257,7 +266,28 @@ class _Fingerprints(dict):  # type: ignore[type-arg]
 
 
 _SHOW_UNREADABLE: dict[Any, str] = {None: MASKED_UNREADABLE}
-_UNDECIDED: dict[str, str] = {}
+
+
+class _SharedRow(dict):  # type: ignore[type-arg]
+    """A conflict's ``{instance: shown value}``: read-only, as every key whose values show the
+    same shares it (no copy per key).  ``dict(row)`` is a copy that can be changed; ``copy``,
+    ``deepcopy`` and ``pickle`` also give plain dicts.
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *_args: Any, **_kwargs: Any) -> NoReturn:
+        raise TypeError("a conflict row of a DriftReport is read-only (shared by the keys that show "
+                        "the same values): change a copy, dict(row)")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _refuse
+
+    def copy(self) -> dict[str, str]:
+        """Return a plain, changeable copy."""
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
 _NOT_READABLE = frozenset((_ABSENT, None))
 
 
@@ -268,16 +298,58 @@ def _in_scope(snapshot: Mapping[str, str | None], scope: set[str], keys: list[st
         yield get(key, _ABSENT) if key in scope else _ABSENT
 
 
+def _aligned(snapshot: Mapping[str, str | None], keys: list[str], absent: tuple[str, ...]) -> list[Any] | None:
+    """Return ``snapshot``'s values in the order of ``keys`` (sorted), ``_ABSENT`` for the ``absent``
+    keys (sorted), when the snapshot lists all the other keys in that same order; else ``None``.
+
+    Platforms usually list their variables sorted: then the values are read in
+    the snapshot's own order, a fraction of the cost of looking each key up.
+    """
+    if (type(snapshot) is not dict or len(snapshot) + len(absent) != len(keys)
+            or len(absent) * 8 > len(keys)):
+        return None
+    present, values = list(snapshot), list(snapshot.values())
+    merged_keys: list[str] = []
+    merged_values: list[Any] = []
+    start = 0
+    for index, key in enumerate(absent):  # the snapshot holds (position of key in keys) - index keys before it
+        stop = bisect.bisect_left(keys, key) - index
+        merged_keys += present[start:stop]
+        merged_keys.append(key)
+        merged_values += values[start:stop]
+        merged_values.append(_ABSENT)
+        start = max(start, stop)
+    merged_keys += present[start:]
+    merged_values += values[start:]
+    return merged_values if merged_keys == keys else None
+
+
+def _column(snapshot: Mapping[str, str | None], scope: set[str] | None, keys: list[str],
+            absent: tuple[str, ...] | None) -> Iterable[Any]:
+    """Return each key's value in ``snapshot``, ``_ABSENT`` where the key is not held in scope.
+
+    ``scope`` is ``None`` when the instance's scope is all its keys; ``absent``,
+    when ``keys`` are the whole sorted union and ``scope`` is ``None``, the keys
+    the snapshot lacks (else ``None``).
+    """
+    if scope is not None:
+        return _in_scope(snapshot, scope, keys)
+    aligned = None if absent is None else _aligned(snapshot, keys, absent)
+    if aligned is not None:
+        return aligned
+    return map(snapshot.get, keys, itertools.repeat(_ABSENT))
+
+
 #: How many value combinations ``_conflicts`` remembers per run (a small value set repeats them).
 _ROW_MEMO = 8192
 
 
 #: What a combination of values shows, as a tuple read with the getters below (C, no Python call):
-#: the shown row when the values alone decide it (else ``_UNDECIDED``); whether the key decides;
-#: ``[plain row, fingerprinted row]`` (indexed by "is the key secret"; the second made on first
-#: need); the strongest value verdict; the holders and their values.
-_Row = tuple[dict[str, str], bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
-_FIXED, _OPEN, _PLAIN_SECRET = (operator.itemgetter(i) for i in range(3))
+#: whether the key decides (the row is *open*); ``[plain row, fingerprinted row]``, indexed by "is
+#: the key secret" (both the same row when the values alone decide; else the second is made on
+#: first need); the strongest value verdict; the holders and their values.
+_Row = tuple[bool, list[Any], int, tuple[str, ...], tuple[Any, ...]]
+_OPEN, _PAIR = operator.itemgetter(0), operator.itemgetter(1)
 
 
 class _Rows(dict):  # type: ignore[type-arg]
@@ -290,6 +362,7 @@ class _Rows(dict):  # type: ignore[type-arg]
     def __init__(self, names: tuple[str, ...], options: ReconcileOptions, policy: SecretPolicy) -> None:
         super().__init__()
         self.names = names
+        self.absent = (_ABSENT,) * len(names)
         self.marks = {name: keys for name, keys in options.platform_secret_keys.items() if keys}
         self.always = policy.mask_all
         self.rules = {verdict: policy.rule_for_verdict(verdict) for verdict in (PUBLIC, GUESSED, CERTAIN)}
@@ -298,93 +371,98 @@ class _Rows(dict):  # type: ignore[type-arg]
         self.open_beyond_name = False  # some open row needs more than the name (marks, a GUESSED rule)
 
     def __missing__(self, values: tuple[Any, ...]) -> _Row | None:
-        row = self._work_out(values)
+        readable = set(values)
+        readable -= _NOT_READABLE
+        row = self._work_out(values, readable) if len(readable) > 1 else None
         if len(self) < _ROW_MEMO:
             self[values] = row
         return row
 
-    def _work_out(self, values: tuple[Any, ...]) -> _Row | None:
-        readable = set(values)
-        readable -= _NOT_READABLE
-        if len(readable) < 2:
-            return None
+    def _work_out(self, values: tuple[Any, ...], readable: set[str]) -> _Row:
+        """Return the row of ``values``, which hold two different ``readable`` values."""
         holders, held = self.names, values
         if _ABSENT in values:
-            holders = tuple(name for name, value in zip(self.names, values) if value is not _ABSENT)
-            held = tuple(value for value in values if value is not _ABSENT)
+            kept = tuple(map(operator.is_not, values, self.absent))
+            holders, held = tuple(itertools.compress(holders, kept)), tuple(itertools.compress(values, kept))
         verdict = CERTAIN if self.always else max(map(self.verdict_of, readable))
         rule = True if self.always else self.rules[verdict]
         if not self.marks and (rule is True or rule is False):
             shown = self.secret_row(holders, held) if rule else self.plain_row(holders, held)
-            return (shown, False, [shown, shown], verdict, holders, held)
+            return (False, [shown, shown], verdict, holders, held)
         if self.marks or verdict != PUBLIC:
             self.open_beyond_name = True
         # The fingerprinted row is made when a key first needs it (most names are not secret).
-        return (_UNDECIDED, True, [self.plain_row(holders, held), None], verdict, holders, held)
+        return (True, [self.plain_row(holders, held), None], verdict, holders, held)
 
-    def secret_row(self, holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
+    def secret_row(self, holders: tuple[str, ...], held: tuple[Any, ...]) -> _SharedRow:
         """Return the row with every value fingerprinted (``<secret>`` where unreadable)."""
-        return dict(zip(holders, map(self.fingerprint, held)))
+        return _SharedRow(zip(holders, map(self.fingerprint, held)))
 
     @staticmethod
-    def plain_row(holders: tuple[str, ...], held: tuple[Any, ...]) -> dict[str, str]:
+    def plain_row(holders: tuple[str, ...], held: tuple[Any, ...]) -> _SharedRow:
         """Return the row with the values (``<secret>`` where unreadable)."""
-        return dict(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
+        if None in held:
+            return _SharedRow(zip(holders, map(_SHOW_UNREADABLE.get, held, held)))
+        return _SharedRow(zip(holders, held))
 
-    def shown(self, row: _Row, secret: bool) -> dict[str, str]:
-        """Return an open ``row`` as shown, making its fingerprinted form on first need."""
-        pair = row[2]
-        if secret and pair[1] is None:
-            pair[1] = self.secret_row(row[4], row[5])
-        shown: dict[str, str] = pair[secret]
-        return shown
+    def make_secret(self, row: _Row) -> None:
+        """Make an open ``row``'s fingerprinted form, if not made yet."""
+        pair = row[1]
+        if pair[1] is None:
+            pair[1] = self.secret_row(row[3], row[4])
 
-    def shown_for(self, row: _Row, key: str) -> dict[str, str]:
-        """Return an open ``row`` as shown for ``key``: the platforms' marks and the key's name decide."""
-        _, _, _, verdict, holders, held = row
+    def secret_for(self, row: _Row, key: str) -> bool:
+        """Return whether an open ``row`` is fingerprinted for ``key`` (the marks and the name decide)."""
+        _, _, verdict, holders, held = row
         if self.marks and any(value is not None and key in self.marks.get(name, ())
                               for name, value in zip(holders, held)):
-            return self.shown(row, True)
+            return True
         rule = self.rules[verdict]
-        return self.shown(row, rule if rule is True or rule is False else rule(key))
+        return rule if rule is True or rule is False else rule(key)
 
 
-def _conflicts(keys: list[str], columns: list[tuple[str, Mapping[str, str | None], set[str] | None]],
+def _secret_choices(keys: list[str], rows: list[_Row], memo: _Rows, policy: SecretPolicy) -> Iterable[bool]:
+    """Return, per conflicting key, whether it shows its row's fingerprinted form.
+
+    Only open rows ask; for the others both forms are the same row.  The
+    fingerprinted forms chosen are made.
+    """
+    open_at = list(itertools.compress(range(len(rows)), map(_OPEN, rows)))
+    if not open_at:
+        return itertools.repeat(False)
+    if memo.open_beyond_name:
+        secret = list(map(memo.secret_for, map(rows.__getitem__, open_at), map(keys.__getitem__, open_at)))
+    else:
+        # The usual case: only the key's name is open (rule_for_verdict(PUBLIC) is is_secret_name).
+        # Name every such key at once, in C.
+        secret = policy.secret_names(list(map(keys.__getitem__, open_at)))
+    choices = [False] * len(rows)
+    for index in itertools.compress(open_at, secret):
+        choices[index] = True
+        memo.make_secret(rows[index])
+    return choices
+
+
+def _conflicts(keys: list[str], names: tuple[str, ...], cells: list[Iterable[Any]],
                options: ReconcileOptions, policy: SecretPolicy) -> dict[str, dict[str, str]]:
     """Return ``{key: {instance: shown value}}`` for the ``keys`` (sorted) whose readable values differ.
 
-    ``columns`` are ``(name, snapshot, keys in scope or None for all)`` in name
-    order.  The values are read column by column, in C.  What a value alone
+    ``cells`` hold, per instance in ``names`` order, each key's value or
+    ``_ABSENT`` (:func:`_column`); they are read in C.  What a value alone
     says about secrecy does not depend on the key, so each distinct value is
     classified and fingerprinted once per call, and each combination of values
     once (:class:`_Rows`): whether it conflicts, its strongest verdict and the
     rows it shows.  Per key only the name is checked, and only when the values
-    leave the answer to it.
+    leave the answer to it.  Keys that show the same values share one read-only row
+    (:class:`_SharedRow`): copying a row per key cost as much as finding the conflicts.
     """
-    names = tuple(name for name, _, _ in columns)
-    cells = [map(snapshot.get, keys, itertools.repeat(_ABSENT)) if scope is None
-             else _in_scope(snapshot, scope, keys) for _, snapshot, scope in columns]
     memo = _Rows(names, options, policy)
     rows = list(map(memo.__getitem__, zip(*cells)))  # None where the values do not conflict
     found = list(filter(None, rows))
-    conflicts = dict(zip(itertools.compress(keys, rows), map(dict.copy, map(_FIXED, found))))
-    opened = list(map(_OPEN, found))
-    if not any(opened):
-        return conflicts
-    open_keys = list(itertools.compress(conflicts, opened))
-    open_rows = list(itertools.compress(found, opened))
-    if not memo.open_beyond_name:
-        # The usual case: only the key's name is open (rule_for_verdict(PUBLIC) is is_secret_name).
-        # Name every such key at once, then pick each key's row, in C.
-        named = policy.secret_names(open_keys)
-        for row in itertools.compress(open_rows, named):
-            memo.shown(row, True)
-        chosen = map(operator.getitem, map(_PLAIN_SECRET, open_rows), named)
-        conflicts.update(zip(open_keys, map(dict.copy, chosen)))
-        return conflicts
-    for key, row in zip(open_keys, open_rows):
-        conflicts[key] = memo.shown_for(row, key).copy()
-    return conflicts
+    found_keys = list(itertools.compress(keys, rows))
+    secret = _secret_choices(found_keys, found, memo, policy)
+    shown = map(operator.getitem, map(_PAIR, found), secret)
+    return dict(zip(found_keys, shown))
 
 
 def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: ReconcileOptions | None = None,
@@ -404,8 +482,9 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
     for name in snapshots:
         validate_instance_name(name)
     names = tuple(sorted(snapshots))
-    key_views = {name: snapshots[name].keys() for name in names}
-    raw_union: set[str] = set().union(*key_views.values())
+    # From key views the union grows as it needs (from dicts it would presize for no overlap, a
+    # table twice as large); the differences below take the snapshots themselves (their fast path).
+    raw_union: set[str] = set().union(*(snapshots[name].keys() for name in names))
 
     ignore = compile_patterns(options.ignore)
     ignored: set[str] = set(filter(ignore.match, raw_union)) if ignore is not None else set()
@@ -414,7 +493,7 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
     scoped: dict[str, set[str] | Any] = {}
     for name in names:
         removed = ignored | outside[name] if name in outside else ignored
-        scoped[name] = set(key_views[name]).difference(removed) if removed else key_views[name]
+        scoped[name] = set(snapshots[name]).difference(removed) if removed else snapshots[name]
     scoped_apart = bool(ignored or outside)  # else each instance's scope is all its keys
     union: set[str] = set().union(*scoped.values()) if scoped_apart else raw_union
 
@@ -423,14 +502,16 @@ def reconcile(snapshots: Mapping[str, Mapping[str, str | None]], options: Reconc
         in_scope = union - outside[name] if name in outside else union
         missing[name] = tuple(sorted(in_scope.difference(scoped[name])))
 
+    whole = False  # keys are the whole union, so missing[name] is what each instance lacks of them
     if len(names) < 2:
         keys: list[str] = []
     elif _mostly_conflicting(snapshots, names):
-        keys = _sorted_union(snapshots, names, union, exact=not scoped_apart)
+        keys, whole = _sorted_union(snapshots, names, union, None if scoped_apart else missing), True
     else:
         keys = sorted(_conflict_candidates(snapshots, names) & union)
-    conflicts = _conflicts(keys, [(name, snapshots[name], scoped[name] if scoped_apart else None)
-                                  for name in names], options, policy)
+    cells = [_column(snapshots[name], scoped[name], keys, None) if scoped_apart
+             else _column(snapshots[name], None, keys, missing[name] if whole else None) for name in names]
+    conflicts = _conflicts(keys, names, cells, options, policy)
 
     drift_count = sum(map(len, missing.values())) + len(conflicts)
     if now is None:

@@ -306,7 +306,7 @@ class NameMatcher:
     non-ASCII names go through the regex.
     """
 
-    __slots__ = ("_contains", "_exact", "_longer", "_prefixes", "_regex", "_rest", "_suffixes")
+    __slots__ = ("_bare", "_contains", "_exact", "_longer", "_prefixes", "_regex", "_rest", "_suffixes")
 
     def __init__(self, patterns: Iterable[str]) -> None:
         patterns = tuple(patterns)
@@ -339,6 +339,7 @@ class NameMatcher:
         self._prefixes = tuple(prefixes)
         self._suffixes = tuple(suffixes)
         self._longer = tuple(longer)
+        self._bare = frozenset(self._longer)  # names "?*KEY" does not match though they end with KEY
         self._contains = re.compile("|".join(map(re.escape, contains))) if contains else None
         self._rest = compile_patterns(rest, ignore_case=True)
 
@@ -353,22 +354,22 @@ class NameMatcher:
         if not all(map(str.isascii, names)):
             return list(map(self, names))
         lows = list(map(str.lower, names))
-        found = list(map(self._exact.__contains__, lows))
         checks: list[Iterable[bool]] = []
+        if self._exact:
+            checks.append(map(self._exact.__contains__, lows))
         if self._prefixes:
             checks.append(map(str.startswith, lows, itertools.repeat(self._prefixes)))
-        if self._suffixes:
-            checks.append(map(str.endswith, lows, itertools.repeat(self._suffixes)))
+        if self._suffixes or self._longer:  # "?*KEY" is "*KEY" except on the name "KEY" itself
+            checks.append(map(str.endswith, lows, itertools.repeat(self._suffixes + self._longer)))
         if self._contains is not None:
             checks.append(map(operator.is_not, map(self._contains.search, lows), itertools.repeat(None)))
         if self._rest is not None:
             checks.append(map(operator.is_not, map(self._rest.match, names), itertools.repeat(None)))
-        for check in checks:
-            found = list(map(operator.or_, found, check))
-        if self._longer:  # "?*KEY": the name must be longer than what it ends with
-            for index in itertools.compress(range(len(lows)), map(str.endswith, lows,
-                                                                   itertools.repeat(self._longer))):
-                found[index] = found[index] or self(names[index])
+        found = list(functools.reduce(functools.partial(map, operator.or_), checks))
+        if self._longer and not self._bare.isdisjoint(lows):
+            for index, low in enumerate(lows):
+                if low in self._bare:
+                    found[index] = self(names[index])
         return found
 
     def __call__(self, name: str) -> bool:
