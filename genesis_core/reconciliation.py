@@ -288,6 +288,8 @@ class _SharedRow(dict):  # type: ignore[type-arg]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (dict, (dict(self),))
+
+
 _NOT_READABLE = frozenset((_ABSENT, None))
 
 
