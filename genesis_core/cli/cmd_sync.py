@@ -10,6 +10,8 @@ from .commands import Command
 from .context import CommandContext
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ..sync import SyncOutcome
 
 
@@ -198,14 +200,7 @@ def _render_report(console: Any, outcome: SyncOutcome, names: list[str], report:
             console.print(f"  {escape(name)} ({len(keys)}): {escape(', '.join(keys))}")
     if report.conflicts:
         console.print()
-        conflicts = Table(title="Conflicting values", title_justify="left")
-        conflicts.add_column("key")
-        for name in names:
-            conflicts.add_column(name)
-        for key in sorted(report.conflicts):
-            shown = report.conflicts[key]
-            conflicts.add_row(escape(key), *(escape(shown.get(n, "—")) for n in names))
-        console.print(conflicts)
+        console.print(_value_table("Conflicting values", names, report.conflicts))
     _render_expansions(console, outcome, names, report)
     verified = [check for check in report.write_only if check.status == "verified"]
     if verified:
@@ -256,14 +251,7 @@ def _render_across(console: Any, across: Any) -> None:
         console.print(matrix)
     if across.conflicts:
         console.print()
-        shared = Table(title="Shared values that differ (same_everywhere)", title_justify="left")
-        shared.add_column("key")
-        for name in names:
-            shared.add_column(name)
-        for key in sorted(across.conflicts):
-            shown = across.conflicts[key]
-            shared.add_row(escape(key), *(escape(shown.get(n, "—")) for n in names))
-        console.print(shared)
+        console.print(_value_table("Shared values that differ (same_everywhere)", names, across.conflicts))
     if keys or across.conflicts:
         console.print()
     n_missing = sum(len(v) for v in across.missing.values())
@@ -278,3 +266,16 @@ def _render_across(console: Any, across: Any) -> None:
 COMMAND = Command(name="sync", help="compare every configured platform; exit 0 parity, 1 drift, 2 error",
                   configure=_configure, run=_run)
 
+
+def _value_table(title: str, columns: list[str], rows: Mapping[str, Mapping[str, str]]) -> Any:
+    """Return a rich table of ``rows`` (key -> column -> shown value), one column per name, keys sorted."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("key")
+    for name in columns:
+        table.add_column(name)
+    for key in sorted(rows):
+        shown = rows[key]
+        table.add_row(_escape(key), *(_escape(shown.get(name, "—")) for name in columns))
+    return table
