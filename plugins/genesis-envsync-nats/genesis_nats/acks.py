@@ -82,5 +82,5 @@ class AckedPublisher:
             sub, self._sub = self._sub, None
             try:
                 await sub.unsubscribe()
-            except Exception:
+            except Exception:  # shutting down: the connection may be closed already, nothing to undo
                 pass

@@ -135,5 +135,5 @@ class Puller:
             sub, self._sub = self._sub, None
             try:
                 await sub.unsubscribe()
-            except Exception:
+            except Exception:  # shutting down: the connection may be closed already, nothing to undo
                 pass
